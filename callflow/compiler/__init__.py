@@ -1,0 +1,43 @@
+"""Compile a site to Asterisk configuration: model -> typed IR -> Jinja2 templates.
+
+compiled = compile_site(site)             # validates first
+compiled.files["extensions.conf"]         # the text, byte-identical for the same site
+write(compiled, Path("out"))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+from callflow.compiler.dialplan import build, context_name, queue_name
+from callflow.compiler.ir import CompiledSite
+from callflow.compiler.render import FILES, render
+from callflow.model.site import Site
+from callflow.validate import check
+
+__all__ = ["FILES", "CompiledSite", "compile_site", "context_name", "queue_name", "write"]
+
+
+def compile_site(site: Site) -> CompiledSite:
+    """Validate ``site`` (raising :class:`~callflow.errors.ValidationError` listing every
+    problem) and compile it; the result carries the rendered files."""
+    check(site)
+    compiled = build(site)
+    return dataclasses.replace(compiled, files=render(compiled))
+
+
+def write(compiled: CompiledSite, directory: Path) -> list[Path]:
+    """Write the compiled files into ``directory``, each atomically (temp file + rename)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in sorted(compiled.files.items()):
+        target = directory / name
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+        written.append(target)
+    return written

@@ -1,0 +1,430 @@
+"""Model -> IR: one context per node, plus the site's entry, hooks and staff contexts.
+
+Context names: ``cf-<site>-<node>`` for nodes, ``cf-<site>-entry`` for the dialled
+numbers, ``cf-<site>-hooks`` for the hang-up handler, ``cf-<site>-staff`` for
+account-manager dialling. Node ids cannot contain ``-``, so internal contexts such as
+``cf-<site>-<node>-holidays`` never collide with a node's.
+
+The channel variables below are the contract between the compiled dialplan, the CRM
+lookup server, the live runtime and the tests:
+
+- ``CF_SITE``, ``CF_ENTRY``; ``CF_TRACE``: node ids visited, space-separated;
+  ``CF_DEST``: where the call arrived (``queue:sales``, ``dial:alice``, ``voicemail:100``,
+  ``hangup``); ``CF_PATH``: ``queue``, ``manager`` or ``manager-then-queue``.
+- set by the lookup: ``CF_LOOKUP`` (``ok``), ``CF_CUSTOMER_ID``, ``CF_TIER``,
+  ``CF_MANAGER`` (a staff id), ``CF_LANG``, ``CF_SEGMENT``, ``CF_REGION``, ``CF_TAGS``
+  (tags joined by ``.``). All of them are filtered before use: a wrong value can only
+  make a caller unknown, never change what the dialplan runs.
+- ``CF_NOW``: a Unix time that time conditions use instead of the clock (tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from callflow.compiler.escape import base64_literal, comment, conf_arg
+from callflow.compiler.ir import (
+    CompiledSite,
+    Context,
+    Extension,
+    Mailbox,
+    QueueConf,
+    QueueMember,
+    Step,
+)
+from callflow.model.nodes import (
+    Branch,
+    Dial,
+    Goto,
+    Hangup,
+    LanguageSelect,
+    Lookup,
+    Menu,
+    Node,
+    Play,
+    Queue,
+    TimeCondition,
+    Voicemail,
+)
+from callflow.model.prompts import Prompt
+from callflow.model.site import Site
+from callflow.model.visitor import NodeVisitor
+
+#: customer variables the lookup sets; cleared when it fails
+CUSTOMER_VARS = ("CF_CUSTOMER_ID", "CF_TIER", "CF_MANAGER", "CF_SEGMENT", "CF_REGION", "CF_TAGS")
+BRANCH_VARS = {
+    "tier": "CF_TIER",
+    "segment": "CF_SEGMENT",
+    "language": "CF_LANG",
+    "region": "CF_REGION",
+    "tags": "CF_TAGS",
+}
+#: Queue() outcomes after which the caller is still with us and goes to overflow
+QUEUE_GAVE_UP = ("TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL")
+#: device states in which an account manager is not rung
+MANAGER_AWAY = ("INUSE", "BUSY", "UNAVAILABLE", "INVALID", "RINGING", "RINGINUSE", "ONHOLD")
+
+
+def context_name(site: str, node_id: str) -> str:
+    return f"cf-{site}-{node_id}"
+
+
+def queue_name(site: str, queue_id: str) -> str:
+    """The app_queue name of a site's queue (what ``queue show`` takes)."""
+    return f"{site}-{queue_id}"
+
+
+def mailbox_context(site: str) -> str:
+    return f"callflow-{site}"
+
+
+def _any_equal(var: str, values: Iterable[str]) -> str:
+    return " | ".join(f'"${{{var}}}" = "{v}"' for v in values)
+
+
+class DialplanCompiler(NodeVisitor[list[Context]]):
+    """Compile each node of a site into its context(s)."""
+
+    backend = "the dialplan compiler"
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    # -- helpers -------------------------------------------------------------------------
+    def ctx(self, node_id: str) -> str:
+        return context_name(self.site.name, node_id)
+
+    def goto(self, target: str | None, *, label: str | None = None) -> Step:
+        if target is None:
+            return Step("Goto", f"{self.ctx('hooks')},hangup,1", label=label)
+        return Step("Goto", f"{self.ctx(target)},s,1", label=label)
+
+    def enter(self, node: Node) -> list[Step]:
+        note = comment(node.label) if node.label else ""
+        steps = [Step("Set", f"CF_TRACE=${{CF_TRACE}} {node.id}", comment=note)]
+        dest = node.destination()
+        if dest is not None:
+            steps.append(Step("Set", f"CF_DEST={dest}"))
+        return steps
+
+    @staticmethod
+    def play(prompts: Iterable[Prompt], app: str = "Playback") -> list[Step]:
+        return [Step(app, p.file, comment=comment(p.text) if p.text else "") for p in prompts]
+
+    def devices(self, who: str) -> str:
+        return "&".join(p.device for p in self.site.people(who))
+
+    def node_context(self, node: Node, *extensions: Extension, comment_text: str = "") -> Context:
+        kind = type(node).__name__
+        text = f"{kind} {node.id}" + (f": {comment(node.label)}" if node.label else "")
+        return Context(self.ctx(node.id), tuple(extensions), comment=comment_text or text)
+
+    # -- nodes -----------------------------------------------------------------------------
+    def visit_play(self, node: Play) -> list[Context]:
+        steps = self.enter(node) + self.play(node.prompts) + [self.goto(node.next)]  # type: ignore[arg-type]
+        return [self.node_context(node, Extension("s", tuple(steps)))]
+
+    def visit_goto(self, node: Goto) -> list[Context]:
+        steps = [*self.enter(node), self.goto(node.target)]
+        return [self.node_context(node, Extension("s", tuple(steps)))]
+
+    def visit_hangup(self, node: Hangup) -> list[Context]:
+        steps = self.enter(node) + self.play(node.prompts) + [Step("Hangup")]  # type: ignore[arg-type]
+        return [self.node_context(node, Extension("s", tuple(steps)))]
+
+    def visit_menu(self, node: Menu) -> list[Context]:
+        prompts: tuple[Prompt, ...] = node.prompt  # type: ignore[assignment]
+        start = [
+            *self.enter(node),
+            Step("Set", "CF_TRIES=0"),
+            Step("Set", "CF_TRIES=$[${CF_TRIES} + 1]", label="prompt"),
+            *self.play(prompts, "Background"),
+            Step("WaitExten", _seconds(node.timeout)),
+        ]
+        exts = [Extension("s", tuple(start))]
+        for digit, target in sorted(node.choices().items()):
+            exts.append(Extension(digit, (self.goto(target),)))
+        exts.append(Extension("i", tuple(self.retry(node, node.invalid, node.invalid_prompt))))  # type: ignore[arg-type]
+        exts.append(Extension("t", tuple(self.retry(node, node.on_timeout, node.timeout_prompt))))  # type: ignore[arg-type]
+        return [self.node_context(node, *exts)]
+
+    def retry(self, node: Menu, jump: str | None, prompts: tuple[Prompt, ...]) -> list[Step]:
+        if jump is not None:
+            return [*self.play(prompts), self.goto(jump)]
+        return [
+            *self.play(prompts),
+            Step("GotoIf", f"$[${{CF_TRIES}} < {node.tries}]?s,prompt"),
+            self.goto(node.failure),
+        ]
+
+    def visit_language_select(self, node: LanguageSelect) -> list[Context]:
+        prompts: tuple[Prompt, ...] = node.prompt  # type: ignore[assignment]
+        start = [
+            *self.enter(node),
+            *self.play(prompts, "Background"),
+            Step("WaitExten", _seconds(node.timeout)),
+        ]
+        exts = [Extension("s", tuple(start))]
+        for digit, lang in sorted(node.languages.items()):
+            exts.append(Extension(digit, (*_set_language(lang), self.goto(node.next))))
+        fallback = _set_language(node.default) if node.default else []
+        exts.append(Extension("i", (*fallback, self.goto(node.next))))
+        exts.append(Extension("t", (*fallback, self.goto(node.next))))
+        return [self.node_context(node, *exts)]
+
+    def visit_dial(self, node: Dial) -> list[Context]:
+        steps = self.enter(node)
+        if node.cid_prefix:
+            steps.append(
+                Step("Set", f"CALLERID(name)={base64_literal(node.cid_prefix)}${{CALLERID(name)}}")
+            )
+        steps += [
+            Step("Dial", f"{self.devices(node.target)},{node.ring}"),
+            Step("GotoIf", '$["${DIALSTATUS}" = "ANSWER"]?answered'),
+            self.goto(node.no_answer),
+            Step("Hangup", label="answered"),
+        ]
+        return [self.node_context(node, Extension("s", tuple(steps)))]
+
+    def visit_queue(self, node: Queue) -> list[Context]:
+        rule = self.site.rule_for(node)
+        steps = self.enter(node)
+        steps += [
+            Step("Set", "CF_PATH=queue"),
+            Step("Set", "CF_TIER_KEY=${FILTER(a-z0-9_,${TOLOWER(${CF_TIER})})}"),
+            Step("Set", f"QUEUE_PRIO={rule.default}"),
+        ]
+        for tier, prio in sorted(rule.tiers.items()):
+            steps.append(Step("ExecIf", f'$["${{CF_TIER_KEY}}" = "{tier}"]?Set(QUEUE_PRIO={prio})'))
+        steps.append(Step("Set", "CF_PRIO=${QUEUE_PRIO}"))
+        if node.cid_prefix:
+            steps.append(
+                Step("Set", f"CALLERID(name)={base64_literal(node.cid_prefix)}${{CALLERID(name)}}")
+            )
+        if node.manager_first:
+            staff = self.ctx("staff")
+            steps += [
+                Step("Set", "CF_MANAGER_KEY=${FILTER(a-z0-9_,${CF_MANAGER})}"),
+                Step("GotoIf", '$["${CF_MANAGER_KEY}" = ""]?join'),
+                Step("GotoIf", f"${{DIALPLAN_EXISTS({staff},${{CF_MANAGER_KEY}},1)}}?:join"),
+                Step("Set", "CF_PATH=manager"),
+                Step("Set", "DIALSTATUS="),
+                Step("Gosub", f"{staff},${{CF_MANAGER_KEY}},1({node.manager_first})"),
+                Step("GotoIf", '$["${DIALSTATUS}" = "ANSWER"]?answered'),
+                Step("Set", "CF_PATH=manager-then-queue"),
+            ]
+        qargs = f"{queue_name(self.site.name, node.id)},,,,{node.max_wait}"
+        steps += [
+            Step("Queue", qargs, label="join"),
+            Step("GotoIf", f"$[{_any_equal('QUEUESTATUS', QUEUE_GAVE_UP)}]?overflow"),
+            Step("Hangup", label="answered"),
+            self.goto(node.overflow, label="overflow"),
+        ]
+        return [self.node_context(node, Extension("s", tuple(steps)))]
+
+    def visit_voicemail(self, node: Voicemail) -> list[Context]:
+        flag = {"unavailable": ",u", "busy": ",b", "none": ",s"}[node.greeting]
+        steps = [
+            *self.enter(node),
+            Step("VoiceMail", f"{node.mailbox}@{mailbox_context(self.site.name)}{flag}"),
+            Step("Hangup"),
+        ]
+        return [self.node_context(node, Extension("s", tuple(steps)))]
+
+    def visit_time_condition(self, node: TimeCondition) -> list[Context]:
+        tz = node.timezone or self.site.timezone
+        holidays_ctx = f"{self.ctx(node.id)}-holidays"
+        steps = [
+            *self.enter(node),
+            Step("Set", "CF_CLOCK=${FILTER(0-9,${CF_NOW})}"),
+            Step("ExecIf", '$["${CF_CLOCK}" = ""]?Set(CF_CLOCK=${EPOCH})'),
+        ]
+        if node.holidays:
+            day = f"${{STRFTIME(${{CF_CLOCK}},{tz},%Y%m%d)}}"
+            steps.append(Step("GotoIf", f"${{DIALPLAN_EXISTS({holidays_ctx},{day},1)}}?holiday"))
+        steps.append(Step("Set", f"CF_WEEK=${{STRFTIME(${{CF_CLOCK}},{tz},%u%H%M)}}"))
+        ranges = sorted({r for h in node.hours for r in h.ranges()})
+        for lo, hi in ranges:
+            steps.append(Step("GotoIf", f"$[${{CF_WEEK}} >= {lo} & ${{CF_WEEK}} < {hi}]?open"))
+        steps += [
+            self.goto(node.closed),
+            self.goto(node.open, label="open"),
+        ]
+        if node.holidays:
+            steps.append(self.goto(node.holiday or node.closed, label="holiday"))
+        out = [
+            self.node_context(
+                node, Extension("s", tuple(steps)), comment_text=f"TimeCondition {node.id} ({tz})"
+            )
+        ]
+        if node.holidays:
+            days = tuple(
+                Extension(d.strftime("%Y%m%d"), (Step("NoOp", d.isoformat()),))
+                for d in node.holidays
+            )
+            out.append(Context(holidays_ctx, days, comment=f"holidays of {node.id}"))
+        return out
+
+    def visit_branch(self, node: Branch) -> list[Context]:
+        var = BRANCH_VARS[node.attribute]
+        steps = self.enter(node)
+        if node.attribute == "tags":
+            steps.append(
+                Step("Set", f"CF_BRANCH_KEY=.${{FILTER(a-z0-9_.,${{TOLOWER(${{{var}}})}})}}.")
+            )
+            for value, target in node.cases.items():
+                steps.append(
+                    Step(
+                        "GotoIf",
+                        f'${{REGEX("[.]{value}[.]" ${{CF_BRANCH_KEY}})}}?{self.ctx(target)},s,1',
+                    )
+                )
+        else:
+            steps.append(
+                Step("Set", f"CF_BRANCH_KEY=${{FILTER(a-z0-9_,${{TOLOWER(${{{var}}})}})}}")
+            )
+            for value, target in node.cases.items():
+                steps.append(
+                    Step(
+                        "GotoIf",
+                        f'$["${{CF_BRANCH_KEY}}" = "{value.lower()}"]?{self.ctx(target)},s,1',
+                    )
+                )
+        steps.append(self.goto(node.default))
+        return [self.node_context(node, Extension("s", tuple(steps)))]
+
+    def visit_lookup(self, node: Lookup) -> list[Context]:
+        lookup = self.site.lookup
+        steps = [
+            *self.enter(node),
+            Step("Set", "CF_LOOKUP="),
+            Step("AGI", f"{lookup.url}/{lookup.script},{self.site.name}"),
+            Step("GotoIf", '$["${AGISTATUS}" = "SUCCESS" & "${CF_LOOKUP}" = "ok"]?found'),
+            Step("Set", "CF_LOOKUP=failed", comment="lookup down, slow or failed: unknown caller"),
+            *(Step("Set", f"{v}=") for v in CUSTOMER_VARS),
+            self.goto(node.next, label="found"),
+        ]
+        return [self.node_context(node, Extension("s", tuple(steps)))]
+
+    # -- site-wide contexts ------------------------------------------------------------------
+    def entry_context(self) -> Context:
+        exts = []
+        for number, target in sorted(self.site.entries.items()):
+            steps = (
+                Step("Set", f"CF_SITE={self.site.name}"),
+                Step("Set", f"CF_ENTRY={number}"),
+                Step("Set", "CF_TRACE="),
+                Step("Set", "CF_DEST="),
+                Step("Set", "CF_PATH="),
+                Step("Set", f"CHANNEL(language)={self.site.language}"),
+                Step("Set", f"CHANNEL(hangup_handler_push)={self.ctx('hooks')},end,1"),
+                Step("Answer"),
+                self.goto(target),
+            )
+            exts.append(Extension(number, steps))
+        label = comment(self.site.label) if self.site.label else self.site.name
+        return Context(self.ctx("entry"), tuple(exts), comment=f"entry points of {label}")
+
+    def hooks_context(self) -> Context:
+        end = (
+            Step(
+                "UserEvent",
+                "CallflowEnd,site: ${CF_SITE},entry: ${CF_ENTRY},trace: ${CF_TRACE},"
+                "dest: ${CF_DEST},path: ${CF_PATH},"
+                "tier: ${FILTER(a-z0-9_,${CF_TIER})},prio: ${CF_PRIO}",
+            ),
+            Step("Return"),
+        )
+        hangup = (Step("Set", "CF_DEST=hangup"), Step("Hangup"))
+        return Context(
+            self.ctx("hooks"),
+            (Extension("end", end), Extension("hangup", hangup)),
+            comment="hang-up handler: reports where the call went",
+        )
+
+    def staff_context(self) -> Context | None:
+        if not any(q.manager_first for q in self.site.queues()):
+            return None
+        exts = []
+        for person in sorted(self.site.staff_map.values(), key=lambda p: p.id):
+            steps = (
+                Step(
+                    "Set",
+                    f"CF_DEVSTATE=${{DEVICE_STATE({_state_device(person.device)})}}",
+                    comment=comment(person.name),
+                ),
+                Step("GotoIf", f"$[{_any_equal('CF_DEVSTATE', MANAGER_AWAY)}]?away"),
+                Step("Dial", f"{person.device},${{ARG1}}"),
+                Step("Return"),
+                Step("Set", "DIALSTATUS=${CF_DEVSTATE}", label="away"),
+                Step("Return"),
+            )
+            exts.append(Extension(person.id, steps))
+        return Context(
+            self.ctx("staff"), tuple(exts), comment="account managers, rung before the queue"
+        )
+
+    def queue_conf(self, node: Queue) -> QueueConf:
+        settings = [
+            ("strategy", node.strategy),
+            ("timeout", str(node.ring)),
+            ("retry", str(node.retry)),
+            ("wrapuptime", str(node.wrapup)),
+            ("maxlen", str(node.maxlen)),
+            ("joinempty", node.joinempty),
+            ("leavewhenempty", node.leavewhenempty),
+            ("musicclass", node.music),
+            ("announce-position", "yes" if node.announce_position else "no"),
+            ("announce-holdtime", "yes" if node.announce_holdtime else "no"),
+            ("announce-frequency", str(node.announce_frequency)),
+            ("ringinuse", "no"),
+        ]
+        members: dict[str, QueueMember] = {}
+        for m in node.member_list:
+            for person in self.site.people(m.who):
+                members.setdefault(
+                    person.device, QueueMember(person.device, m.penalty, conf_arg(person.name))
+                )
+        label = comment(node.label) if node.label else node.id
+        return QueueConf(
+            queue_name(self.site.name, node.id),
+            tuple(settings),
+            tuple(members.values()),
+            comment=label,
+        )
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def _set_language(lang: str) -> list[Step]:
+    return [Step("Set", f"CHANNEL(language)={lang}"), Step("Set", f"CF_LANG={lang}")]
+
+
+def _state_device(device: str) -> str:
+    return device.removesuffix("/n")
+
+
+def build(site: Site) -> CompiledSite:
+    """Compile a (validated) site to IR. Use :func:`callflow.compiler.compile_site`."""
+    comp = DialplanCompiler(site)
+    contexts = [comp.entry_context(), comp.hooks_context()]
+    staff = comp.staff_context()
+    if staff is not None:
+        contexts.append(staff)
+    for node in sorted(site.nodes, key=lambda n: n.id):
+        contexts.extend(comp.visit(node))
+    queues = tuple(comp.queue_conf(q) for q in sorted(site.queues(), key=lambda q: q.id))
+    boxes = {
+        n.mailbox: Mailbox(mailbox_context(site.name), n.mailbox, n.mailbox, n.email or "")
+        for n in site.nodes
+        if isinstance(n, Voicemail)
+    }
+    return CompiledSite(
+        site=site.name,
+        contexts=tuple(contexts),
+        queues=queues,
+        mailboxes=tuple(boxes[k] for k in sorted(boxes)),
+        entry_context=comp.ctx("entry"),
+    )

@@ -1,0 +1,75 @@
+"""Putting untrusted text into Asterisk configuration without it ever being executed.
+
+The compiler only writes three kinds of untrusted text (names, labels, prompt texts,
+caller-ID prefixes; never caller input):
+
+- :func:`comment`: after a ``;``, where only a line break could escape.
+- :func:`base64_literal`: as a dialplan value, ``${BASE64_DECODE(...)}``. The base64
+  alphabet has no character Asterisk treats specially, and a function's result is never
+  substituted again, so ``${SHELL(...)}`` or ``$[...]`` in the text stays text.
+- :func:`conf_arg`: as one comma-separated argument in a config value (a queue member's
+  name), escaped the way Asterisk's argument splitter and config parser undo it.
+
+Identifiers, devices, sound files and digits are validated, not escaped (see
+:mod:`callflow.validate`).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def comment(text: str) -> str:
+    """Text safe after ``;`` on one config line: control characters shown as ``\\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def base64_literal(text: str) -> str:
+    """A dialplan expression whose value is exactly ``text``.
+
+    >>> base64_literal("VIP: ")
+    '${BASE64_DECODE(VklQOiA=)}'
+    """
+    if not text:
+        return ""
+    return "${BASE64_DECODE(" + base64.b64encode(text.encode()).decode("ascii") + ")}"
+
+
+def conf_arg(text: str) -> str:
+    """One argument of a comma-separated config value (``member => iface,0,NAME``).
+
+    Asterisk reads such values in two passes: the config parser turns ``\\;`` into ``;``
+    (a bare ``;`` starts a comment), then the argument splitter drops a ``\\`` and keeps the
+    character after it literally, so ``,`` ``"`` ``(`` ``)`` and ``\\`` are escaped with a
+    backslash. Line breaks cannot be represented on one line and become spaces; leading
+    and trailing blanks, which the parser strips, are dropped.
+    """
+    flat = _CONTROL.sub(" ", text).strip()
+    out = []
+    for ch in flat:
+        if ch in '\\",()':
+            out.append("\\" + ch)
+        elif ch == ";":
+            out.append("\\;")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def unescape_conf_arg(escaped: str) -> str:
+    """What Asterisk reads back from :func:`conf_arg` (a model of its two passes, for tests)."""
+    text = escaped.replace("\\;", ";")
+    out = []
+    i = 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+            continue
+        if text[i] != '"':
+            out.append(text[i])
+        i += 1
+    return "".join(out)

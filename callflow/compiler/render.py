@@ -1,0 +1,51 @@
+"""IR -> configuration text, through the Jinja2 templates shipped in the package."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import jinja2
+
+from callflow.compiler.ir import CompiledSite
+
+FILES = ("extensions.conf", "queues.conf", "voicemail.conf")
+
+
+class RenderError(ValueError):
+    """The IR holds text that cannot be written safely (a bug in the compiler)."""
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("callflow.compiler", "templates"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 - config files, not HTML; values are escaped in IR
+    )
+
+
+def render(compiled: CompiledSite) -> dict[str, str]:
+    """The text of each generated file, by file name."""
+    env = _environment()
+    values = {
+        "site": compiled.site,
+        "contexts": compiled.contexts,
+        "queues": compiled.queues,
+        "mailboxes": compiled.mailboxes,
+    }
+    out = {name: env.get_template(f"{name}.j2").render(values) for name in FILES}
+    for name, text in out.items():
+        _check_lines(name, text)
+    return out
+
+
+def _check_lines(name: str, text: str) -> None:
+    """Defence in depth: every line must be a section, a comment, or a setting."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if line and not (line.startswith(("[", ";")) or "=" in line):
+            raise RenderError(f"{name}:{number}: unexpected line {line!r}")
+        if "\r" in line:
+            raise RenderError(f"{name}:{number}: carriage return in output")

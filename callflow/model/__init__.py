@@ -1,0 +1,53 @@
+"""The declarative model: pure data describing a contact centre (no I/O, no Asterisk)."""
+
+from callflow.model.campaigns import Audience, CallingWindow, Campaign, SurveyQuestion
+from callflow.model.nodes import (
+    Branch,
+    Dial,
+    Goto,
+    Hangup,
+    LanguageSelect,
+    Lookup,
+    Member,
+    Menu,
+    Node,
+    Play,
+    PriorityRule,
+    Queue,
+    TimeCondition,
+    Voicemail,
+    human_first,
+)
+from callflow.model.prompts import Prompt
+from callflow.model.schedule import Hours
+from callflow.model.site import LookupSettings, Site
+from callflow.model.staff import Staff
+from callflow.model.visitor import NodeVisitor
+
+__all__ = [
+    "Audience",
+    "Branch",
+    "CallingWindow",
+    "Campaign",
+    "Dial",
+    "Goto",
+    "Hangup",
+    "Hours",
+    "LanguageSelect",
+    "Lookup",
+    "LookupSettings",
+    "Member",
+    "Menu",
+    "Node",
+    "NodeVisitor",
+    "Play",
+    "PriorityRule",
+    "Prompt",
+    "Queue",
+    "Site",
+    "Staff",
+    "SurveyQuestion",
+    "TimeCondition",
+    "Voicemail",
+    "human_first",
+]

@@ -1,0 +1,27 @@
+"""The staff directory: every employee with a phone, and the groups they belong to.
+
+In a dealership everyone is an agent (DOMAIN.md §1): sales consultants, service advisers,
+customer care, the front desk, even finance. Each person has a device and any number of
+groups; queues and dials refer to people or groups by id::
+
+    Staff("alice", name="Alice Wang", device="PJSIP/1001", groups=("sales",))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Staff:
+    """A person who can take calls: ``device`` is an Asterisk dial string such as
+    ``PJSIP/1001`` (or ``Local/1001@agents`` for a local-channel agent)."""
+
+    id: str
+    name: str
+    device: str
+    groups: tuple[str, ...] = ()
+    mailbox: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "groups", tuple(self.groups))

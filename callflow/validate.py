@@ -1,0 +1,513 @@
+"""Whole-site checks: every problem, with a path into the model and a stable code.
+
+    problems = validate(site)          # list of Diagnostic, errors and warnings
+    check(site)                        # raises ValidationError listing every error
+
+Codes are stable and documented in ``docs/errors.md``. The compiler calls :func:`check`
+first, so nothing that fails here ever reaches a dialplan.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections import deque
+from collections.abc import Iterator
+
+from callflow.errors import Diagnostic, Severity, ValidationError
+from callflow.model.campaigns import Campaign
+from callflow.model.nodes import (
+    Branch,
+    Dial,
+    LanguageSelect,
+    Lookup,
+    Menu,
+    Node,
+    PriorityRule,
+    Queue,
+    TimeCondition,
+    Voicemail,
+)
+from callflow.model.prompts import Prompt
+from callflow.model.schedule import ScheduleError
+from callflow.model.site import Site
+
+IDENT = re.compile(r"[a-z][a-z0-9_]{0,31}")
+DEVICE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9_.@+-]{1,64}(/n)?")
+SOUND = re.compile(r"[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,4}")
+ENTRY = re.compile(r"s|\+?[0-9*#]{1,24}")
+DIGIT = re.compile(r"[0-9*#]")
+LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Za-z]{2,4})?")
+MAILBOX = re.compile(r"[0-9]{1,10}")
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}")
+LOOKUP_URL = re.compile(r"agi://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
+QUEUE_EMPTY = re.compile(
+    r"(yes|no|strict|loose|((paused|penalty|inuse|ringing|unavailable|invalid|unknown|wrapup),?)+)"
+)
+
+#: node ids the compiler uses for contexts of its own
+RESERVED = frozenset({"entry", "hangup", "staff", "hooks"})
+#: roles whose None means "the call ends here" (an implicit exit)
+HANGUP_WHEN_UNSET = frozenset({"failure", "no_answer", "overflow"})
+
+
+def validate(site: Site) -> list[Diagnostic]:
+    """Every problem in ``site``, errors and warnings, sorted by path then code."""
+    return sorted(set(_Checker(site).run()))
+
+
+def check(site: Site) -> list[Diagnostic]:
+    """Raise :class:`ValidationError` if ``site`` has errors; return its warnings."""
+    found = validate(site)
+    if any(d.severity is Severity.ERROR for d in found):
+        raise ValidationError(found)
+    return found
+
+
+def valid_timezone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _npath(node: Node) -> str:
+    return f"site.nodes[{node.id!r}]"
+
+
+class _Checker:
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    def run(self) -> Iterator[Diagnostic]:
+        yield from self.check_site()
+        yield from self.check_staff()
+        for node in self.site.nodes:
+            yield from self.check_node(node)
+        for c in self.site.campaigns:
+            yield from self.check_campaign(c)
+        yield from self.check_graph()
+
+    # -- helpers ---------------------------------------------------------------------
+    @staticmethod
+    def err(path: str, code: str, message: str) -> Diagnostic:
+        return Diagnostic(path, code, message)
+
+    @staticmethod
+    def warn(path: str, code: str, message: str) -> Diagnostic:
+        return Diagnostic(path, code, message, Severity.WARNING)
+
+    def ident(self, path: str, value: object, what: str) -> Iterator[Diagnostic]:
+        if not isinstance(value, str) or not IDENT.fullmatch(value):
+            yield self.err(
+                path,
+                "CF103",
+                f"{what} {value!r} is not a valid identifier "
+                "(lower-case letter, then up to 31 of a-z, 0-9, _)",
+            )
+
+    def target(self, path: str, value: str | None) -> Iterator[Diagnostic]:
+        if value is not None and value not in self.site.node_map:
+            yield self.err(path, "CF101", f"unknown target {value!r}")
+
+    def prompts(self, path: str, prompts: tuple[Prompt, ...]) -> Iterator[Diagnostic]:
+        for i, p in enumerate(prompts):
+            if not isinstance(p, Prompt) or not SOUND.fullmatch(p.file) or ".." in p.file:
+                shown = p.file if isinstance(p, Prompt) else p
+                yield self.err(
+                    f"{path}[{i}]",
+                    "CF114",
+                    f"sound file {shown!r} is not a safe name (letters, digits, _ and -, "
+                    "folders separated by /, no extension)",
+                )
+            elif p.seconds is not None and p.seconds < 0:
+                yield self.err(f"{path}[{i}]", "CF116", "prompt seconds must not be negative")
+
+    def positive(
+        self, path: str, value: object, what: str, *, zero: bool = False
+    ) -> Iterator[Diagnostic]:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok or value < 0 or (value == 0 and not zero):  # type: ignore[operator]
+            yield self.err(
+                path,
+                "CF116",
+                f"{what} must be a {'non-negative' if zero else 'positive'} number, not {value!r}",
+            )
+
+    def priority_rule(self, path: str, rule: PriorityRule) -> Iterator[Diagnostic]:
+        for tier, prio in rule.tiers.items():
+            yield from self.ident(f"{path}.tiers[{tier!r}]", tier, "tier")
+            if not isinstance(prio, int) or isinstance(prio, bool) or not 0 <= prio <= 1000:
+                yield self.err(
+                    f"{path}.tiers[{tier!r}]",
+                    "CF124",
+                    f"priority must be an integer 0-1000, not {prio!r}",
+                )
+        if not isinstance(rule.default, int) or not 0 <= rule.default <= 1000:
+            yield self.err(
+                f"{path}.default",
+                "CF124",
+                f"priority must be an integer 0-1000, not {rule.default!r}",
+            )
+
+    # -- site, staff ---------------------------------------------------------------------
+    def check_site(self) -> Iterator[Diagnostic]:
+        s = self.site
+        yield from self.ident("site.name", s.name, "site name")
+        if not valid_timezone(s.timezone):
+            yield self.err("site.timezone", "CF112", f"unknown time zone {s.timezone!r}")
+        if not LANGUAGE.fullmatch(s.language):
+            yield self.err(
+                "site.language",
+                "CF120",
+                f"language {s.language!r} is not a language code like 'en' or 'zh'",
+            )
+        if not LOOKUP_URL.fullmatch(s.lookup.url):
+            yield self.err(
+                "site.lookup.url", "CF126", f"lookup url {s.lookup.url!r} is not agi://host[:port]"
+            )
+        yield from self.ident("site.lookup.script", s.lookup.script, "lookup script")
+        yield from self.priority_rule("site.priority", s.priority)
+        if not s.entries:
+            yield self.err("site.entries", "CF106", "a site needs at least one entry point")
+        for number, node_id in s.entries.items():
+            path = f"site.entries[{number!r}]"
+            if not isinstance(number, str) or not ENTRY.fullmatch(number):
+                yield self.err(
+                    path,
+                    "CF106",
+                    f"entry {number!r} is not a dialled number (digits, *, #, leading +) or 's'",
+                )
+            yield from self.target(path, node_id)
+        seen: set[str] = set()
+        for node in s.nodes:
+            if not isinstance(node, Node):
+                yield self.err("site.nodes", "CF130", f"{node!r} is not a flow node")
+                continue
+            if node.id in seen:
+                yield self.err(_npath(node), "CF102", f"duplicate node id {node.id!r}")
+            seen.add(node.id)
+
+    def check_staff(self) -> Iterator[Diagnostic]:
+        seen: set[str] = set()
+        groups = set(self.site.groups)
+        for person in self.site.staff:
+            path = f"site.staff[{person.id!r}]"
+            yield from self.ident(path, person.id, "staff id")
+            if person.id in seen:
+                yield self.err(path, "CF117", f"duplicate staff id {person.id!r}")
+            seen.add(person.id)
+            if person.id in groups:
+                yield self.err(
+                    path,
+                    "CF118",
+                    f"staff id {person.id!r} is also a group name; dials would be ambiguous",
+                )
+            if not isinstance(person.device, str) or not DEVICE.fullmatch(person.device):
+                yield self.err(
+                    f"{path}.device",
+                    "CF113",
+                    f"device {person.device!r} is not a dial string like PJSIP/1001",
+                )
+            for g in person.groups:
+                yield from self.ident(f"{path}.groups", g, "group")
+            if person.mailbox is not None and not MAILBOX.fullmatch(person.mailbox):
+                yield self.err(
+                    f"{path}.mailbox", "CF119", f"mailbox {person.mailbox!r} must be 1-10 digits"
+                )
+
+    # -- nodes -------------------------------------------------------------------------------
+    def check_node(self, node: Node) -> Iterator[Diagnostic]:
+        if not isinstance(node, Node):
+            return
+        path = _npath(node)
+        yield from self.ident(path, node.id, "node id")
+        if node.id in RESERVED:
+            yield self.err(path, "CF123", f"node id {node.id!r} is reserved; choose another")
+        for role, ref in node.edges().items():
+            yield from self.target(f"{path}.{role}", ref)
+        method = getattr(self, f"node_{node.visit_name}", None)
+        if method is not None:
+            yield from method(node, path)
+
+    def node_play(self, node: Node, path: str) -> Iterator[Diagnostic]:
+        yield from self.prompts(f"{path}.prompts", node.prompts)  # type: ignore[attr-defined]
+
+    def node_hangup(self, node: Node, path: str) -> Iterator[Diagnostic]:
+        yield from self.prompts(f"{path}.prompts", node.prompts)  # type: ignore[attr-defined]
+
+    def node_menu(self, node: Menu, path: str) -> Iterator[Diagnostic]:
+        yield from self.prompts(f"{path}.prompt", node.prompt)  # type: ignore[arg-type]
+        yield from self.prompts(f"{path}.invalid_prompt", node.invalid_prompt)  # type: ignore[arg-type]
+        yield from self.prompts(f"{path}.timeout_prompt", node.timeout_prompt)  # type: ignore[arg-type]
+        if not node.prompt:
+            yield self.err(f"{path}.prompt", "CF114", "a menu needs a prompt")
+        for digit in node.options:
+            if not isinstance(digit, str) or not DIGIT.fullmatch(digit):
+                yield self.err(
+                    f"{path}.options[{digit!r}]",
+                    "CF105",
+                    f"option {digit!r} is not one digit (0-9, *, #)",
+                )
+        if node.operator is not None and "0" in node.options and node.options["0"] != node.operator:
+            yield self.err(
+                f"{path}.operator",
+                "CF105",
+                "digit '0' is used twice: by options['0'] and by operator",
+            )
+        if not node.choices():
+            yield self.err(f"{path}.options", "CF105", "a menu needs at least one option")
+        yield from self.positive(f"{path}.timeout", node.timeout, "timeout")
+        if not isinstance(node.tries, int) or not 1 <= node.tries <= 10:
+            yield self.err(
+                f"{path}.tries", "CF116", f"tries must be an integer 1-10, not {node.tries!r}"
+            )
+
+    def node_language_select(self, node: LanguageSelect, path: str) -> Iterator[Diagnostic]:
+        yield from self.prompts(f"{path}.prompt", node.prompt)  # type: ignore[arg-type]
+        yield from self.positive(f"{path}.timeout", node.timeout, "timeout")
+        for digit, lang in node.languages.items():
+            p = f"{path}.languages[{digit!r}]"
+            if not isinstance(digit, str) or not DIGIT.fullmatch(digit):
+                yield self.err(p, "CF105", f"option {digit!r} is not one digit (0-9, *, #)")
+            if not isinstance(lang, str) or not LANGUAGE.fullmatch(lang):
+                yield self.err(
+                    p, "CF120", f"language {lang!r} is not a language code like 'en' or 'zh'"
+                )
+        if node.default is not None and not LANGUAGE.fullmatch(node.default):
+            yield self.err(
+                f"{path}.default", "CF120", f"language {node.default!r} is not a language code"
+            )
+
+    def node_dial(self, node: Dial, path: str) -> Iterator[Diagnostic]:
+        if not self.site.people(node.target):
+            yield self.err(
+                f"{path}.target", "CF104", f"unknown staff member or group {node.target!r}"
+            )
+        yield from self.positive(f"{path}.ring", node.ring, "ring time")
+
+    def node_queue(self, node: Queue, path: str) -> Iterator[Diagnostic]:
+        if not node.members:
+            yield self.err(f"{path}.members", "CF127", "a queue needs members")
+        for m in node.member_list:
+            p = f"{path}.members[{m.who!r}]"
+            if not self.site.people(m.who):
+                yield self.err(p, "CF104", f"unknown staff member or group {m.who!r}")
+            if not isinstance(m.penalty, int) or not 0 <= m.penalty <= 100:
+                yield self.err(p, "CF127", f"penalty must be an integer 0-100, not {m.penalty!r}")
+        if node.max_wait is None:
+            yield self.err(
+                f"{path}.max_wait",
+                "CF111",
+                "a queue needs max_wait so callers are never held forever",
+            )
+        else:
+            yield from self.positive(f"{path}.max_wait", node.max_wait, "max_wait")
+        if node.overflow is None:
+            yield self.err(
+                f"{path}.overflow",
+                "CF111",
+                "a queue needs an overflow destination for callers who wait too long",
+            )
+        for field_name in ("ring", "retry", "announce_frequency"):
+            yield from self.positive(f"{path}.{field_name}", getattr(node, field_name), field_name)
+        yield from self.positive(f"{path}.wrapup", node.wrapup, "wrapup", zero=True)
+        yield from self.positive(f"{path}.maxlen", node.maxlen, "maxlen", zero=True)
+        for name in ("joinempty", "leavewhenempty"):
+            value = getattr(node, name)
+            if not isinstance(value, str) or not QUEUE_EMPTY.fullmatch(value):
+                yield self.err(
+                    f"{path}.{name}", "CF129", f"{name} {value!r} is not an app_queue setting"
+                )
+        if node.strategy not in (
+            "ringall",
+            "leastrecent",
+            "fewestcalls",
+            "random",
+            "rrmemory",
+            "linear",
+            "wrandom",
+            "rrordered",
+        ):
+            yield self.err(f"{path}.strategy", "CF129", f"unknown strategy {node.strategy!r}")
+        yield from self.ident(f"{path}.music", node.music, "music class")
+        if node.priority is not None:
+            yield from self.priority_rule(f"{path}.priority", node.priority)
+        if node.manager_first is not None:
+            yield from self.positive(f"{path}.manager_first", node.manager_first, "manager_first")
+        if (node.manager_first or node.priority) and not any(
+            isinstance(n, Lookup) for n in self.site.nodes
+        ):
+            yield self.warn(
+                path,
+                "CF125",
+                "routes by customer value but the site has no Lookup node; "
+                "every caller will be unknown",
+            )
+
+    def node_voicemail(self, node: Voicemail, path: str) -> Iterator[Diagnostic]:
+        if not isinstance(node.mailbox, str) or not MAILBOX.fullmatch(node.mailbox):
+            yield self.err(
+                f"{path}.mailbox", "CF119", f"mailbox {node.mailbox!r} must be 1-10 digits"
+            )
+        if node.email is not None and not EMAIL.fullmatch(node.email):
+            yield self.err(f"{path}.email", "CF119", f"email {node.email!r} is not a plain address")
+
+    def node_time_condition(self, node: TimeCondition, path: str) -> Iterator[Diagnostic]:
+        tz = node.timezone or self.site.timezone
+        if node.timezone is not None and not valid_timezone(node.timezone):
+            yield self.err(f"{path}.timezone", "CF112", f"unknown time zone {tz!r}")
+        if not node.hours:
+            yield self.err(f"{path}.hours", "CF115", "a time condition needs opening hours")
+        for i, h in enumerate(node.hours):
+            try:
+                h.ranges()
+            except ScheduleError as exc:
+                yield self.err(f"{path}.hours[{i}]", "CF115", str(exc))
+
+    def node_branch(self, node: Branch, path: str) -> Iterator[Diagnostic]:
+        if node.attribute not in ("tier", "segment", "language", "region", "tags"):
+            yield self.err(
+                f"{path}.attribute",
+                "CF121",
+                f"cannot branch on {node.attribute!r}; use tier, segment, language, region or tags",
+            )
+        check = LANGUAGE if node.attribute == "language" else IDENT
+        for value in node.cases:
+            if not isinstance(value, str) or not check.fullmatch(value):
+                yield self.err(
+                    f"{path}.cases[{value!r}]",
+                    "CF121",
+                    f"case {value!r} is not a valid {node.attribute} value",
+                )
+        if not any(isinstance(n, Lookup) for n in self.site.nodes):
+            yield self.warn(
+                path, "CF125", "branches on customer data but the site has no Lookup node"
+            )
+
+    # -- campaigns -------------------------------------------------------------------------------
+    def check_campaign(self, c: Campaign) -> Iterator[Diagnostic]:
+        path = f"site.campaigns[{c.id!r}]"
+        yield from self.ident(path, c.id, "campaign id")
+        if c.kind not in ("followup", "survey", "playback"):
+            yield self.err(f"{path}.kind", "CF122", f"unknown campaign kind {c.kind!r}")
+        if c.window is None:
+            yield self.err(
+                f"{path}.window",
+                "CF122",
+                "a campaign needs a calling window so customers are not called at night",
+            )
+        else:
+            if c.window.timezone is not None and not valid_timezone(c.window.timezone):
+                yield self.err(
+                    f"{path}.window.timezone", "CF112", f"unknown time zone {c.window.timezone!r}"
+                )
+            for i, h in enumerate(c.window.hours):
+                try:
+                    h.ranges()
+                except ScheduleError as exc:
+                    yield self.err(f"{path}.window.hours[{i}]", "CF115", str(exc))
+        yield from self.prompts(f"{path}.message", c.message)  # type: ignore[arg-type]
+        if c.kind == "playback" and not c.message:
+            yield self.err(f"{path}.message", "CF122", "a playback campaign needs a message")
+        if c.kind == "survey" and not c.questions:
+            yield self.err(f"{path}.questions", "CF122", "a survey needs questions")
+        if c.kind == "followup" and c.connect_to is None:
+            yield self.err(
+                f"{path}.connect_to", "CF122", "a follow-up needs connect_to (a group or queue)"
+            )
+        if c.connect_to is not None and not (
+            self.site.people(c.connect_to) or c.connect_to in self.site.node_map
+        ):
+            yield self.err(
+                f"{path}.connect_to",
+                "CF104",
+                f"unknown group, staff member or node {c.connect_to!r}",
+            )
+        for q in c.questions:
+            qp = f"{path}.questions[{q.id!r}]"
+            yield from self.ident(qp, q.id, "question id")
+            prompt = q.prompt if isinstance(q.prompt, Prompt) else Prompt(q.prompt)
+            yield from self.prompts(f"{qp}.prompt", (prompt,))
+            if not q.answers or not all(DIGIT.fullmatch(d) for d in q.answers):
+                yield self.err(f"{qp}.answers", "CF105", f"answers {q.answers!r} must be digits")
+        for tier in c.audience.tiers + c.audience.tags + c.audience.regions:
+            yield from self.ident(f"{path}.audience", tier, "audience value")
+        if c.caller_id is not None and not re.fullmatch(r"\+?[0-9]{3,20}", c.caller_id):
+            yield self.err(
+                f"{path}.caller_id", "CF106", f"caller id {c.caller_id!r} must be digits"
+            )
+        for name in ("max_attempts", "retry_after_minutes", "concurrency"):
+            yield from self.positive(f"{path}.{name}", getattr(c, name), name)
+
+    # -- the graph -------------------------------------------------------------------------------
+    def check_graph(self) -> Iterator[Diagnostic]:
+        nodes = self.site.node_map
+        reachable = reach(self.site, list(self.site.entries.values()))
+        for c in self.site.campaigns:
+            if c.connect_to in nodes:
+                reachable |= reach(self.site, [c.connect_to])
+        for node_id, node in nodes.items():
+            if node_id not in reachable:
+                yield self.warn(_npath(node), "CF108", "unreachable: no entry point leads here")
+        exits = can_exit(self.site)
+        for node_id, node in nodes.items():
+            if node_id in reachable and node_id not in exits:
+                yield self.err(
+                    _npath(node),
+                    "CF109",
+                    "loop with no exit: a call here can never reach a destination",
+                )
+        for node in nodes.values():
+            if (
+                isinstance(node, Menu)
+                and node.id in reachable
+                and not reaches_person(self.site, node.id)
+            ):
+                yield self.err(
+                    _npath(node),
+                    "CF110",
+                    "menu has no way to a person "
+                    "(add an operator or an option leading to a queue or dial)",
+                )
+
+
+def successors(node: Node) -> list[str]:
+    return [t for t in node.edges().values() if t is not None]
+
+
+def reach(site: Site, starts: list[str]) -> set[str]:
+    """Every node id reachable from ``starts`` (known ids only)."""
+    seen: set[str] = set()
+    todo = deque(s for s in starts if s in site.node_map)
+    while todo:
+        cur = todo.popleft()
+        if cur in seen:
+            continue
+        seen.add(cur)
+        todo.extend(t for t in successors(site.node_map[cur]) if t in site.node_map)
+    return seen
+
+
+def can_exit(site: Site) -> set[str]:
+    """Node ids from which a call can end somewhere (a destination or an implicit hang-up)."""
+    nodes = site.node_map
+    done = {
+        nid
+        for nid, n in nodes.items()
+        if n.destination() is not None
+        or any(ref is None and role in HANGUP_WHEN_UNSET for role, ref in n.edges().items())
+    }
+    changed = True
+    while changed:
+        changed = False
+        for nid, n in nodes.items():
+            if nid not in done and any(t in done for t in successors(n)):
+                done.add(nid)
+                changed = True
+    return done
+
+
+def reaches_person(site: Site, start: str) -> bool:
+    return any(site.node_map[n].reaches_person for n in reach(site, [start]))
