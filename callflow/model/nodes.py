@@ -13,7 +13,7 @@ Every backend dispatches on ``visit_name`` (see :mod:`callflow.model.visitor`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -207,7 +207,7 @@ class Queue(Node):
               manager_first=15)
     """
 
-    members: tuple[Member | str, ...]
+    members: Sequence[Member | str]
     strategy: QueueStrategy = "rrmemory"
     ring: int = 15
     retry: int = 5
@@ -277,10 +277,10 @@ class TimeCondition(Node):
     ``closed`` if no holiday target), ``closed`` otherwise. ``timezone`` defaults to the
     site's. Holidays are whole local days."""
 
-    hours: tuple[Hours, ...]
+    hours: Sequence[Hours]
     open: str
     closed: str
-    holidays: tuple[dt.date, ...] = ()
+    holidays: Sequence[dt.date] = ()
     holiday: str | None = None
     timezone: str | None = None
     visit_name: ClassVar[str] = "time_condition"
