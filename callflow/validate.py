@@ -453,18 +453,14 @@ class _Checker:
                 yield self.warn(_npath(node), "CF108", "unreachable: no entry point leads here")
         exits = can_exit(self.site)
         for node_id, node in nodes.items():
-            if node_id in reachable and node_id not in exits:
+            if node_id not in exits:
                 yield self.err(
                     _npath(node),
                     "CF109",
                     "loop with no exit: a call here can never reach a destination",
                 )
         for node in nodes.values():
-            if (
-                isinstance(node, Menu)
-                and node.id in reachable
-                and not reaches_person(self.site, node.id)
-            ):
+            if isinstance(node, Menu) and not reaches_person(self.site, node.id):
                 yield self.err(
                     _npath(node),
                     "CF110",

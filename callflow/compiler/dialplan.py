@@ -381,7 +381,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         ]
         members: dict[str, QueueMember] = {}
         for m in node.member_list:
-            for person in self.site.people(m.who):
+            for person in sorted(self.site.people(m.who), key=lambda p: p.id):
                 members.setdefault(
                     person.device, QueueMember(person.device, m.penalty, conf_arg(person.name))
                 )

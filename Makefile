@@ -1,0 +1,52 @@
+# The README's commands. `make demo` runs the main job; `make test` runs everything CI runs.
+# Both install what they need on a fresh machine: the virtualenv, the cached Asterisk 22
+# sandbox root (Debian forky via debootstrap, ~1 min the first time) and PostgreSQL.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint unit integration install sandbox postgres dialplans bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+sandbox: install
+	$(BIN)/callflow sandbox provision
+
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+demo: sandbox
+	$(BIN)/callflow demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy callflow
+	$(BIN)/lint-imports
+
+test: sandbox postgres lint
+	$(BIN)/pytest
+
+unit: install
+	$(BIN)/pytest tests/unit tests/golden
+
+integration: sandbox
+	$(BIN)/pytest -m asterisk
+
+dialplans: install
+	for f in examples/*.py; do $(BIN)/callflow compile $$f -o dialplans/$$(basename $$f .py); done
+
+bench: sandbox
+	$(BIN)/python benchmarks/compile.py --deploy
+	$(BIN)/python benchmarks/import_csv.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

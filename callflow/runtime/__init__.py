@@ -1,0 +1,1 @@
+"""Everything that runs live: the FastAGI server, the ARI adapter, call sessions."""

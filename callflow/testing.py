@@ -1,0 +1,558 @@
+"""Drive real test calls through a running Asterisk (a :class:`~callflow.sandbox.Sandbox`).
+
+A :class:`CallDriver` speaks AMI. Each call is an ``Originate`` of
+``Local/s@cf-test-dial``: its ``;2`` leg jumps into the site under test with the
+caller id you chose, its ``;1`` leg plays the caller (waits, sends DTMF, holds, hangs
+up). The compiled site reports where the call went with a ``CallflowEnd`` user event
+from its hangup handler, which becomes a :class:`CallResult`::
+
+    async with CallDriver.from_sandbox(pbx) as driver:
+        result = await driver.place_call("acme-main", "s", dtmf="2", caller_id="5551234")
+        assert result.trace == ["main", "sales_menu", "sales"]
+        assert result.dest == "queue:sales"
+
+Queue tests start several calls at once with :meth:`CallDriver.start_call`, look at
+the queue with :meth:`CallDriver.queue_waiting` and add test agents
+(``Local/<name>@cf-test-agent/n``) with :meth:`CallDriver.add_agent`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from panoramisk import Manager
+
+if TYPE_CHECKING:
+    from callflow.sandbox import Sandbox
+
+__all__ = [
+    "CallDriver",
+    "CallError",
+    "CallHandle",
+    "CallResult",
+    "CallTimeout",
+    "WaitingCaller",
+]
+
+_END_EVENT = "CallflowEnd"
+_AGENT_EVENT = "CallflowAgent"
+_END_GRACE = 2.0  # seconds to wait for the site's end event once both legs are gone
+
+
+class CallError(RuntimeError):
+    """A test call could not be placed or did not end the way the contract says."""
+
+
+class CallTimeout(CallError, TimeoutError):
+    """A test call (or an AMI action) did not finish in time."""
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """Where a finished test call went, as the site reported it.
+
+    ``trace`` is the node ids the call visited, ``dest`` its final destination
+    (``queue:sales``, ``staff:alice``, ``voicemail:100``, ``hangup``), ``agent`` the
+    cf-test-agent that answered it (queue calls), ``event`` the raw AMI user event.
+    """
+
+    call_id: str
+    trace: list[str]
+    dest: str
+    site: str
+    channel: str
+    uniqueid: str
+    agent: str | None
+    event: dict[str, Any]
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class WaitingCaller:
+    """One caller waiting in a queue, in queue order (``position`` 1 is next)."""
+
+    position: int
+    channel: str
+    uniqueid: str
+    caller_id: str
+    priority: int
+    wait: int
+    call_id: str | None
+
+
+@dataclass
+class CallHandle:
+    """A test call in progress, returned by :meth:`CallDriver.start_call`::
+
+    handle = await driver.start_call("acme-main", "s", dtmf="2", hold=30)
+    ...
+    await handle.hangup()
+    result = await handle.wait_end()
+    """
+
+    call_id: str
+    caller_uniqueid: str  # the ;1 leg, playing the caller
+    site_uniqueid: str  # the ;2 leg, walking the site's dialplan
+    description: str
+    timeout: float
+    _driver: CallDriver = field(repr=False)
+    started: float = field(default_factory=time.monotonic)
+    site_channel: str = ""
+    agent: str | None = None
+    end_event: dict[str, Any] | None = None
+    failure: str | None = None
+    legs_up: set[str] = field(default_factory=set)
+    legs_seen: set[str] = field(default_factory=set)
+    changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    def _notify(self) -> None:
+        self.changed.set()
+
+    async def wait_end(self, timeout: float | None = None) -> CallResult:
+        """Wait until the site reports the end of the call; ``CallTimeout`` if it doesn't."""
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        gone_since: float | None = None
+        while True:
+            if self.end_event is not None:
+                return self._result()
+            if self.failure is not None:
+                raise CallError(f"{self.description}: {self.failure}")
+            now = time.monotonic()
+            if self.legs_seen and not self.legs_up:
+                gone_since = gone_since or now
+                if now - gone_since > _END_GRACE:
+                    raise CallError(
+                        f"{self.description}: both legs hung up but the site sent no "
+                        f"{_END_EVENT} user event (is its hangup handler in place?)"
+                    )
+            if now >= deadline:
+                with contextlib.suppress(CallError):  # don't leave it running into the next test
+                    await self.hangup()
+                raise CallTimeout(
+                    f"{self.description}: no {_END_EVENT} within {limit:g}s "
+                    f"(site leg {self.site_channel or self.site_uniqueid}, "
+                    f"legs still up: {sorted(self.legs_up) or 'none'})"
+                )
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), min(0.25, deadline - now))
+
+    async def hangup(self) -> None:
+        """Hang up as the caller would (the ``;1`` leg); the site then runs its handler."""
+        response = await self._driver.action(
+            {"Action": "Hangup", "Channel": self.caller_uniqueid}, as_list=False
+        )
+        if not response.success and self.caller_uniqueid in self.legs_up:
+            raise CallError(f"{self.description}: hangup refused: {response.get('message', '')}")
+
+    def _result(self) -> CallResult:
+        event = self.end_event or {}
+        return CallResult(
+            call_id=self.call_id,
+            trace=str(event.get("trace", "")).split(),
+            dest=str(event.get("dest", "")).strip(),
+            site=str(event.get("site", "")).strip(),
+            channel=str(event.get("channel", self.site_channel)),
+            uniqueid=self.site_uniqueid,
+            agent=self.agent,
+            event=event,
+            elapsed=time.monotonic() - self.started,
+        )
+
+
+class CallDriver:
+    """An AMI connection that places test calls and inspects queues.
+
+    Build it from a sandbox or from AMI coordinates and use it as an async context
+    manager::
+
+        async with CallDriver("127.0.0.1", 5038, "callflow", "secret") as driver:
+            print(await driver.command("core show channels"))
+    """
+
+    def __init__(
+        self, host: str, port: int, user: str, secret: str, *, action_timeout: float = 10.0
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.user = user
+        self.secret = secret
+        self.action_timeout = action_timeout
+        self._manager: Any = None
+        self._calls: dict[str, CallHandle] = {}  # by ;1 and ;2 uniqueid
+        self._ids = itertools.count(1)
+        self._prefix = secrets.token_hex(3)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def from_sandbox(cls, sandbox: Sandbox, *, action_timeout: float = 10.0) -> CallDriver:
+        """A driver for a :class:`~callflow.sandbox.Sandbox`'s AMI."""
+        return cls(
+            sandbox.ami_host,
+            sandbox.ami_port,
+            sandbox.ami_user,
+            sandbox.ami_secret,
+            action_timeout=action_timeout,
+        )
+
+    # ---- connection
+
+    async def __aenter__(self) -> CallDriver:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        """Connect and log in; ``CallError`` when AMI refuses or does not answer."""
+        manager = Manager(
+            loop=asyncio.get_running_loop(),
+            host=self.host,
+            port=self.port,
+            username=self.user,
+            secret=self.secret,
+            ping_delay=3600,
+            ping_interval=3600,
+            reconnect_timeout=3600,
+            events="on",
+        )
+        manager.register_event("UserEvent", self._on_user_event)
+        manager.register_event("Newchannel", self._on_new_channel)
+        manager.register_event("Hangup", self._on_hangup)
+        self._manager = manager
+        where = f"AMI on {self.host}:{self.port}"
+        try:
+            await asyncio.wait_for(manager.connect(), self.action_timeout)
+            login = manager.authenticated_future
+            if login is None:
+                raise CallError(f"{where}: connected but no login was sent")
+            response = await asyncio.wait_for(asyncio.shield(login), self.action_timeout)
+            if not response.success:
+                raise CallError(f"{where}: login as {self.user!r} refused")
+        except TimeoutError as exc:
+            await self.close()
+            raise CallTimeout(f"{where}: no answer within {self.action_timeout:g}s") from exc
+        except OSError as exc:
+            await self.close()
+            raise CallError(f"{where}: {exc}") from exc
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Close the AMI connection (calls in progress keep running in Asterisk)."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._manager is not None:
+            self._manager.close()
+            self._manager = None
+        await asyncio.sleep(0)
+
+    # ---- plain AMI
+
+    async def action(
+        self, action: dict[str, Any], *, timeout: float | None = None, as_list: bool | None = None
+    ) -> Any:
+        """Send one AMI action and return panoramisk's response (a message or a list).
+
+        ``as_list=False`` says "a single response": panoramisk otherwise guesses from
+        the message text and waits forever after e.g. QueueAdd's "Added interface".
+        """
+        if self._manager is None:
+            raise CallError("CallDriver is not connected (use `async with`)")
+        limit = self.action_timeout if timeout is None else timeout
+        try:
+            return await asyncio.wait_for(self._manager.send_action(action, as_list=as_list), limit)
+        except TimeoutError as exc:
+            raise CallTimeout(f"AMI {action.get('Action')}: no response within {limit:g}s") from exc
+
+    async def command(self, command: str) -> str:
+        """Run an Asterisk CLI command over AMI and return its output."""
+        response = await self.action({"Action": "Command", "Command": command})
+        if not response.success:
+            raise CallError(f"AMI Command {command!r} failed: {response.get('message', '')}")
+        output = response.get("output", "")
+        lines = output if isinstance(output, list) else [output] if output else []
+        content = str(getattr(response, "content", "") or "")
+        if not lines and content:
+            lines = [content]
+        return "\n".join(lines)
+
+    async def getvar(self, channel: str, name: str) -> str | None:
+        """A channel variable (``channel`` is a name or a uniqueid); None if unset."""
+        response = await self.action({"Action": "Getvar", "Channel": channel, "Variable": name})
+        if not response.success:
+            raise CallError(f"Getvar {name} on {channel}: {response.get('message', '')}")
+        value = response.get("value", "")
+        return None if value in ("", "(null)") else str(value)
+
+    async def setvar(self, channel: str, name: str, value: str) -> None:
+        """Set a channel variable (``channel`` is a name or a uniqueid)."""
+        response = await self.action(
+            {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+        )
+        if not response.success:
+            raise CallError(f"Setvar {name} on {channel}: {response.get('message', '')}")
+
+    # ---- calls
+
+    async def start_call(
+        self,
+        context: str,
+        exten: str = "s",
+        *,
+        caller_id: str | None = None,
+        caller_name: str | None = None,
+        dtmf: str = "",
+        prewait: float = 1.0,
+        hold: float = 10.0,
+        agent_talk: float | None = None,
+        timeout: float = 30.0,
+        variables: Mapping[str, str] | None = None,
+    ) -> CallHandle:
+        """Start a test call into ``context,exten,1`` and return without waiting.
+
+        The caller answers, waits ``prewait`` seconds, sends ``dtmf`` (``w`` pauses
+        half a second), stays ``hold`` seconds more and hangs up. ``agent_talk`` is how
+        long a cf-test-agent that answers this call talks before hanging up.
+        ``variables`` are set on the site leg (e.g. ``{"CF_NOW": "1767225600"}`` to
+        run a time condition at a chosen moment).
+        """
+        if not re.fullmatch(r"[0-9A-Da-d*#wW]*", dtmf):
+            raise ValueError(f"dtmf {dtmf!r}: only 0-9, A-D, *, # and w are allowed")
+        number = next(self._ids)
+        call_id = f"cf{self._prefix}{number:04d}"
+        handle = CallHandle(
+            call_id=call_id,
+            caller_uniqueid=f"{call_id}-caller",
+            site_uniqueid=f"{call_id}-site",
+            description=f"call {call_id} to {exten}@{context}",
+            timeout=timeout,
+            _driver=self,
+        )
+        self._calls[handle.caller_uniqueid] = handle
+        self._calls[handle.site_uniqueid] = handle
+        channel_vars = {
+            "__CF_TEST_CALL": call_id,
+            "__CF_TEST_CONTEXT": context,
+            "__CF_TEST_EXTEN": exten,
+            "__CF_TEST_CID": caller_id or "",
+            "__CF_TEST_CNAME": caller_name or "",
+            "__CF_TEST_DTMF": dtmf,
+            "__CF_TEST_PREWAIT": f"{prewait:g}",
+            "__CF_TEST_HOLD": f"{hold:g}",
+            "__CF_TEST_AGENT_TALK": "" if agent_talk is None else f"{agent_talk:g}",
+        }
+        for name, value in (variables or {}).items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or re.search(r"[\r\n]", value):
+                raise ValueError(f"variable {name!r}={value!r}: not a plain channel variable")
+            channel_vars[f"__{name}"] = value  # inherited by the site leg
+        action = {
+            "Action": "Originate",
+            "Channel": "Local/s@cf-test-dial",
+            "Context": "cf-test-caller",
+            "Exten": "s",
+            "Priority": "1",
+            "Async": "true",
+            "Timeout": str(int(timeout * 1000)),
+            "ChannelId": handle.caller_uniqueid,
+            "OtherChannelId": handle.site_uniqueid,
+            "Variable": [f"{name}={value}" for name, value in channel_vars.items()],
+        }
+        if caller_id:
+            action["CallerID"] = f'"{caller_name or ""}" <{caller_id}>'
+        if self._manager is None:
+            raise CallError("CallDriver is not connected (use `async with`)")
+        future = self._manager.send_action(action)
+        task = asyncio.ensure_future(self._watch_originate(handle, future))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return handle
+
+    async def place_call(
+        self,
+        context: str,
+        exten: str = "s",
+        *,
+        caller_id: str | None = None,
+        caller_name: str | None = None,
+        dtmf: str = "",
+        prewait: float = 1.0,
+        hold: float = 10.0,
+        agent_talk: float | None = None,
+        timeout: float = 30.0,
+        variables: Mapping[str, str] | None = None,
+    ) -> CallResult:
+        """Place a test call and wait for the site's report of where it went::
+
+        result = await driver.place_call("acme-main", "s", dtmf="1", hold=5)
+        assert result.dest == "queue:sales"
+        """
+        handle = await self.start_call(
+            context,
+            exten,
+            caller_id=caller_id,
+            caller_name=caller_name,
+            dtmf=dtmf,
+            prewait=prewait,
+            hold=hold,
+            agent_talk=agent_talk,
+            timeout=timeout,
+            variables=variables,
+        )
+        return await handle.wait_end()
+
+    async def _watch_originate(self, handle: CallHandle, future: Any) -> None:
+        try:
+            responses = await asyncio.wait_for(future, handle.timeout + 5)
+        except TimeoutError:
+            handle.failure = "Originate got no OriginateResponse"
+        else:
+            messages = responses if isinstance(responses, list) else [responses]
+            last = messages[-1]
+            if str(last.get("response", "")).lower() != "success":
+                reason = last.get("reason", "") or last.get("message", "")
+                handle.failure = (
+                    f"the site did not answer (Originate {last.get('response', '?')}, "
+                    f"reason {reason}); does {handle.description.split(' to ')[1]} exist?"
+                )
+        handle._notify()
+
+    # ---- queues and test agents
+
+    async def queue_waiting(self, queue: str) -> list[WaitingCaller]:
+        """Callers waiting in ``queue``, next-to-be-served first (AMI QueueStatus)."""
+        responses = await self.action({"Action": "QueueStatus", "Queue": queue})
+        messages = responses if isinstance(responses, list) else [responses]
+        waiting = []
+        for message in messages:
+            if message.get("event") != "QueueEntry" or message.get("queue") != queue:
+                continue
+            uniqueid = str(message.get("uniqueid", ""))
+            handle = self._calls.get(uniqueid)
+            waiting.append(
+                WaitingCaller(
+                    position=int(message.get("position", 0)),
+                    channel=str(message.get("channel", "")),
+                    uniqueid=uniqueid,
+                    caller_id=str(message.get("calleridnum", "")),
+                    priority=int(message.get("priority", 0) or 0),
+                    wait=int(message.get("wait", 0) or 0),
+                    call_id=handle.call_id if handle else None,
+                )
+            )
+        return sorted(waiting, key=lambda caller: caller.position)
+
+    async def add_agent(
+        self,
+        queue: str,
+        name: str,
+        *,
+        penalty: int = 0,
+        paused: bool = False,
+        behaviour: str = "agent",
+    ) -> str:
+        """Add a test member to ``queue`` and return its interface.
+
+        ``behaviour`` is ``agent`` (answers, talks, hangs up), ``busy`` or ``noanswer``.
+        A paused agent that you later unpause with :meth:`pause_agent` is the way to
+        test "a member becomes available while callers wait"::
+
+            await driver.add_agent("sales", "1001", paused=True)
+            await driver.pause_agent("sales", "1001", paused=False)
+        """
+        interface = f"Local/{name}@cf-test-{behaviour}/n"
+        response = await self.action(
+            {
+                "Action": "QueueAdd",
+                "Queue": queue,
+                "Interface": interface,
+                "MemberName": name,
+                "Penalty": str(penalty),
+                "Paused": "true" if paused else "false",
+            },
+            as_list=False,
+        )
+        if not response.success:
+            raise CallError(f"QueueAdd {interface} to {queue}: {response.get('message', '')}")
+        return interface
+
+    async def pause_agent(self, queue: str, name: str, *, paused: bool = True) -> None:
+        """Pause or unpause a test member added with :meth:`add_agent`."""
+        interface = await self._agent_interface(queue, name)
+        response = await self.action(
+            {
+                "Action": "QueuePause",
+                "Queue": queue,
+                "Interface": interface,
+                "Paused": "true" if paused else "false",
+            },
+            as_list=False,
+        )
+        if not response.success:
+            raise CallError(f"QueuePause {interface} in {queue}: {response.get('message', '')}")
+
+    async def remove_agent(self, queue: str, name: str) -> None:
+        """Remove a test member added with :meth:`add_agent`."""
+        interface = await self._agent_interface(queue, name)
+        response = await self.action(
+            {"Action": "QueueRemove", "Queue": queue, "Interface": interface}, as_list=False
+        )
+        if not response.success:
+            raise CallError(f"QueueRemove {interface} from {queue}: {response.get('message', '')}")
+
+    async def _agent_interface(self, queue: str, name: str) -> str:
+        responses = await self.action({"Action": "QueueStatus", "Queue": queue})
+        messages = responses if isinstance(responses, list) else [responses]
+        for message in messages:
+            if message.get("event") == "QueueMember" and message.get("name") == name:
+                return str(message.get("stateinterface") or message.get("location"))
+        raise CallError(f"queue {queue!r} has no member named {name!r}")
+
+    # ---- AMI events
+
+    def _on_new_channel(self, _manager: Any, event: Any) -> None:
+        handle = self._calls.get(str(event.get("uniqueid", "")))
+        if handle is not None:
+            handle.legs_up.add(str(event["uniqueid"]))
+            handle.legs_seen.add(str(event["uniqueid"]))
+            if event["uniqueid"] == handle.site_uniqueid:
+                handle.site_channel = str(event.get("channel", ""))
+            handle._notify()
+
+    def _on_hangup(self, _manager: Any, event: Any) -> None:
+        handle = self._calls.get(str(event.get("uniqueid", "")))
+        if handle is not None:
+            handle.legs_up.discard(str(event["uniqueid"]))
+            handle._notify()
+
+    def _on_user_event(self, _manager: Any, event: Any) -> None:
+        kind = event.get("userevent")
+        if kind not in (_END_EVENT, _AGENT_EVENT):
+            return
+        handle = self._calls.get(str(event.get("uniqueid", ""))) or self._calls.get(
+            str(event.get("linkedid", ""))
+        )
+        if handle is None:
+            return
+        if kind == _AGENT_EVENT:
+            handle.agent = str(event.get("agent", "")).strip() or None
+        elif event.get("uniqueid") == handle.site_uniqueid:
+            handle.end_event = dict(event)
+        handle._notify()

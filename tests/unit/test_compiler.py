@@ -1,0 +1,147 @@
+"""The dialplan compiler: deterministic, complete, and safe with hostile text."""
+
+import datetime as dt
+
+import pytest
+
+from callflow import (
+    Branch,
+    Dial,
+    Hangup,
+    Hours,
+    Lookup,
+    Menu,
+    PriorityRule,
+    Queue,
+    Site,
+    Staff,
+    TimeCondition,
+    ValidationError,
+    compile_site,
+)
+from callflow.model.schedule import is_open, parse_days
+
+HOSTILE = ',)${SHELL(touch /tmp/pwned)};"\\\n$[1+1]'
+
+
+def site_with(label=HOSTILE, **kw):
+    values = dict(
+        name="shop",
+        label=label,
+        timezone="Asia/Shanghai",
+        entries={"100": "who"},
+        staff=[
+            Staff("ann", name=label, device="PJSIP/1001", groups=("sales",)),
+            Staff("bob", name="Bob", device="Local/200@agents/n", groups=("sales", "desk")),
+        ],
+        priority=PriorityRule({"vip": 10, "gold": 5}),
+        nodes=[
+            Lookup(id="who", next="hours", label=label),
+            TimeCondition(
+                id="hours",
+                hours=[Hours("mon-fri", "09:00", "18:00"), Hours("sat", "22:00", "02:00")],
+                holidays=[dt.date(2027, 1, 1)],
+                open="tier",
+                closed="bye",
+            ),
+            Branch(id="tier", attribute="tier", cases={"vip": "sales"}, default="main"),
+            Menu(
+                id="main",
+                prompt="custom/menu",
+                options={"1": "sales", "2": "desk"},
+                operator="desk",
+                failure="bye",
+            ),
+            Dial(id="desk", target="desk", ring=10, no_answer="sales", cid_prefix=label),
+            Queue(
+                id="sales",
+                members=["sales"],
+                max_wait=60,
+                overflow="bye",
+                manager_first=12,
+                cid_prefix=label,
+                label=label,
+            ),
+            Hangup(id="bye"),
+        ],
+    )
+    values.update(kw)
+    return Site(**values)
+
+
+def test_same_site_compiles_to_identical_bytes():
+    a, b = compile_site(site_with()), compile_site(site_with())
+    assert a.files == b.files
+    shuffled = site_with(
+        nodes=list(reversed(site_with().nodes)), staff=list(reversed(site_with().staff))
+    )
+    assert compile_site(shuffled).files == a.files
+
+
+def test_invalid_site_is_refused_before_compiling():
+    with pytest.raises(ValidationError):
+        compile_site(site_with(entries={"100": "ghost"}))
+
+
+def test_every_node_has_a_context_and_priorities_match_the_text():
+    compiled = compile_site(site_with())
+    text = compiled.files["extensions.conf"]
+    for node in site_with().nodes:
+        assert f"[cf-shop-{node.id}]" in text
+    for ctx in compiled.contexts:
+        section = text.split(f"[{ctx.name}]\n", 1)[1].split("\n[", 1)[0]
+        lines = [ln for ln in section.splitlines() if ln.startswith("exten => ")]
+        assert len(lines) == ctx.priority_count, ctx.name
+
+
+def test_hostile_text_only_appears_encoded_or_in_comments():
+    compiled = compile_site(site_with())
+    ext = compiled.files["extensions.conf"]
+    for line in ext.splitlines():  # the only file where Asterisk substitutes ${...} and $[...]
+        code = line.split(" ; ", 1)[0] if not line.startswith(";") else ""
+        assert "SHELL" not in code, line
+        assert "$[1+1]" not in code, line
+    assert "Set(CALLERID(name)=${BASE64_DECODE(" in ext
+    queues = compiled.files["queues.conf"]
+    # each of , ) ( ; " \ escaped; the newline flattened to a space
+    escaped = r"member => PJSIP/1001,0,\,\)${SHELL\(touch /tmp/pwned\)}\;\"\\ $[1+1]"
+    assert escaped in queues.splitlines()
+
+
+def test_menu_digits_timeout_invalid_and_failure():
+    ext = compile_site(site_with()).files["extensions.conf"]
+    menu = ext.split("[cf-shop-main]\n", 1)[1].split("\n[", 1)[0]
+    assert "exten => 0,1,Goto(cf-shop-desk,s,1)" in menu
+    assert "exten => 1,1,Goto(cf-shop-sales,s,1)" in menu
+    assert "exten => i,1,GotoIf($[${CF_TRIES} < 3]?s,prompt)" in menu
+    assert "exten => t,2,Goto(cf-shop-bye,s,1)" in menu
+    assert "exten => s,5,WaitExten(5)" in menu
+
+
+def test_queue_priority_and_manager_first():
+    ext = compile_site(site_with()).files["extensions.conf"]
+    queue = ext.split("[cf-shop-sales]\n", 1)[1].split("\n[", 1)[0]
+    assert 'ExecIf($["${CF_TIER_KEY}" = "gold"]?Set(QUEUE_PRIO=5))' in queue
+    assert 'ExecIf($["${CF_TIER_KEY}" = "vip"]?Set(QUEUE_PRIO=10))' in queue
+    assert "Gosub(cf-shop-staff,${CF_MANAGER_KEY},1(12))" in queue
+    assert "Queue(shop-sales,,,,60)" in queue
+    staff = ext.split("[cf-shop-staff]\n", 1)[1].split("\n[", 1)[0]
+    assert "DEVICE_STATE(Local/200@agents)" in staff  # /n is a dial option, not a device
+
+
+def test_time_condition_ranges_split_past_midnight():
+    ext = compile_site(site_with()).files["extensions.conf"]
+    tc = ext.split("[cf-shop-hours]\n", 1)[1].split("\n[", 1)[0]
+    assert "STRFTIME(${CF_CLOCK},Asia/Shanghai,%u%H%M)" in tc
+    assert "GotoIf($[${CF_WEEK} >= 62200 & ${CF_WEEK} < 62400]?open)" in tc
+    assert "GotoIf($[${CF_WEEK} >= 70000 & ${CF_WEEK} < 70200]?open)" in tc
+    holidays = ext.split("[cf-shop-hours-holidays]\n", 1)[1].split("\n[", 1)[0]
+    assert "exten => 20270101,1,NoOp(2027-01-01)" in holidays
+
+
+def test_schedule_helpers():
+    assert parse_days("fri-mon") == (1, 5, 6, 7)
+    hours = (Hours("sat", "22:00", "02:00"),)
+    assert is_open(hours, dt.datetime(2026, 11, 28, 23, 0))  # Saturday night
+    assert is_open(hours, dt.datetime(2026, 11, 29, 1, 59))  # Sunday, early
+    assert not is_open(hours, dt.datetime(2026, 11, 29, 2, 0))
