@@ -149,3 +149,14 @@ def sandbox_cli(command: tuple[str, ...], state_dir: Path | None) -> None:
     except sb.SandboxError as exc:
         raise click.ClickException(f"{exc} (start it with `callflow sandbox up`)") from exc
     click.echo(pbx.cli(" ".join(command)), nl=False)
+
+
+@main.command("demo")
+def demo_cmd() -> None:
+    """Deploy the 4S dealership example to a throwaway sandbox and place scripted calls."""
+    from callflow.demo import run_demo
+
+    outcome = run_demo(click.echo)
+    failed = [call.title for call, result in outcome if not result.dest]
+    if failed:
+        raise click.ClickException(f"calls with no destination: {', '.join(failed)}")

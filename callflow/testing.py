@@ -24,14 +24,17 @@ import itertools
 import re
 import secrets
 import time
+import wave
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from panoramisk import Manager
 
 if TYPE_CHECKING:
+    from callflow.model.site import Site
     from callflow.sandbox import Sandbox
 
 __all__ = [
@@ -41,6 +44,8 @@ __all__ = [
     "CallResult",
     "CallTimeout",
     "WaitingCaller",
+    "install_placeholder_prompts",
+    "prompt_files",
 ]
 
 _END_EVENT = "CallflowEnd"
@@ -556,3 +561,38 @@ class CallDriver:
         elif event.get("uniqueid") == handle.site_uniqueid:
             handle.end_event = dict(event)
         handle._notify()
+
+
+# ---- prompts
+
+
+def prompt_files(site: Site) -> set[str]:
+    """Every sound file a site's nodes play (menu prompts, retries, plays, goodbyes)."""
+    files: set[str] = set()
+    for node in site.nodes:
+        for name in ("prompt", "prompts", "invalid_prompt", "timeout_prompt"):
+            for prompt in getattr(node, name, None) or ():
+                files.add(prompt.file)
+    return files
+
+
+def install_placeholder_prompts(pbx: Sandbox, site: Site, seconds: float = 0.3) -> list[Path]:
+    """Write short silent recordings for the prompts the sandbox lacks, so test calls run
+    without 'file not found' warnings; returns the files written::
+
+        install_placeholder_prompts(pbx, site)   # custom/welcome.wav, ...
+    """
+    sounds = pbx.root / "usr/share/asterisk/sounds/en"
+    made = []
+    for name in sorted(prompt_files(site)):
+        if any(sounds.glob(f"{name}.*")):
+            continue
+        path = sounds / f"{name}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with wave.open(str(path), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(8000)
+            out.writeframes(b"\0\0" * int(8000 * seconds))
+        made.append(path)
+    return made

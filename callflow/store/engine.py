@@ -1,0 +1,84 @@
+"""Engines and sessions for the store, with the settings each backend needs.
+
+engine = make_engine()                                   # ./callflow.db or $CALLFLOW_DB
+engine = make_engine("postgresql://cf:secret@db/callflow")   # psycopg 3 driver
+with make_sessionmaker(engine).begin() as session: ...
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "sqlite:///callflow.db"
+ENV_VAR = "CALLFLOW_DB"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def resolve_url(url: str | URL | None = None) -> URL:
+    """The URL to use: *url*, else ``$CALLFLOW_DB``, else ``sqlite:///callflow.db``.
+
+    A bare ``postgresql://`` (or ``postgres://``) gets the psycopg 3 driver.
+
+        resolve_url(None)                       # sqlite:///callflow.db
+        resolve_url("postgres://u@h/db")        # postgresql+psycopg://u@h/db
+    """
+    resolved = make_url(url or os.environ.get(ENV_VAR) or DEFAULT_URL)
+    if resolved.drivername in ("postgresql", "postgres"):
+        resolved = resolved.set(drivername="postgresql+psycopg")
+    return resolved
+
+
+def safe_url(url: str | URL) -> str:
+    """*url* as text with the password masked, for logs and error messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # SQLite ignores foreign keys unless asked, per connection.
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # WAL lets the FastAGI lookups read while an import writes.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, much faster commits
+    finally:
+        cursor.close()
+
+
+def make_engine(url: str | URL | None = None, *, echo: bool = False) -> Engine:
+    """Create the engine for *url* (see `resolve_url`), configured for its backend.
+
+    SQLite: foreign keys on, WAL journal, a busy timeout. PostgreSQL: psycopg 3 with
+    ``pool_pre_ping`` so a restarted server does not fail the next call's lookup.
+
+        engine = make_engine("sqlite:///:memory:")
+        with engine.connect() as conn: conn.exec_driver_sql("select 1")
+    """
+    resolved = resolve_url(url)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if resolved.get_backend_name() == "postgresql":
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(resolved, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    log.info("store database: %s", safe_url(resolved))
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """A session factory for *engine*; objects stay readable after commit.
+
+    Session = make_sessionmaker(make_engine())
+    with Session.begin() as session: session.add(staff)
+    """
+    return sessionmaker(engine, expire_on_commit=False)
