@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,11 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from callflow.store import make_engine, make_sessionmaker, upgrade
-
-# tests/ is not a package and pytest's rootdir is not on sys.path; make the shared
-# helper importable without touching pyproject's pytest settings.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from postgres import PostgresServer, PostgresUnavailable, unavailable
+from tests.postgres import PostgresServer, PostgresUnavailable, unavailable
 
 TEMPLATE = "callflow_template"
 _counter = itertools.count()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from postgres import find_bin_dir, unavailable  # on sys.path via this directory's conftest
+
+from tests.postgres import find_bin_dir, unavailable
 
 
 def test_skips_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:

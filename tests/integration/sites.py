@@ -1,0 +1,96 @@
+"""Small sites and helpers shared by the real-Asterisk tests."""
+
+from __future__ import annotations
+
+from callflow import (
+    Dial,
+    Hangup,
+    Lookup,
+    LookupSettings,
+    Menu,
+    PriorityRule,
+    Queue,
+    Site,
+    Staff,
+)
+from callflow.model.nodes import Play
+from callflow.model.prompts import Prompt
+
+#: a device that exists for no channel driver: callers wait in the queue (joinempty=yes)
+NOBODY = "PJSIP/callflow-nobody"
+
+
+def priority_site(name: str, lookup_url: str, *, tiers=None) -> Site:
+    """Entry 100: CRM lookup, then the 'sales' queue, where callers wait (nobody answers)."""
+    return Site(
+        name=name,
+        entries={"100": "who"},
+        staff=[Staff("ann", name="Ann", device=NOBODY, groups=("sales",))],
+        priority=PriorityRule(tiers or {"vip": 10, "gold": 5}, default=0),
+        lookup=LookupSettings(url=lookup_url),
+        nodes=[
+            Lookup(id="who", next="sales"),
+            Queue(id="sales", members=["sales"], max_wait=120, overflow="bye"),
+            Hangup(id="bye"),
+        ],
+    )
+
+
+def hostile_site(name: str, payload: str) -> Site:
+    """Hostile text everywhere free text is allowed, on the path of a real call."""
+    return Site(
+        name=name,
+        label=payload,
+        entries={"100": "hello", "101": "desk"},
+        staff=[Staff("ann", name=payload, device=NOBODY, groups=("sales",))],
+        nodes=[
+            Play(id="hello", label=payload, prompts=Prompt("beep", text=payload), next="sales"),
+            Queue(
+                id="sales",
+                label=payload,
+                members=["sales"],
+                max_wait=60,
+                overflow="bye",
+                cid_prefix=payload,
+            ),
+            Dial(
+                id="desk", label=payload, target="ann", ring=1, no_answer="menu", cid_prefix=payload
+            ),
+            Menu(
+                id="menu",
+                label=payload,
+                prompt=Prompt("beep", text=payload),
+                options={"1": "sales"},
+                operator="sales",
+                timeout=1,
+                tries=1,
+                failure="bye",
+            ),
+            Hangup(id="bye", label=payload),
+        ],
+    )
+
+
+def menu_site(name: str) -> Site:
+    """A menu whose silence and invalid-input exits differ, so a test can tell them apart."""
+    return Site(
+        name=name,
+        entries={"100": "menu"},
+        staff=[Staff("ann", name="Ann", device=NOBODY, groups=("sales",))],
+        nodes=[
+            Menu(
+                id="menu",
+                prompt="beep",
+                options={"1": "sales"},
+                operator="sales",
+                timeout=2,
+                tries=2,
+                invalid_prompt="beep",
+                on_timeout="silent",
+                failure="gave_up",
+            ),
+            Queue(id="sales", members=["sales"], max_wait=60, overflow="gave_up"),
+            Hangup(id="silent"),
+            Hangup(id="gave_up"),
+        ],
+    )

@@ -1,0 +1,180 @@
+"""deploy/rollback against the real Asterisk 22 sandbox.
+
+Each test deploys under its own site name into the session's sandbox and takes its
+include lines out again afterwards, so the tests can run in any order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import callflow.deploy
+from callflow import Hangup, Play, Site, compile_site
+from callflow.compiler import CompiledSite
+from callflow.deploy import (
+    RELOAD_COMMANDS,
+    CliControl,
+    DeployRefused,
+    SiteTree,
+    deploy,
+    ensure_includes,
+    rollback,
+)
+from callflow.errors import DeployError
+from callflow.loader import load_site
+from callflow.sandbox import Sandbox
+
+pytestmark = pytest.mark.asterisk
+
+
+def tiny(name: str, plays: int) -> Site:
+    nodes = [
+        Play(id=f"p{i}", prompts="hello-world", next=f"p{i + 1}" if i + 1 < plays else "bye")
+        for i in range(plays)
+    ]
+    return Site(name=name, entries={"100": "p0"}, nodes=[*nodes, Hangup(id="bye")])
+
+
+def four_s(name: str) -> Site:
+    site = load_site(str(Path(__file__).parents[2] / "examples" / "four_s_dealer.py"))
+    return dataclasses.replace(site, name=name)
+
+
+@pytest.fixture
+def pbx(sandbox: Sandbox) -> Iterator[CliControl]:
+    """The sandbox's CLI; afterwards every site a test deployed is taken out again."""
+    before = {p.name for p in (sandbox.etc_dir / "callflow").glob("*")}
+    yield CliControl(sandbox.asterisk_command())
+    for site_dir in (sandbox.etc_dir / "callflow").glob("*"):
+        if site_dir.is_dir() and site_dir.name not in before:
+            ensure_includes(sandbox.etc_dir, site_dir.name, present=False)
+            shutil.rmtree(site_dir)
+    for command in RELOAD_COMMANDS:
+        sandbox.cli(command)
+
+
+def dialplan_of(sandbox: Sandbox, site: Site) -> dict[str, str]:
+    """`dialplan show` of every context the site compiles to, by context name."""
+    return {c.name: sandbox.cli(f"dialplan show {c.name}") for c in compile_site(site).contexts}
+
+
+def mangled(edit: Callable[[str], str]) -> Callable[[Site], CompiledSite]:
+    def compile_and_edit(site: Site) -> CompiledSite:
+        compiled = compile_site(site)
+        files = {**compiled.files, "extensions.conf": edit(compiled.files["extensions.conf"])}
+        return dataclasses.replace(compiled, files=files)
+
+    return compile_and_edit
+
+
+def test_the_4s_example_deploys_with_every_context_loaded_and_a_clean_log(
+    sandbox: Sandbox, pbx: CliControl
+) -> None:
+    site = four_s("it_star")
+    mark = sandbox.log_mark()
+    result = deploy(site, sandbox.etc_dir, asterisk=pbx, log_reader=sandbox)
+    print(
+        f"\n4S deploy+verify: {result.seconds:.3f} s (reload {result.reload_seconds:.3f} s, "
+        f"verify {result.verify_seconds:.3f} s incl. the log reader's settle)"
+    )
+
+    compiled = compile_site(site)
+    for context in compiled.contexts:
+        shown = sandbox.cli(f"dialplan show {context.name}")
+        assert f"({context.priority_count} priorities) in 1 context" in shown
+    for queue in compiled.queues:
+        assert sandbox.cli(f"queue show {queue.name}").startswith(f"{queue.name} has 0 calls")
+    assert "3 voicemail users" in sandbox.cli("voicemail show users for callflow-it_star")
+    assert sandbox.problems_since(mark) == []
+
+    again = deploy(site, sandbox.etc_dir, asterisk=pbx)
+    assert (again.version, again.changed) == (result.version, False)
+    changed = deploy(dataclasses.replace(site, label="renamed"), sandbox.etc_dir, asterisk=pbx)
+    print(
+        f"4S redeploy, no log reader: {changed.seconds:.3f} s "
+        f"(reload {changed.reload_seconds:.3f} s, verify {changed.verify_seconds:.3f} s); "
+        f"no-op redeploy: {again.seconds:.3f} s"
+    )
+    assert sandbox.problems_since(mark) == []
+
+
+def test_a_site_with_errors_is_refused_and_the_running_dialplan_is_untouched(
+    sandbox: Sandbox, pbx: CliControl
+) -> None:
+    deploy(tiny("it_refuse", 2), sandbox.etc_dir, asterisk=pbx)
+    before = sandbox.cli("dialplan show")
+    files_before = sorted(p for p in sandbox.etc_dir.rglob("*"))
+    broken = Site(name="it_refuse", entries={"100": "nowhere"}, nodes=[Hangup(id="bye")])
+
+    with pytest.raises(DeployRefused, match=r"unknown target 'nowhere' \[CF101\]"):
+        deploy(broken, sandbox.etc_dir, asterisk=pbx)
+
+    assert sandbox.cli("dialplan show") == before
+    assert sorted(p for p in sandbox.etc_dir.rglob("*")) == files_before
+
+
+def test_a_version_asterisk_cannot_parse_is_rolled_back_automatically(
+    sandbox: Sandbox, pbx: CliControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    v1 = deploy(tiny("it_reject", 2), sandbox.etc_dir, asterisk=pbx)
+    running = dialplan_of(sandbox, tiny("it_reject", 2))
+    mark = sandbox.log_mark()
+
+    # An unclosed section header: Asterisk stops parsing the file there, silently
+    # losing every context after it, and logs a warning.
+    monkeypatch.setattr(
+        callflow.deploy,
+        "compile_site",
+        mangled(lambda text: text.replace("[cf-it_reject-p0]", "[cf-it_reject-p0")),
+    )
+    with pytest.raises(DeployError) as failed:
+        deploy(tiny("it_reject", 3), sandbox.etc_dir, asterisk=pbx, log_reader=sandbox)
+
+    message = str(failed.value)
+    print(f"\n{message}")
+    assert "context cf-it_reject-p0 is not loaded" in message
+    assert "parse error: no closing ']'" in message
+    assert f"rolled back to version {v1.version}" in message
+    assert "ROLLBACK FAILED" not in message
+    assert dialplan_of(sandbox, tiny("it_reject", 2)) == running
+    assert "There is no existence" in sandbox.cli("dialplan show cf-it_reject-p2")
+    assert SiteTree(sandbox.etc_dir, "it_reject").current() == v1.version
+    assert len(sandbox.problems_since(mark)) == 1  # the rejected version's warning only
+
+
+def test_a_rejected_first_deploy_leaves_the_pbx_as_it_was(
+    sandbox: Sandbox, pbx: CliControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extensions = (sandbox.etc_dir / "extensions.conf").read_text()
+    before = sandbox.cli("dialplan show")
+    monkeypatch.setattr(
+        callflow.deploy,
+        "compile_site",
+        mangled(lambda text: text.replace("exten => s,2,Playback", "exten => s,Playback")),
+    )
+    with pytest.raises(DeployError, match="rolled back to no version"):
+        deploy(tiny("it_first", 2), sandbox.etc_dir, asterisk=pbx)
+    assert (sandbox.etc_dir / "extensions.conf").read_text() == extensions
+    assert sandbox.cli("dialplan show") == before
+
+
+def test_rollback_after_a_change_restores_the_previous_dialplan(
+    sandbox: Sandbox, pbx: CliControl
+) -> None:
+    v1 = deploy(tiny("it_undo", 2), sandbox.etc_dir, asterisk=pbx)
+    first = dialplan_of(sandbox, tiny("it_undo", 2))
+    v2 = deploy(tiny("it_undo", 3), sandbox.etc_dir, asterisk=pbx)
+    assert v2.previous == v1.version
+    assert "(3 priorities)" in sandbox.cli("dialplan show cf-it_undo-p2")
+    assert dialplan_of(sandbox, tiny("it_undo", 2)) != first  # p1 now goes to p2
+
+    back = rollback("it_undo", sandbox.etc_dir, asterisk=pbx, log_reader=sandbox)
+
+    assert (back.version, back.previous, back.rolled_back) == (v1.version, v2.version, True)
+    assert dialplan_of(sandbox, tiny("it_undo", 2)) == first
+    assert "There is no existence" in sandbox.cli("dialplan show cf-it_undo-p2")
