@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,9 @@ from callflow.errors import CallflowError, Severity, ValidationError
 from callflow.loader import load_site
 from callflow.model.site import Site
 from callflow.validate import validate
+
+if TYPE_CHECKING:
+    from callflow.deploy import CliControl, ProblemLog
 
 
 def _load(spec: str) -> Site:
@@ -163,6 +167,126 @@ def demo_cmd() -> None:
 
 
 # -- CRM: store, lookup server -----------------------------------------------------------
+# -- deploy -----------------------------------------------------------------------------
+def _target(
+    etc: Path | None, use_sandbox: bool, asterisk_cmd: str, log_file: Path | None
+) -> tuple[Path, CliControl, ProblemLog | None]:
+    """Where to deploy: the running sandbox, or an Asterisk config dir and its CLI."""
+    import shlex
+
+    from callflow.deploy import CliControl, LogReader
+
+    if use_sandbox:
+        from callflow import sandbox as sb
+
+        try:
+            pbx = sb.attach()
+        except sb.SandboxError as exc:
+            raise click.ClickException(f"{exc} (start it with `callflow sandbox up`)") from exc
+        return pbx.etc_dir, CliControl(pbx.asterisk_command()), pbx
+    if etc is None:
+        raise click.UsageError("give --asterisk-etc DIR (or --sandbox)")
+    reader = LogReader(log_file) if log_file is not None else None
+    return etc, CliControl(shlex.split(asterisk_cmd)), reader
+
+
+_etc_option = click.option(
+    "--asterisk-etc",
+    "etc",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Asterisk's configuration directory (e.g. /etc/asterisk).",
+)
+_sandbox_option = click.option(
+    "--sandbox", "use_sandbox", is_flag=True, help="Use the running `callflow sandbox up`."
+)
+
+
+@main.command("deploy")
+@click.argument("site_spec", metavar="SITE")
+@_etc_option
+@_sandbox_option
+@click.option(
+    "--asterisk-cmd",
+    default="asterisk",
+    show_default=True,
+    help="How to reach Asterisk's CLI; run as `CMD -rx ...`.",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Asterisk's messages log: new warnings or errors fail the deploy.",
+)
+@click.option("--keep", default=5, show_default=True, help="Versions to keep.")
+@click.option("--rollback", is_flag=True, help="Restore the version before the current one.")
+def deploy_cmd(
+    site_spec: str,
+    etc: Path | None,
+    use_sandbox: bool,
+    asterisk_cmd: str,
+    log_file: Path | None,
+    keep: int,
+    rollback: bool,
+) -> None:
+    """Validate, compile and deploy SITE: a new version, reloaded, verified, or rolled back."""
+    from callflow.deploy import DeployRefused, deploy
+    from callflow.deploy import rollback as do_rollback
+
+    site = _load(site_spec)
+    etc_dir, control, reader = _target(etc, use_sandbox, asterisk_cmd, log_file)
+    try:
+        if rollback:
+            result = do_rollback(site.name, etc_dir, asterisk=control, log_reader=reader)
+        else:
+            result = deploy(site, etc_dir, asterisk=control, keep=keep, log_reader=reader)
+    except DeployRefused as exc:
+        _print_diagnostics(list(exc.diagnostics), False)
+        raise click.ClickException("site has errors; nothing was deployed") from exc
+    except CallflowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    action = "rolled back to" if rollback else ("deployed" if result.changed else "unchanged,")
+    click.echo(
+        f"{site.name}: {action} version {result.version} (previous {result.previous}) "
+        f"in {result.seconds:.2f}s: reload {result.reload_seconds:.2f}s, "
+        f"verify {result.verify_seconds:.2f}s"
+    )
+
+
+@main.command("diff")
+@click.argument("site_spec", metavar="SITE")
+@_etc_option
+@_sandbox_option
+def diff_cmd(site_spec: str, etc: Path | None, use_sandbox: bool) -> None:
+    """Show what deploying SITE would change; exit 1 if it would change anything."""
+    from callflow.deploy import DeployRefused, diff
+
+    site = _load(site_spec)
+    etc_dir, _control, _reader = _target(etc, use_sandbox, "asterisk", None)
+    try:
+        text = diff(site, etc_dir)
+    except DeployRefused as exc:
+        _print_diagnostics(list(exc.diagnostics), False)
+        raise click.ClickException("site has errors") from exc
+    if text:
+        click.echo(text, nl=False)
+        sys.exit(1)
+    click.echo(f"{site.name}: no changes")
+
+
+def _parse_arrivals(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        tier, sep, value = part.strip().partition("=")
+        try:
+            out[tier.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not tier.strip():
+            raise click.BadParameter(f"{part!r} is not tier=calls_per_hour")
+    return out
+
+
 @main.command("lint")
 @click.argument("site_spec", metavar="SITE")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
