@@ -79,6 +79,7 @@ def _npath(node: Node) -> str:
 class _Checker:
     def __init__(self, site: Site) -> None:
         self.site = site
+        self.has_lookup = any(isinstance(n, Lookup) for n in site.nodes)
 
     def run(self) -> Iterator[Diagnostic]:
         yield from self.check_site()
@@ -336,9 +337,7 @@ class _Checker:
             yield from self.priority_rule(f"{path}.priority", node.priority)
         if node.manager_first is not None:
             yield from self.positive(f"{path}.manager_first", node.manager_first, "manager_first")
-        if (node.manager_first or node.priority) and not any(
-            isinstance(n, Lookup) for n in self.site.nodes
-        ):
+        if (node.manager_first or node.priority) and not self.has_lookup:
             yield self.warn(
                 path,
                 "CF125",
@@ -381,7 +380,7 @@ class _Checker:
                     "CF121",
                     f"case {value!r} is not a valid {node.attribute} value",
                 )
-        if not any(isinstance(n, Lookup) for n in self.site.nodes):
+        if not self.has_lookup:
             yield self.warn(
                 path, "CF125", "branches on customer data but the site has no Lookup node"
             )
@@ -459,8 +458,9 @@ class _Checker:
                     "CF109",
                     "loop with no exit: a call here can never reach a destination",
                 )
+        to_person = person_reachable(self.site)
         for node in nodes.values():
-            if isinstance(node, Menu) and not reaches_person(self.site, node.id):
+            if isinstance(node, Menu) and node.id not in to_person:
                 yield self.err(
                     _npath(node),
                     "CF110",
@@ -486,24 +486,41 @@ def reach(site: Site, starts: list[str]) -> set[str]:
     return seen
 
 
+def backwards(site: Site, targets: set[str]) -> set[str]:
+    """Every node id from which one of ``targets`` can be reached (the targets included).
+
+    One search over the reversed graph: linear in the size of the flow, however many
+    menus loop back to the top.
+    """
+    callers: dict[str, list[str]] = {}
+    for nid, node in site.node_map.items():
+        for t in successors(node):
+            callers.setdefault(t, []).append(nid)
+    seen = set(targets)
+    todo = deque(targets)
+    while todo:
+        for prev in callers.get(todo.popleft(), ()):
+            if prev not in seen:
+                seen.add(prev)
+                todo.append(prev)
+    return seen
+
+
 def can_exit(site: Site) -> set[str]:
     """Node ids from which a call can end somewhere (a destination or an implicit hang-up)."""
-    nodes = site.node_map
-    done = {
+    ends = {
         nid
-        for nid, n in nodes.items()
+        for nid, n in site.node_map.items()
         if n.destination() is not None
         or any(ref is None and role in HANGUP_WHEN_UNSET for role, ref in n.edges().items())
     }
-    changed = True
-    while changed:
-        changed = False
-        for nid, n in nodes.items():
-            if nid not in done and any(t in done for t in successors(n)):
-                done.add(nid)
-                changed = True
-    return done
+    return backwards(site, ends)
+
+
+def person_reachable(site: Site) -> set[str]:
+    """Node ids from which a call can reach a person (a queue or a dial)."""
+    return backwards(site, {nid for nid, n in site.node_map.items() if n.reaches_person})
 
 
 def reaches_person(site: Site, start: str) -> bool:
-    return any(site.node_map[n].reaches_person for n in reach(site, [start]))
+    return start in person_reachable(site)
