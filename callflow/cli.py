@@ -274,6 +274,127 @@ def diff_cmd(site_spec: str, etc: Path | None, use_sandbox: bool) -> None:
     click.echo(f"{site.name}: no changes")
 
 
+@main.group("db")
+def db_group() -> None:
+    """The CRM store: customers, staff, call records (SQLite or PostgreSQL)."""
+
+
+_DB_OPTION = click.option(
+    "--db", "db_url", envvar="CALLFLOW_DB", default=None, help="Database URL [$CALLFLOW_DB]."
+)
+
+
+@db_group.command("upgrade")
+@_DB_OPTION
+def db_upgrade(db_url: str | None) -> None:
+    """Create or migrate the store's tables to the latest schema."""
+    from callflow.store import resolve_url, safe_url, upgrade
+
+    upgrade(db_url)
+    click.echo(f"{safe_url(resolve_url(db_url))}: up to date")
+
+
+@db_group.command("import")
+@click.argument("kind", type=click.Choice(["customers", "staff"]))
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--region", default="CN", show_default=True, help="Region of national numbers.")
+@_DB_OPTION
+def db_import(kind: str, csv_file: Path, region: str, db_url: str | None) -> None:
+    """Import KIND (customers or staff) from CSV_FILE; bad rows are reported and skipped."""
+    from callflow.store import make_engine
+    from callflow.store.csv_import import import_customers, import_staff
+
+    engine = make_engine(db_url)
+    try:
+        if kind == "customers":
+            report = import_customers(engine, csv_file, default_region=region)
+        else:
+            report = import_staff(engine, csv_file)
+    finally:
+        engine.dispose()
+    for message in report.messages():
+        click.echo(message, err=True)
+    click.echo(str(report))
+
+
+@main.command("serve")
+@_DB_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True, help="FastAGI address.")
+@click.option("--port", default=4573, show_default=True, help="FastAGI port.")
+@click.option("--budget", default=0.5, show_default=True, help="Seconds per lookup.")
+@click.option("--ami", default=None, envvar="CALLFLOW_AMI", help="AMI host:port for records.")
+@click.option("--ami-user", default="callflow", envvar="CALLFLOW_AMI_USER")
+@click.option(
+    "--ami-secret", default="", envvar="CALLFLOW_AMI_SECRET", help="[$CALLFLOW_AMI_SECRET]"
+)
+@click.option("--webhook", default=None, envvar="CALLFLOW_SCREENPOP_URL", help="Screen-pop URL.")
+def serve_cmd(
+    db_url: str | None,
+    host: str,
+    port: int,
+    budget: float,
+    ami: str | None,
+    ami_user: str,
+    ami_secret: str,
+    webhook: str | None,
+) -> None:
+    """Serve CRM lookups over FastAGI; with --ami, also write call records and screen-pop."""
+    import asyncio
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    asyncio.run(_serve_crm(db_url, host, port, budget, ami, ami_user, ami_secret, webhook))
+
+
+async def _serve_crm(
+    db_url: str | None,
+    host: str,
+    port: int,
+    budget: float,
+    ami: str | None,
+    ami_user: str,
+    ami_secret: str,
+    webhook: str | None,
+) -> None:
+    import asyncio
+
+    from panoramisk import Manager
+
+    from callflow.runtime.fastagi import FastAgiServer
+    from callflow.runtime.lookup import CustomerLookup, LookupRoute
+    from callflow.runtime.records import CallRecorder
+    from callflow.runtime.screenpop import ScreenPop
+    from callflow.store import make_engine, make_sessionmaker
+
+    sessions = make_sessionmaker(make_engine(db_url))
+    route = LookupRoute(CustomerLookup(sessions), budget=budget)
+    manager = None
+    if ami:
+        ami_host, _, ami_port = ami.rpartition(":")
+        manager = Manager(
+            host=ami_host or "127.0.0.1",
+            port=int(ami_port),
+            username=ami_user,
+            secret=ami_secret,
+            events="on",
+        )
+        CallRecorder(sessions).register(manager)
+        if webhook:
+            ScreenPop(webhook, sessions).register(manager)
+        await manager.connect()
+    async with FastAgiServer({"lookup": route}, host=host, port=port, budget=budget + 0.5):
+        click.echo(
+            f"FastAGI lookup on agi://{host}:{port}/lookup" + (f", AMI {ami}" if ami else "")
+        )
+        try:
+            await asyncio.Event().wait()
+        finally:
+            route.close()
+            if manager is not None:
+                manager.close()
+
+
+# -- analysis: lint, simulate, graph, forecast ---------------------------------------------
 def _parse_arrivals(text: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for part in text.split(","):

@@ -40,7 +40,8 @@ DIGIT = re.compile(r"[0-9*#]")
 LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Za-z]{2,4})?")
 MAILBOX = re.compile(r"[0-9]{1,10}")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}")
-LOOKUP_URL = re.compile(r"agi://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
+#: FastAGI ``agi://host[:port]``, or ``agi:/path/to/program`` for a classic AGI script
+LOOKUP_URL = re.compile(r"agi://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|agi:/[A-Za-z0-9_./-]{1,250}")
 QUEUE_EMPTY = re.compile(
     r"(yes|no|strict|loose|((paused|penalty|inuse|ringing|unavailable|invalid|unknown|wrapup),?)+)"
 )
@@ -166,7 +167,10 @@ class _Checker:
             )
         if not LOOKUP_URL.fullmatch(s.lookup.url):
             yield self.err(
-                "site.lookup.url", "CF126", f"lookup url {s.lookup.url!r} is not agi://host[:port]"
+                "site.lookup.url",
+                "CF126",
+                f"lookup url {s.lookup.url!r} is neither agi://host[:port] "
+                "nor agi:/path/to/program",
             )
         yield from self.ident("site.lookup.script", s.lookup.script, "lookup script")
         yield from self.priority_rule("site.priority", s.priority)

@@ -298,7 +298,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         steps = [
             *self.enter(node),
             Step("Set", "CF_LOOKUP="),
-            Step("AGI", f"{lookup.url}/{lookup.script},{self.site.name}"),
+            Step("AGI", agi_target(lookup.url, lookup.script, self.site.name)),
             Step("GotoIf", '$["${AGISTATUS}" = "SUCCESS" & "${CF_LOOKUP}" = "ok"]?found'),
             Step("Set", "CF_LOOKUP=failed", comment="lookup down, slow or failed: unknown caller"),
             *(Step("Set", f"{v}=") for v in CUSTOMER_VARS),
@@ -331,7 +331,9 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                 "UserEvent",
                 "CallflowEnd,site: ${CF_SITE},entry: ${CF_ENTRY},trace: ${CF_TRACE},"
                 "dest: ${CF_DEST},path: ${CF_PATH},"
-                "tier: ${FILTER(a-z0-9_,${CF_TIER})},prio: ${CF_PRIO}",
+                "tier: ${FILTER(a-z0-9_,${CF_TIER})},prio: ${CF_PRIO},"
+                "customer: ${FILTER(0-9,${CF_CUSTOMER_ID})},"
+                "manager: ${FILTER(a-z0-9_,${CF_MANAGER})},lookup: ${FILTER(a-z,${CF_LOOKUP})}",
             ),
             Step("Return"),
         )
@@ -392,6 +394,16 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             tuple(members.values()),
             comment=label,
         )
+
+
+def agi_target(url: str, script: str, *args: str) -> str:
+    """The ``AGI()`` argument for a lookup ``url``: FastAGI ``agi://host:port`` gives
+    ``agi://host:port/script,args``; a classic program ``agi:/path/to/callflow-agi`` (one
+    process per call, for sites that run no server) gives ``/path/to/callflow-agi,script,args``.
+    """
+    if url.startswith("agi:") and not url.startswith("agi://"):
+        return ",".join((url.removeprefix("agi:"), script, *args))
+    return ",".join((f"{url}/{script}", *args))
 
 
 def _seconds(value: float) -> str:

@@ -1,0 +1,109 @@
+"""``callflow-agi``: the CRM lookup as a classic AGI script, one process per call.
+
+For sites that cannot run ``callflow serve``. Declare the site with
+``LookupSettings(url="agi:/usr/local/bin/callflow-agi")``; the compiled Lookup node then
+runs ``AGI(/usr/local/bin/callflow-agi,lookup,<site>)``, and this script answers exactly
+like the FastAGI ``lookup`` route (:mod:`callflow.runtime.lookup`). The database comes
+from ``$CALLFLOW_DB`` in Asterisk's environment (never from the dialplan)::
+
+    CALLFLOW_DB=postgresql://crm@db/crm asterisk -f     # or a wrapper script
+
+It logs to stderr (Asterisk's console) and to ``$CALLFLOW_AGI_LOG`` if set. Whatever
+goes wrong, it exits 0 without setting ``CF_LOOKUP``: the dialplan takes its fallback.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any, TextIO
+
+from asterisk.agi import AGI
+
+from callflow.runtime.fastagi import quote
+from callflow.runtime.lookup import CustomerLookup, _reason
+from callflow.store.engine import make_engine, make_sessionmaker
+
+log = logging.getLogger("callflow.agi")
+
+#: seconds the whole script may take before it gives up (the caller is waiting)
+BUDGET = float(os.environ.get("CALLFLOW_AGI_BUDGET", "1.0"))
+
+
+class _OverBudget(Exception):
+    pass
+
+
+def _alarm(_signum: int, _frame: FrameType | None) -> None:
+    raise _OverBudget(f"over its {BUDGET:g}s budget")
+
+
+def _setup_logging() -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    path = os.environ.get("CALLFLOW_AGI_LOG")
+    if path:
+        handlers.append(logging.FileHandler(path))
+    logging.basicConfig(
+        level=logging.INFO, handlers=handlers, format="%(asctime)s callflow-agi: %(message)s"
+    )
+
+
+def run(agi: Any, args: Sequence[str]) -> bool:
+    """Answer one AGI request on *agi* (a pyst2 ``AGI``); True if ``CF_LOOKUP`` was set."""
+    route = args[0] if args else ""
+    site = args[1] if len(args) > 1 else "?"
+    call = agi.env.get("agi_uniqueid", "?")
+    if route != "lookup":
+        log.warning("call %s: unknown route %r (expected 'lookup')", call, route)
+        return False
+    try:
+        engine = make_engine()
+        try:
+            found = CustomerLookup(make_sessionmaker(engine)).answer(
+                agi.env.get("agi_callerid", "")
+            )
+        finally:
+            engine.dispose()
+        for name, value in found:
+            agi.execute("SET VARIABLE", name, quote(value))
+    except Exception as exc:  # any failure: the dialplan falls back, the cause is logged
+        log.warning(
+            "lookup for call %s (site %s) failed: %s; caller continues at default priority",
+            call,
+            site,
+            _reason(exc),
+        )
+        return False
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``callflow-agi`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    _setup_logging()
+    logging.getLogger("callflow.store.engine").setLevel(logging.WARNING)
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, BUDGET)
+    # pyst2 wants text streams; Asterisk speaks UTF-8 whatever the locale says.
+    stdin: TextIO = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+    stdout: TextIO = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", line_buffering=True)
+    try:
+        with open(os.devnull, "w") as quiet:  # pyst2 traces every line to stderr
+            agi = AGI(stdin=stdin, stdout=stdout, stderr=quiet)
+            run(agi, args)
+    except _OverBudget as exc:
+        log.warning("lookup %s: %s; caller continues at default priority", args, exc)
+    except Exception as exc:
+        log.warning("lookup %s: AGI conversation failed: %s", args, _reason(exc))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""The CRM lookup behind the compiled Lookup node: caller number in, channel variables out.
+
+The dialplan runs ``AGI(agi://host:port/lookup,<site>)`` (FastAGI, served by
+:class:`LookupRoute`) or ``AGI(<program>,lookup,<site>)`` (the classic ``callflow-agi``
+script, one process per call). Both answer with the same :func:`assignments`, in order,
+``CF_LOOKUP=ok`` last: a lookup cut short by an error, the time budget or a database
+outage never sets it, so the dialplan clears the customer variables and the caller goes
+on at default priority. Why is logged with the call's id::
+
+    lookup = CustomerLookup(make_sessionmaker(make_engine("sqlite:///crm.db")))
+    server = FastAgiServer({"lookup": LookupRoute(lookup, budget=0.5)}, port=4573)
+
+Values from the CRM are data: :func:`~callflow.runtime.fastagi.quote` keeps them one
+AGI argument each, and the compiled dialplan filters them again before using them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from callflow.runtime.fastagi import AgiRequest, AgiSession, quote
+from callflow.store.repositories import CustomerRepository, CustomerView
+
+log = logging.getLogger("callflow.lookup")
+
+#: longest customer name sent to the channel (CALLERID(name), CF_CUSTOMER_NAME)
+NAME_LIMIT = 80
+
+Assignment = tuple[str, str]
+
+
+class StoreUnavailable(RuntimeError):
+    """The customer database cannot answer (missing file, no server)."""
+
+
+def assignments(view: CustomerView | None) -> list[Assignment]:
+    """What the lookup sets on the channel, in order; ``CF_LOOKUP=ok`` always last.
+
+    An unknown caller is a successful lookup with nothing to tell::
+
+        assignments(None)   # [("CF_LOOKUP", "ok")]
+    """
+    if view is None:
+        return [("CF_LOOKUP", "ok")]
+    name = " ".join(view.name.split())[:NAME_LIMIT]
+    return [
+        ("CF_CUSTOMER_ID", str(view.id)),
+        ("CF_TIER", view.tier),
+        ("CF_MANAGER", view.manager_id or ""),
+        ("CF_LANG", view.language or ""),
+        # the store has no segment column yet: region, else tier, is the segment
+        ("CF_SEGMENT", view.region or view.tier),
+        ("CF_REGION", view.region or ""),
+        ("CF_TAGS", ".".join(view.tags)),
+        ("CF_CUSTOMER_NAME", name),
+        ("CALLERID(name)", name),
+        ("CF_LOOKUP", "ok"),
+    ]
+
+
+def agi_command(name: str, value: str) -> str:
+    """The ``SET VARIABLE`` line for one assignment (the value quoted as one argument)."""
+    return f"SET VARIABLE {name} {quote(value)}"
+
+
+def check_sqlite_file(engine: Engine) -> None:
+    """Raise :class:`StoreUnavailable` if *engine* is a SQLite file that does not exist
+    (connecting would silently create an empty one)."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite":
+        return
+    db = url.database or ""
+    if db and db != ":memory:" and not db.startswith("file:") and not Path(db).is_file():
+        raise StoreUnavailable(f"database file {db} does not exist")
+
+
+class CustomerLookup:
+    """Find the caller in the store and say what to set on the channel (blocking)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        customers: CustomerRepository | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.customers = customers or CustomerRepository()
+
+    def answer(self, caller: str) -> list[Assignment]:
+        """Assignments for *caller* (any CallerID form); raises on store errors."""
+        bind = self.sessions.kw.get("bind")
+        if isinstance(bind, Engine):
+            check_sqlite_file(bind)
+        with self.sessions() as session:
+            view = self.customers.find_by_phone(session, caller)
+        return assignments(view)
+
+
+class LookupRoute:
+    """The FastAGI ``lookup`` route: the store query runs in a small thread pool under
+    ``budget`` seconds; past that, or on any error, nothing is set and the reason logged."""
+
+    def __init__(self, lookup: CustomerLookup, *, budget: float = 0.5, threads: int = 8) -> None:
+        self.lookup = lookup
+        self.budget = budget
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="cf-lookup")
+        self.answered = 0
+        self.fallbacks = 0
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def __call__(self, request: AgiRequest, agi: AgiSession) -> None:
+        site = request.args[0] if request.args else "?"
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.budget):
+                found = await loop.run_in_executor(self._pool, self.lookup.answer, request.caller)
+        except TimeoutError:
+            self.fallbacks += 1
+            log.warning(
+                "lookup for call %s (site %s): store gave no answer within %gs; "
+                "caller continues at default priority",
+                request.uniqueid,
+                site,
+                self.budget,
+            )
+            return
+        except Exception as exc:
+            self.fallbacks += 1
+            log.warning(
+                "lookup for call %s (site %s) failed: %s; caller continues at default priority",
+                request.uniqueid,
+                site,
+                _reason(exc),
+            )
+            return
+        await send(agi, found)
+        self.answered += 1
+
+
+async def send(agi: AgiSession, found: Sequence[Assignment]) -> None:
+    """Set *found* on the channel in order (``CF_LOOKUP`` comes last)."""
+    for name, value in found:
+        await agi.command(agi_command(name, value))
+
+
+def _reason(exc: BaseException) -> str:
+    # SQLAlchemy errors carry the SQL and parameters; the first line is the cause.
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"

@@ -1,0 +1,247 @@
+"""Call records from Asterisk's own events: one row per call, keyed by linkedid.
+
+Why AMI events rather than a FastAGI call from the hang-up handler: the figures a record
+must agree with are Asterisk's, and Asterisk only hands them out as events: the queue
+wait (``HoldTime`` of AgentConnect / QueueCallerAbandon), the talk time (``TalkTime`` of
+AgentComplete), the answering member. A hang-up handler cannot read them unless every
+queue sets ``setqueueentryvar`` and ``func_cdr`` is loaded, and an AGI call at hang-up
+would add a connection to every call's teardown. The compiled hang-up handler's
+``CallflowEnd`` user event tells the rest (site, trace, destination, path, priority,
+customer). The same AMI connection drives the screen pop.
+
+Events are folded per linkedid; the record is written when ``CallflowEnd`` arrives and
+rewritten if AgentComplete comes later (the repository is idempotent on linkedid, so a
+call never has two rows)::
+
+    recorder = CallRecorder(make_sessionmaker(engine))
+    recorder.register(manager)          # a connected panoramisk Manager
+    ...
+    await recorder.flush()              # wait for pending writes (tests, shutdown)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from callflow.store.customers import Customer
+from callflow.store.repositories import CallRecordRepository
+
+log = logging.getLogger("callflow.records")
+
+#: AMI events the recorder listens to
+EVENTS = (
+    "Newchannel",
+    "QueueCallerJoin",
+    "QueueCallerAbandon",
+    "AgentConnect",
+    "AgentComplete",
+    "DialEnd",
+    "UserEvent",
+)
+#: how long a call's state is kept after its end (late AgentComplete) or without one
+KEEP_ENDED = 60.0
+KEEP_OPEN = 6 * 3600.0
+
+
+@dataclass
+class CallState:
+    """What the events said so far about one call (one linkedid)."""
+
+    linkedid: str
+    started_at: datetime
+    seen: float  # monotonic, for pruning
+    uniqueid: str = ""
+    caller: str | None = None
+    queue: str | None = None
+    wait_seconds: int | None = None
+    agent: str | None = None
+    answered_at: datetime | None = None
+    talk_seconds: int | None = None
+    ended_at: datetime | None = None
+    end: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def disposition(self) -> str:
+        return "ANSWERED" if self.answered_at is not None else "NO ANSWER"
+
+    def wait(self) -> int:
+        """Queue hold time when the call waited in a queue, else time to answer or end."""
+        if self.wait_seconds is not None:
+            return self.wait_seconds
+        until = self.answered_at or self.ended_at or self.started_at
+        return max(0, round((until - self.started_at).total_seconds()))
+
+    def talk(self) -> int | None:
+        if self.talk_seconds is not None:
+            return self.talk_seconds
+        if self.answered_at is None or self.ended_at is None:
+            return None
+        return max(0, round((self.ended_at - self.answered_at).total_seconds()))
+
+
+def _get(event: Mapping[str, Any], key: str) -> str:
+    value = event.get(key)
+    if value is None:  # panoramisk messages match case-insensitively; plain dicts don't
+        value = next((v for k, v in event.items() if k.lower() == key.lower()), "")
+    return str(value).strip()
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
+
+
+class CallRecorder:
+    """Fold AMI events into call records (see the module docstring)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        repository: CallRecordRepository | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.sessions = sessions
+        self.repository = repository or CallRecordRepository()
+        self.now = now
+        self.calls: dict[str, CallState] = {}
+        self.written = 0
+        self.failed = 0
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="cf-records")  # keeps order
+        self._pending: set[asyncio.Future[None]] = set()
+
+    def register(self, manager: Any) -> None:
+        """Listen on a panoramisk ``Manager`` (before or after it connects)."""
+        for name in EVENTS:
+            manager.register_event(name, lambda _m, event: self.on_event(event))
+
+    async def flush(self) -> None:
+        """Wait until every record write scheduled so far is done."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+
+    # -- events ---------------------------------------------------------------------------
+    def on_event(self, event: Mapping[str, Any]) -> None:
+        """Fold one AMI event; never raises (a bad event is logged and dropped)."""
+        try:
+            self._fold(event)
+        except Exception:
+            log.exception("call records: could not handle AMI event %r", _get(event, "Event"))
+
+    def _fold(self, event: Mapping[str, Any]) -> None:
+        kind = _get(event, "Event")
+        linkedid = _get(event, "Linkedid")
+        if not linkedid:
+            return
+        now = self.now()
+        if kind == "Newchannel":
+            self._prune()
+            if _get(event, "Uniqueid") == linkedid:  # the call's first channel
+                self.calls.setdefault(linkedid, CallState(linkedid, now, time.monotonic()))
+            return
+        call = self.calls.get(linkedid)
+        if call is None:
+            call = self.calls[linkedid] = CallState(linkedid, now, time.monotonic())
+        call.seen = time.monotonic()
+        if kind == "QueueCallerJoin":
+            call.queue = _get(event, "Queue")
+        elif kind == "QueueCallerAbandon":
+            call.queue = _get(event, "Queue")
+            call.wait_seconds = _int(_get(event, "HoldTime"))
+        elif kind == "AgentConnect":
+            call.queue = _get(event, "Queue")
+            call.agent = _get(event, "MemberName") or _get(event, "Interface")
+            call.wait_seconds = _int(_get(event, "HoldTime"))
+            call.answered_at = call.answered_at or now
+        elif kind == "AgentComplete":
+            call.wait_seconds = _int(_get(event, "HoldTime"))
+            call.talk_seconds = _int(_get(event, "TalkTime"))
+            if call.ended_at is not None:
+                self._schedule(call)  # the end came first: rewrite with the talk time
+        elif kind == "DialEnd" and _get(event, "DialStatus") == "ANSWER":
+            call.answered_at = call.answered_at or now
+        elif kind == "UserEvent" and _get(event, "UserEvent") == "CallflowEnd":
+            call.uniqueid = _get(event, "Uniqueid")
+            call.caller = _get(event, "CallerIDNum") or None
+            call.ended_at = now
+            call.end = {
+                k: _get(event, k)
+                for k in (
+                    "site",
+                    "entry",
+                    "trace",
+                    "dest",
+                    "path",
+                    "tier",
+                    "prio",
+                    "customer",
+                    "manager",
+                )
+            }
+            if call.answered_at is not None and call.agent is None:
+                call.agent = call.end["manager"] or None  # answered by the account manager
+            self._schedule(call)
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        for linkedid, call in list(self.calls.items()):
+            keep = KEEP_ENDED if call.ended_at is not None else KEEP_OPEN
+            if now - call.seen > keep:
+                del self.calls[linkedid]
+
+    # -- writing --------------------------------------------------------------------------
+    def _schedule(self, call: CallState) -> None:
+        snapshot = CallState(**{**call.__dict__, "end": dict(call.end)})
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._writer, self._write, snapshot)
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+
+    def _write(self, call: CallState) -> None:
+        end = call.end
+        try:
+            with self.sessions.begin() as session:
+                record = self.repository.start(
+                    session,
+                    linkedid=call.linkedid,
+                    uniqueid=call.uniqueid or call.linkedid,
+                    site=end.get("site") or "?",
+                    direction="inbound",
+                    caller=call.caller,
+                    entry=end.get("entry") or None,
+                    started_at=call.started_at,
+                )
+                customer = _int(end.get("customer", ""))
+                if customer is not None and session.get(Customer, customer) is not None:
+                    record.customer_id = customer
+                    record.tier = end.get("tier") or None
+                self.repository.finish(
+                    session,
+                    call.linkedid,
+                    disposition=call.disposition,
+                    ended_at=call.ended_at,
+                    answered_at=call.answered_at,
+                    agent=call.agent,
+                    wait_seconds=call.wait(),
+                    talk_seconds=call.talk(),
+                    node_trace=end.get("trace") or None,
+                    destination=end.get("dest") or None,
+                    queue=call.queue,
+                    priority=_int(end.get("prio", "")),
+                    path=end.get("path") or None,
+                )
+            self.written += 1
+        except Exception as exc:  # a record that cannot be written must not stop the others
+            self.failed += 1
+            log.warning("call record for %s not written: %s", call.linkedid, exc)

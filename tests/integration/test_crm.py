@@ -1,0 +1,457 @@
+"""The CRM on real calls: store-backed lookup (FastAGI and classic AGI), account manager
+first, call records from Asterisk's own events, screen pop, and every way the CRM can fail.
+
+Customers live in a real SQLite store; the compiled Lookup node asks the FastAGI ``lookup``
+route (or the ``callflow-agi`` script) exactly as in production. Call records are written
+by a :class:`~callflow.runtime.records.CallRecorder` on its own AMI connection, and are
+checked against the AgentConnect/AgentComplete figures Asterisk reports independently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+import stat
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from panoramisk import Manager
+from sqlalchemy import select
+
+from callflow import Hangup, Lookup, LookupSettings, PriorityRule, Queue, Site, Staff
+from callflow.compiler import queue_name
+from callflow.runtime.fastagi import FastAgiServer
+from callflow.runtime.lookup import NAME_LIMIT, CustomerLookup, LookupRoute
+from callflow.runtime.records import CallRecorder
+from callflow.runtime.screenpop import ScreenPop
+from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
+from callflow.store.inputs import customer_data, staff_data
+from callflow.store.repositories import CustomerRepository, StaffRepository
+
+from .sites import NOBODY
+from .test_calls import free_port, load, wait_for_callers
+
+pytestmark = pytest.mark.asterisk
+
+ROOT = Path(__file__).parents[2]
+VIP, GOLD, VIP_NO_MANAGER, HOSTILE, UNKNOWN = (
+    "13800000001",
+    "13800000002",
+    "13800000003",
+    "13800000004",
+    "13900000009",
+)
+MARKER = Path(f"/tmp/callflow-crm-pwned-{uuid.uuid4().hex}")
+HOSTILE_NAME = f"Evil,)${{SHELL(touch {MARKER})}}\"'\nline2\\ $[1+1]"
+
+
+def seed(url: str) -> None:
+    upgrade(url)
+    engine = make_engine(url)
+    with make_sessionmaker(engine).begin() as session:
+        StaffRepository().upsert(
+            session, staff_data(id="wang", name="Wang Wei", device="PJSIP/2001", groups=["sales"])
+        )
+        customers = CustomerRepository()
+        for phone, name, tier, manager in (
+            (VIP, "Li Lei", "vip", "wang"),
+            (GOLD, "Han Meimei", "gold", None),
+            (VIP_NO_MANAGER, "Zhou Xun", "vip", None),
+            (HOSTILE, HOSTILE_NAME, "vip", None),
+        ):
+            customers.upsert(
+                session,
+                customer_data(
+                    name=name, phones=[phone], tier=tier, manager=manager, region="east",
+                    tags=["suv-owner"],
+                ),
+            )  # fmt: skip
+    engine.dispose()
+
+
+@pytest.fixture
+def crm_url(tmp_path):
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    seed(url)
+    return url
+
+
+@pytest.fixture
+async def crm(crm_url, sandbox):
+    """FastAGI lookup server + call recorder on its own AMI connection."""
+    engine = make_engine(crm_url)
+    sessions = make_sessionmaker(engine)
+    route = LookupRoute(CustomerLookup(sessions), budget=0.5)
+    recorder = CallRecorder(sessions)
+    figures: dict[str, dict[str, str]] = {}  # Asterisk's own: linkedid -> AgentComplete
+
+    connects: list[str] = []  # linkedids in the order agents answered them
+
+    def on_complete(_m, event):
+        figures[str(event.get("Linkedid"))] = dict(event)
+
+    def on_connect(_m, event):
+        connects.append(str(event.get("Linkedid")))
+
+    manager = Manager(
+        host=sandbox.ami_host,
+        port=sandbox.ami_port,
+        username=sandbox.ami_user,
+        secret=sandbox.ami_secret,
+        events="on",
+        ping_delay=3600,
+    )
+    recorder.register(manager)
+    manager.register_event("AgentComplete", on_complete)
+    manager.register_event("AgentConnect", on_connect)
+    await manager.connect()
+    await asyncio.wait_for(asyncio.shield(manager.authenticated_future), 5)
+    async with FastAgiServer({"lookup": route}, port=0, budget=1.0) as server:
+        yield {
+            "url": f"agi://127.0.0.1:{server.port}",
+            "server": server,
+            "route": route,
+            "recorder": recorder,
+            "manager": manager,
+            "sessions": sessions,
+            "figures": figures,
+            "connects": connects,
+        }
+    manager.close()
+    route.close()
+    await recorder.flush()
+    recorder.close()
+    engine.dispose()
+
+
+def crm_site(name: str, url: str, *, manager: str | None = None, script: str = "lookup") -> Site:
+    """Entry 100: lookup, then the sales queue (VIP 10, gold 5); with ``manager`` (a test
+    behaviour: agent, busy, noanswer, nobody) VIPs ring their account manager 2 s first."""
+    device = NOBODY if manager in (None, "nobody") else f"Local/wang@cf-test-{manager}/n"
+    return Site(
+        name=name,
+        entries={"100": "who"},
+        staff=[
+            Staff("wang", name="Wang Wei", device=device, groups=("managers",)),
+            Staff("ann", name="Ann", device=NOBODY, groups=("sales",)),
+        ],
+        priority=PriorityRule({"vip": 10, "gold": 5}, default=0),
+        lookup=LookupSettings(url=url, script=script),
+        nodes=[
+            Lookup(id="who", next="sales"),
+            Queue(
+                id="sales",
+                members=["sales"],
+                max_wait=120,
+                overflow="bye",
+                manager_first=2 if manager else None,
+            ),
+            Hangup(id="bye"),
+        ],
+    )
+
+
+async def records_for(crm, linkedid: str, *, talk: bool = False, timeout: float = 5.0):
+    """The call records of ``linkedid`` once written (and with a talk time if asked)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        await crm["recorder"].flush()
+        with crm["sessions"]() as session:
+            rows = session.scalars(select(CallRecord).where(CallRecord.linkedid == linkedid)).all()
+        if (rows and (not talk or rows[0].talk_seconds is not None)) or (
+            time.monotonic() > deadline
+        ):
+            return rows
+        await asyncio.sleep(0.1)
+
+
+async def test_queue_orders_store_customers_and_the_vip_is_answered_first(
+    sandbox, driver, crm, crm_url
+):
+    received: list[dict] = []
+
+    async def webhook(request):
+        received.append(await request.json())
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/pop", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    pop = ScreenPop(f"http://127.0.0.1:{port}/pop", crm["sessions"], timeout=1.0)
+    broken = ScreenPop(f"http://127.0.0.1:{free_port()}/pop", crm["sessions"], timeout=1.0)
+    pop.register(crm["manager"])
+    broken.register(crm["manager"])
+    # a past call of the VIP, for the screen pop's history
+    with crm["sessions"].begin() as session:
+        session.add(
+            CallRecord(
+                linkedid="past-1", uniqueid="past-1", site="crmq", direction="inbound",
+                caller="+86" + VIP_NO_MANAGER, customer_id=3, disposition="ANSWERED",
+                started_at=datetime.now(UTC) - timedelta(days=1), destination="queue:sales",
+            )
+        )  # fmt: skip
+    try:
+        site = crm_site("crmq", crm["url"])
+        assert load(sandbox, site) == []
+        queue = queue_name("crmq", "sales")
+        await driver.add_agent(queue, "a1", paused=True)
+        handles = []
+        for caller in (UNKNOWN, GOLD, VIP_NO_MANAGER):
+            handles.append(
+                await driver.start_call(
+                    "cf-crmq-entry", "100", caller_id=caller, hold=14, agent_talk=2, timeout=30
+                )
+            )
+            await asyncio.sleep(0.5)
+        waiting = await wait_for_callers(driver, queue, 3)
+        assert [w.caller_id for w in waiting] == [VIP_NO_MANAGER, GOLD, UNKNOWN]
+        assert [w.priority for w in waiting] == [10, 5, 0]
+        assert await driver.getvar(waiting[0].channel, "CALLERID(name)") == "Zhou Xun"
+        assert await driver.getvar(waiting[0].channel, "CF_TAGS") == "suv-owner"
+        await driver.pause_agent(queue, "a1", paused=False)
+        vip, gold, unknown = handles[2], handles[1], handles[0]
+        deadline = time.monotonic() + 8  # the queue retries members every `retry` s
+        while not crm["connects"] and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert crm["connects"][:1] == [vip.caller_uniqueid]  # the VIP is answered first
+        results = [await h.wait_end() for h in handles]
+        await driver.remove_agent(queue, "a1")
+    finally:
+        await pop.flush()
+        await broken.flush()
+        pop.close()
+        broken.close()
+        await runner.cleanup()
+    assert {r.dest for r in results} == {"queue:sales"}
+
+    # screen pop: the VIP's name, tier and last calls; a dead webhook changed nothing
+    vip_pop = next(d for d in received if d["caller"] == VIP_NO_MANAGER)
+    assert vip_pop["customer"]["name"] == "Zhou Xun"
+    assert vip_pop["customer"]["tier"] == "vip"
+    assert [c["call_id"] for c in vip_pop["last_calls"]] == ["past-1"]
+    assert broken.failed >= 1 and broken.sent == 0
+
+    # exactly one record per call, agreeing with Asterisk's own figures
+    vip_rows = await records_for(crm, vip.caller_uniqueid, talk=True)
+    assert len(vip_rows) == 1
+    rec = vip_rows[0]
+    asterisk = crm["figures"][vip.caller_uniqueid]
+    assert rec.uniqueid == vip.site_uniqueid
+    assert (rec.disposition, rec.agent, rec.queue, rec.priority) == ("ANSWERED", "a1", queue, 10)
+    assert (rec.tier, rec.customer_id, rec.destination) == ("vip", 3, "queue:sales")
+    assert (rec.node_trace, rec.path, rec.caller) == ("who sales", "queue", "+86" + VIP_NO_MANAGER)
+    assert abs(rec.wait_seconds - int(asterisk["HoldTime"])) <= 1
+    assert abs(rec.talk_seconds - int(asterisk["TalkTime"])) <= 1
+    assert 1 <= rec.talk_seconds <= 3  # the test agent talks 2 s
+    assert rec.answered_at is not None and rec.ended_at is not None
+    for handle, prio in ((gold, 5), (unknown, 0)):
+        rows = await records_for(crm, handle.caller_uniqueid)
+        assert len(rows) == 1
+        assert rows[0].priority == prio
+        assert rows[0].disposition in ("ANSWERED", "NO ANSWER")
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "path"),
+    [
+        ("agent", "manager"),
+        ("busy", "manager-then-queue"),
+        ("noanswer", "manager-then-queue"),
+        ("nobody", "manager-then-queue"),  # device unavailable: not rung at all
+    ],
+)
+async def test_vip_rings_the_account_manager_first(sandbox, driver, crm, behaviour, path):
+    name = f"crmm{behaviour}"
+    site = crm_site(name, crm["url"], manager=behaviour)
+    assert load(sandbox, site) == []
+    queue = queue_name(name, "sales")
+    started = time.monotonic()
+    handle = await driver.start_call(
+        f"cf-{name}-entry", "100", caller_id=VIP, hold=10, agent_talk=2, timeout=30
+    )
+    if path == "manager":
+        result = await handle.wait_end()
+    else:
+        waiting = await wait_for_callers(driver, queue, 1, timeout=6)
+        assert [w.priority for w in waiting] == [10]
+        rang = time.monotonic() - started
+        if behaviour == "noanswer":
+            assert rang >= 2.0  # rang the manager for the declared 2 s
+        if behaviour == "nobody":
+            assert rang < 2.0
+        await handle.hangup()
+        result = await handle.wait_end()
+    assert result.dest == "queue:sales"
+    assert result.event["path"] == path
+    rows = await records_for(crm, handle.caller_uniqueid, talk=path == "manager")
+    assert len(rows) == 1
+    assert rows[0].path == path
+    assert rows[0].customer_id == 1
+    if path == "manager":
+        assert (rows[0].disposition, rows[0].agent) == ("ANSWERED", "wang")
+        assert 1 <= rows[0].talk_seconds <= 3
+    else:
+        assert rows[0].disposition == "NO ANSWER"
+        assert rows[0].priority == 10
+
+
+def lock_database(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+    conn.execute("BEGIN EXCLUSIVE")
+    conn.execute("UPDATE customers SET name = name")
+    return conn
+
+
+@pytest.mark.parametrize("failure", ["db missing", "db locked", "server down"])
+async def test_crm_outages_queue_the_caller_at_default_priority_within_2s(
+    sandbox, driver, crm, crm_url, caplog, failure
+):
+    db_path = Path(crm_url.removeprefix("sqlite:///"))
+    lock = None
+    url = crm["url"]
+    if failure == "db missing":
+        db_path.rename(db_path.with_suffix(".gone"))
+    elif failure == "db locked":
+        lock = lock_database(db_path)
+    else:
+        url = f"agi://127.0.0.1:{free_port()}"
+    name = "crmo" + failure.replace(" ", "")[:6]
+    site = crm_site(name, url)
+    assert load(sandbox, site) == []
+    caplog.set_level(logging.WARNING, logger="callflow.lookup")
+    try:
+        started = time.monotonic()
+        handle = await driver.start_call(f"cf-{name}-entry", "100", caller_id=VIP, hold=10)
+        waiting = await wait_for_callers(driver, queue_name(name, "sales"), 1, timeout=2.0)
+        elapsed = time.monotonic() - started
+        assert len(waiting) == 1, f"caller not in the queue after {elapsed:.2f}s"
+        assert waiting[0].priority == 0
+        assert elapsed < 2.0
+        assert await driver.getvar(waiting[0].channel, "CF_LOOKUP") == "failed"
+        if failure == "db missing":
+            # checked before the call ends: the call recorder writes its record then
+            assert not db_path.exists()  # the lookup did not create an empty database
+        await handle.hangup()
+        result = await handle.wait_end()
+    finally:
+        if lock is not None:
+            lock.close()
+    assert result.dest == "queue:sales"
+    if failure == "db missing":
+        assert "does not exist" in caplog.text
+    elif failure == "db locked":
+        assert "no answer within 0.5s" in caplog.text
+    if failure != "db missing":  # records need the database
+        rows = await records_for(crm, handle.caller_uniqueid)
+        assert len(rows) == 1 and rows[0].priority == 0 and rows[0].tier is None
+
+
+@pytest.mark.parametrize("caller", ["500&PJSIP/x", "1234)", HOSTILE])
+async def test_hostile_crm_data_and_caller_ids_stay_data(sandbox, driver, crm, caller):
+    site = crm_site("crmh", crm["url"])
+    assert load(sandbox, site) == []
+    handle = await driver.start_call("cf-crmh-entry", "100", caller_id=caller, hold=10)
+    waiting = await wait_for_callers(driver, queue_name("crmh", "sales"), 1, timeout=3)
+    assert len(waiting) == 1
+    channel = waiting[0].channel
+    if caller == HOSTILE:
+        flat = " ".join(HOSTILE_NAME.split())[:NAME_LIMIT]  # one line, screen-sized
+        assert await driver.getvar(channel, "CF_CUSTOMER_NAME") == flat
+        assert await driver.getvar(channel, "CALLERID(name)") == flat
+        assert waiting[0].priority == 10
+    else:
+        assert waiting[0].priority == 0
+        assert await driver.getvar(channel, "CF_LOOKUP") == "ok"  # looked up: unknown
+    await handle.hangup()
+    assert (await handle.wait_end()).dest == "queue:sales"
+    assert not MARKER.exists()
+    rows = await records_for(crm, handle.caller_uniqueid)
+    assert len(rows) == 1
+
+
+async def test_agi_quoting_round_trips_through_asterisk(sandbox, driver):
+    """Hypothesis drives SET VARIABLE/GET VARIABLE on one live FastAGI conversation."""
+    requests: asyncio.Queue = asyncio.Queue()
+
+    async def echo(request, agi):
+        while (item := await requests.get()) is not None:
+            value, future = item
+            try:
+                await agi.set_variable("CF_ECHO", value)
+                future.set_result(await agi.get_variable("CF_ECHO"))
+            except Exception as exc:
+                future.set_exception(exc)
+
+    loop = asyncio.get_running_loop()
+
+    async def round_trip(value: str) -> str | None:
+        future = loop.create_future()
+        await requests.put((value, future))
+        return await future
+
+    async with FastAgiServer({"echo": echo}, port=0, budget=120) as server:
+        site = crm_site("crmecho", f"agi://127.0.0.1:{server.port}", script="echo")
+        assert load(sandbox, site) == []
+        handle = await driver.start_call("cf-crmecho-entry", "100", caller_id=UNKNOWN, hold=90)
+
+        @settings(
+            max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
+        @given(st.text(st.characters(exclude_categories=("Cs",)), max_size=200))
+        def prop(value: str) -> None:
+            got = asyncio.run_coroutine_threadsafe(round_trip(value), loop).result(10)
+            assert (got or "") == re.sub(r"[\x00-\x1f\x7f]", " ", value)
+
+        try:
+            await asyncio.to_thread(prop)
+        finally:
+            await requests.put(None)
+            await handle.hangup()
+            await handle.wait_end()
+
+
+@pytest.fixture
+def classic_agi(tmp_path, crm_url):
+    """A callflow-agi wrapper (as a site would install it) and the url that calls it."""
+    log = tmp_path / "agi.log"
+    script = tmp_path / "callflow-agi"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"CALLFLOW_DB='{crm_url}' CALLFLOW_AGI_LOG='{log}' "
+        f"exec '{sys.executable}' -m callflow.agi_script \"$@\"\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return f"agi:{script}", log
+
+
+async def test_classic_agi_script_answers_like_the_server(sandbox, driver, crm, classic_agi):
+    url, _log = classic_agi
+    site = crm_site("crmclassic", url)
+    assert load(sandbox, site) == []
+    handles = []
+    for caller in (UNKNOWN, GOLD, VIP_NO_MANAGER):
+        handles.append(
+            await driver.start_call("cf-crmclassic-entry", "100", caller_id=caller, hold=15)
+        )
+        await asyncio.sleep(1.0)
+    waiting = await wait_for_callers(driver, queue_name("crmclassic", "sales"), 3, timeout=6)
+    assert [w.caller_id for w in waiting] == [VIP_NO_MANAGER, GOLD, UNKNOWN]
+    assert [w.priority for w in waiting] == [10, 5, 0]
+    assert await driver.getvar(waiting[0].channel, "CALLERID(name)") == "Zhou Xun"
+    for h in handles:
+        await h.hangup()
+        await h.wait_end()
+    assert crm["server"].served == 0  # the script answered, not the server

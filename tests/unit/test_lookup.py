@@ -1,0 +1,94 @@
+"""The lookup's answer, its fallback on store trouble, and the call-record folding."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from callflow.compiler.dialplan import agi_target
+from callflow.runtime.lookup import CustomerLookup, StoreUnavailable, agi_command, assignments
+from callflow.runtime.records import CallRecorder
+from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
+from callflow.store.repositories import CustomerView
+
+VIEW = CustomerView(
+    id=7, name='Li "Lei",)\n${SHELL(x)}', tier="vip", value=Decimal(1), manager_id="wang",
+    manager_device=None, region=None, language="zh", timezone=None, tags=("a", "b"),
+)  # fmt: skip
+
+
+def test_assignments_end_with_cf_lookup_ok_and_flatten_the_name():
+    found = assignments(VIEW)
+    assert found[-1] == ("CF_LOOKUP", "ok")
+    values = dict(found)
+    assert values["CF_SEGMENT"] == "vip"  # no region: the tier is the segment
+    assert values["CF_TAGS"] == "a.b"
+    assert values["CALLERID(name)"] == 'Li "Lei",) ${SHELL(x)}'
+    assert assignments(None) == [("CF_LOOKUP", "ok")]
+
+
+@given(st.text(st.characters(exclude_categories=("Cs",))))
+def test_agi_command_is_one_line_with_one_quoted_argument(value):
+    line = agi_command("CF_X", value)
+    assert "\n" not in line and "\r" not in line
+    body = line.removeprefix("SET VARIABLE CF_X ")
+    assert body.startswith('"') and body.endswith('"')
+    inner, i, out = body[1:-1], 0, []
+    while i < len(inner):  # Asterisk's parse_args: backslash escapes, bare quote toggles
+        assert inner[i] != '"', "unescaped quote would end the argument"
+        if inner[i] == "\\":
+            i += 1
+        out.append(inner[i])
+        i += 1
+    assert "".join(out) == "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in value)
+
+
+def test_agi_target_fastagi_and_classic():
+    assert agi_target("agi://127.0.0.1:4573", "lookup", "s") == "agi://127.0.0.1:4573/lookup,s"
+    assert (
+        agi_target("agi:/usr/bin/callflow-agi", "lookup", "s") == "/usr/bin/callflow-agi,lookup,s"
+    )
+
+
+def test_missing_sqlite_file_is_reported_not_created(tmp_path):
+    path = tmp_path / "gone.db"
+    lookup = CustomerLookup(make_sessionmaker(make_engine(f"sqlite:///{path}")))
+    with pytest.raises(StoreUnavailable):
+        lookup.answer("13800000001")
+    assert not path.exists()
+
+
+async def test_recorder_folds_events_into_one_record(tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    upgrade(url)
+    sessions = make_sessionmaker(make_engine(url))
+    clock = iter(
+        datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=s) for s in (0, 1, 5, 9, 9, 9)
+    )
+    recorder = CallRecorder(sessions, now=lambda: next(clock))
+    base = {"Linkedid": "L1", "Uniqueid": "U1"}
+    events = [
+        {"Event": "Newchannel", "Linkedid": "L1", "Uniqueid": "L1"},
+        {**base, "Event": "QueueCallerJoin", "Queue": "s-sales"},
+        {**base, "Event": "AgentConnect", "Queue": "s-sales", "MemberName": "a1", "HoldTime": "4"},
+        {**base, "Event": "UserEvent", "UserEvent": "CallflowEnd", "site": "s",
+         "trace": "who sales", "dest": "queue:sales", "path": "queue", "prio": "10",
+         "CallerIDNum": "13800000001"},
+        {**base, "Event": "AgentComplete", "HoldTime": "4", "TalkTime": "3"},
+        {**base, "Event": "UserEvent", "UserEvent": "CallflowEnd", "site": "s"},  # duplicate
+    ]  # fmt: skip
+    for event in events:
+        recorder.on_event(event)
+        await asyncio.sleep(0)
+    await recorder.flush()
+    with sessions() as session:
+        rows = session.query(CallRecord).all()
+    assert len(rows) == 1
+    rec = rows[0]
+    assert (rec.wait_seconds, rec.talk_seconds, rec.agent, rec.priority) == (4, 3, "a1", 10)
+    assert (rec.disposition, rec.queue, rec.caller) == ("ANSWERED", "s-sales", "+8613800000001")
