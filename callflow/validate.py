@@ -47,7 +47,7 @@ QUEUE_EMPTY = re.compile(
 )
 
 #: node ids the compiler uses for contexts of its own
-RESERVED = frozenset({"entry", "hangup", "staff", "hooks"})
+RESERVED = frozenset({"entry", "hangup", "staff", "hooks", "compiled"})
 #: roles whose None means "the call ends here" (an implicit exit)
 HANGUP_WHEN_UNSET = frozenset({"failure", "no_answer", "overflow"})
 
@@ -185,6 +185,11 @@ class _Checker:
                     f"entry {number!r} is not a dialled number (digits, *, #, leading +) or 's'",
                 )
             yield from self.target(path, node_id)
+        for i, number in enumerate(s.live_entries):
+            if number not in s.entries:
+                yield self.err(
+                    f"site.live_entries[{i}]", "CF131", f"live entry {number!r} is not an entry"
+                )
         seen: set[str] = set()
         for node in s.nodes:
             if not isinstance(node, Node):

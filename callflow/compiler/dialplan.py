@@ -2,8 +2,17 @@
 
 Context names: ``cf-<site>-<node>`` for nodes, ``cf-<site>-entry`` for the dialled
 numbers, ``cf-<site>-hooks`` for the hang-up handler, ``cf-<site>-staff`` for
-account-manager dialling. Node ids cannot contain ``-``, so internal contexts such as
-``cf-<site>-<node>-holidays`` never collide with a node's.
+account-manager dialling, ``cf-<site>-compiled`` for the compiled version of live
+entries.
+
+A live entry (``Site(live=True)`` or ``live_entries``) first tries the site's Stasis
+application ``callflow-<site>`` (the live runtime, which sets up the call exactly as the
+entry below would); when the application is not connected ``Stasis()`` fails at once and
+the call runs ``cf-<site>-compiled,<number>,1``, the same flow compiled. The runtime hands
+calls back by continuing at ``cf-<site>-<node>,s,1`` or at the step after ``Stasis()``.
+
+Node ids cannot contain ``-``, so internal contexts such as ``cf-<site>-<node>-holidays``
+never collide with a node's.
 
 The channel variables below are the contract between the compiled dialplan, the CRM
 lookup server, the live runtime and the tests:
@@ -72,6 +81,11 @@ def context_name(site: str, node_id: str) -> str:
 def queue_name(site: str, queue_id: str) -> str:
     """The app_queue name of a site's queue (what ``queue show`` takes)."""
     return f"{site}-{queue_id}"
+
+
+def app_name(site: str) -> str:
+    """The Stasis application of a site's live entries."""
+    return f"callflow-{site}"
 
 
 def mailbox_context(site: str) -> str:
@@ -307,23 +321,43 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         return [self.node_context(node, Extension("s", tuple(steps)))]
 
     # -- site-wide contexts ------------------------------------------------------------------
+    def entry_steps(self, number: str, target: str) -> tuple[Step, ...]:
+        return (
+            Step("Set", f"CF_SITE={self.site.name}"),
+            Step("Set", f"CF_ENTRY={number}"),
+            Step("Set", "CF_TRACE="),
+            Step("Set", "CF_DEST="),
+            Step("Set", "CF_PATH="),
+            Step("Set", f"CHANNEL(language)={self.site.language}"),
+            Step("Set", f"CHANNEL(hangup_handler_push)={self.ctx('hooks')},end,1"),
+            Step("Answer"),
+            self.goto(target),
+        )
+
     def entry_context(self) -> Context:
         exts = []
         for number, target in sorted(self.site.entries.items()):
-            steps = (
-                Step("Set", f"CF_SITE={self.site.name}"),
-                Step("Set", f"CF_ENTRY={number}"),
-                Step("Set", "CF_TRACE="),
-                Step("Set", "CF_DEST="),
-                Step("Set", "CF_PATH="),
-                Step("Set", f"CHANNEL(language)={self.site.language}"),
-                Step("Set", f"CHANNEL(hangup_handler_push)={self.ctx('hooks')},end,1"),
-                Step("Answer"),
-                self.goto(target),
-            )
+            if self.site.is_live(number):
+                steps: tuple[Step, ...] = (
+                    Step("Stasis", f"{app_name(self.site.name)},{number}", comment="live"),
+                    Step("Goto", f"{self.ctx('compiled')},{number},1"),
+                )
+            else:
+                steps = self.entry_steps(number, target)
             exts.append(Extension(number, steps))
         label = comment(self.site.label) if self.site.label else self.site.name
         return Context(self.ctx("entry"), tuple(exts), comment=f"entry points of {label}")
+
+    def compiled_entry_context(self) -> Context | None:
+        """The compiled flow of each live entry: its fallback and the runtime's hand-back."""
+        exts = [
+            Extension(number, self.entry_steps(number, target))
+            for number, target in sorted(self.site.entries.items())
+            if self.site.is_live(number)
+        ]
+        if not exts:
+            return None
+        return Context(self.ctx("compiled"), tuple(exts), comment="live entries, compiled")
 
     def hooks_context(self) -> Context:
         end = (
@@ -422,6 +456,9 @@ def build(site: Site) -> CompiledSite:
     """Compile a (validated) site to IR. Use :func:`callflow.compiler.compile_site`."""
     comp = DialplanCompiler(site)
     contexts = [comp.entry_context(), comp.hooks_context()]
+    compiled_entries = comp.compiled_entry_context()
+    if compiled_entries is not None:
+        contexts.append(compiled_entries)
     staff = comp.staff_context()
     if staff is not None:
         contexts.append(staff)

@@ -5,6 +5,7 @@ site = Site(
     entries={"8000": "greeting"},
     staff=[Staff("lily", name="Lily", device="PJSIP/1001", groups=("front_desk",))],
     nodes=[human_first("greeting", target="front_desk", then="bye"), Hangup(id="bye")],
+    live_entries=("8000",),   # or live=True: run these live over ARI, compiled as fallback
 )
 """
 
@@ -42,9 +43,14 @@ class Site:
     lookup: LookupSettings = field(default_factory=LookupSettings)
     language: str = "en"
     label: str = ""
+    #: run every entry live (ARI), with the compiled flow as the fallback
+    live: bool = False
+    #: or only these entry numbers
+    live_entries: tuple[str, ...] | list[str] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "entries", dict(self.entries))
+        object.__setattr__(self, "live_entries", tuple(self.live_entries))
         object.__setattr__(self, "nodes", tuple(self.nodes))
         object.__setattr__(self, "staff", tuple(self.staff))
         object.__setattr__(self, "campaigns", tuple(self.campaigns))
@@ -78,6 +84,11 @@ class Site:
         if who in self.staff_map:
             return (self.staff_map[who],)
         return self.groups.get(who, ())
+
+    def is_live(self, number: str) -> bool:
+        """Whether calls to entry ``number`` go to the live runtime first
+        (``Stasis(callflow-<site>,<number>)``), falling back to the compiled flow."""
+        return self.live or number in self.live_entries
 
     def queues(self) -> Iterable[Queue]:
         return (n for n in self.nodes if isinstance(n, Queue))

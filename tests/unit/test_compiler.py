@@ -145,3 +145,15 @@ def test_schedule_helpers():
     assert is_open(hours, dt.datetime(2026, 11, 28, 23, 0))  # Saturday night
     assert is_open(hours, dt.datetime(2026, 11, 29, 1, 59))  # Sunday, early
     assert not is_open(hours, dt.datetime(2026, 11, 29, 2, 0))
+
+
+def test_live_entry_goes_to_stasis_and_falls_back_to_the_compiled_flow():
+    compiled = compile_site(site_with(live_entries=("100",)))
+    ext = compiled.files["extensions.conf"]
+    entry = ext.split("[cf-shop-entry]\n", 1)[1].split("\n[", 1)[0]
+    assert "exten => 100,1,Stasis(callflow-shop,100)" in entry
+    assert "exten => 100,2,Goto(cf-shop-compiled,100,1)" in entry
+    fallback = ext.split("[cf-shop-compiled]\n", 1)[1].split("\n[", 1)[0]
+    assert "Set(CHANNEL(hangup_handler_push)=cf-shop-hooks,end,1)" in fallback
+    assert fallback.rstrip().endswith("Goto(cf-shop-who,s,1)")
+    assert "[cf-shop-compiled]" not in compile_site(site_with()).files["extensions.conf"]
