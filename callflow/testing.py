@@ -1,4 +1,12 @@
-"""Drive real test calls through a running Asterisk (a :class:`~callflow.sandbox.Sandbox`).
+"""Test your own sites: offline against the simulator, or with real calls on a sandbox.
+
+Offline, no Asterisk needed (the simulator walks the flow as the compiled dialplan does)::
+
+    from callflow.testing import assert_route, caller, simulate
+    result = simulate(site, "8001", script=caller("9", tier="vip"))
+    assert_route(result, ["main", "front_desk_queue"], "queue:front_desk_queue")
+
+With real calls, through a running Asterisk (a :class:`~callflow.sandbox.Sandbox`):
 
 A :class:`CallDriver` speaks AMI. Each call is an ``Originate`` of
 ``Local/s@cf-test-dial``: its ``;2`` leg jumps into the site under test with the
@@ -33,19 +41,42 @@ from typing import TYPE_CHECKING, Any
 
 from panoramisk import Manager
 
+from callflow.simulate import (
+    SILENCE,
+    RouteMismatch,
+    Script,
+    SimEvent,
+    SimResult,
+    SimulationError,
+    Simulator,
+    assert_route,
+    caller,
+    simulate,
+)
+
 if TYPE_CHECKING:
     from callflow.model.site import Site
     from callflow.sandbox import Sandbox
 
 __all__ = [
+    "SILENCE",
     "CallDriver",
     "CallError",
     "CallHandle",
     "CallResult",
     "CallTimeout",
+    "RouteMismatch",
+    "Script",
+    "SimEvent",
+    "SimResult",
+    "SimulationError",
+    "Simulator",
     "WaitingCaller",
+    "assert_route",
+    "caller",
     "install_placeholder_prompts",
     "prompt_files",
+    "simulate",
 ]
 
 _END_EVENT = "CallflowEnd"
