@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """One dialplan priority: ``App(args)`` with an optional label and comment."""
 
@@ -22,7 +22,7 @@ class Step:
     comment: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Extension:
     name: str
     steps: tuple[Step, ...]
@@ -31,7 +31,7 @@ class Extension:
         return [(i + 1, s) for i, s in enumerate(self.steps)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Context:
     name: str
     extensions: tuple[Extension, ...]
@@ -43,14 +43,14 @@ class Context:
         return sum(len(e.steps) for e in self.extensions)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueueMember:
     interface: str
     penalty: int
     name: str  # escaped for queues.conf
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueueConf:
     name: str
     settings: tuple[tuple[str, str], ...]
@@ -58,7 +58,7 @@ class QueueConf:
     comment: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mailbox:
     context: str
     number: str
@@ -66,7 +66,7 @@ class Mailbox:
     email: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompiledSite:
     """Everything compiled from one site, ready to render or to verify against Asterisk."""
 
