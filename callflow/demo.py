@@ -2,8 +2,11 @@
 
 Starts a throwaway Asterisk 22, deploys ``examples/four_s_dealer.py`` with every staff
 phone replaced by a test agent that answers (the front desk is busy, so the human-first
-greeting falls through to the menu), answers CRM lookups for a few demo customers over
-FastAGI, places scripted calls and prints where each one went.
+greeting falls through to the menu), and runs the CRM the way a site does: a fresh
+SQLite store (migrated with ``upgrade``) filled from ``examples/four_s_staff.csv`` and
+``examples/four_s_customers.csv``, answering the dialplan's lookups through the FastAGI
+``lookup`` route, and call records written from Asterisk's own AMI events. Then it places
+scripted calls and prints where each one went and what the store recorded.
 """
 
 from __future__ import annotations
@@ -11,26 +14,33 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import tempfile
 import time
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from panoramisk import Manager
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from callflow.deploy import CliControl, deploy
 from callflow.loader import load_site
 from callflow.model.site import LookupSettings, Site
-from callflow.runtime.fastagi import AgiRequest, AgiSession, FastAgiServer
+from callflow.runtime.fastagi import FastAgiServer
+from callflow.runtime.lookup import CustomerLookup, LookupRoute
+from callflow.runtime.records import AMI_EVENT_CLASSES, CallRecorder
 from callflow.sandbox import Sandbox, provision
+from callflow.store import CallRecord, Customer, make_engine, make_sessionmaker, upgrade
+from callflow.store.csv_import import import_customers, import_staff
 from callflow.testing import CallDriver, CallResult, install_placeholder_prompts
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "four_s_dealer.py"
-
-#: demo CRM: caller id -> what the lookup tells the dialplan
-CUSTOMERS = {
-    "13800000001": {"CF_CUSTOMER_ID": "1", "CF_TIER": "vip", "CF_MANAGER": "wang"},
-    "13800000002": {"CF_CUSTOMER_ID": "2", "CF_TIER": "gold"},
-}
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLE = EXAMPLES / "four_s_dealer.py"
+STAFF_CSV = EXAMPLES / "four_s_staff.csv"
+CUSTOMERS_CSV = EXAMPLES / "four_s_customers.csv"
 
 
 @dataclass(frozen=True)
@@ -56,9 +66,16 @@ CALLS = (
         _shanghai(2026, 11, 24, 10, 0),
     ),
     DemoCall(
-        "unknown caller, presses 3 for customer care",
+        "silver customer from his landline, presses 1: his manager first",
         "8000",
-        "13900000009",
+        "02155550103",
+        "1",
+        _shanghai(2026, 11, 24, 10, 30),
+    ),
+    DemoCall(
+        "customer with a hostile name, presses 3 for customer care",
+        "8000",
+        "13800000004",
         "3",
         _shanghai(2026, 11, 24, 11, 0),
     ),
@@ -86,67 +103,135 @@ def demo_site(site: Site, lookup_port: int) -> Site:
     )
 
 
-async def _lookup(request: AgiRequest, agi: AgiSession) -> None:
-    for name, value in CUSTOMERS.get(request.caller, {}).items():
-        await agi.set_variable(name, value)
-    if request.caller in CUSTOMERS:
-        await agi.set_variable("CF_LOOKUP", "ok")
+@contextmanager
+def demo_store(directory: Path, echo: Callable[[str], None]) -> Iterator[Engine]:
+    """A migrated SQLite store in *directory* with the example's staff and customers."""
+    url = f"sqlite:///{directory / 'crm.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        for report in (import_staff(engine, STAFF_CSV), import_customers(engine, CUSTOMERS_CSV)):
+            echo(str(report))
+            for message in report.messages():
+                echo(f"  {message}")
+        yield engine
+    finally:
+        engine.dispose()
 
 
-async def _run(pbx: Sandbox, echo: Callable[[str], None]) -> list[tuple[DemoCall, CallResult]]:
-    async with FastAgiServer({"lookup": _lookup}, port=0) as agi:
-        site = demo_site(load_site(str(EXAMPLE)), agi.port)
-        install_placeholder_prompts(pbx, site)
-        started = time.perf_counter()
-        result = deploy(
-            site, pbx.etc_dir, asterisk=CliControl(pbx.asterisk_command()), log_reader=pbx
-        )
-        echo(
-            f"deployed {site.name} version {result.version} "
-            f"in {time.perf_counter() - started:.2f}s (reload + verify)"
-        )
-        async with CallDriver.from_sandbox(pbx) as driver:
-            entry = f"cf-{site.name}-entry"
-            pending = []
-            for call in CALLS:
-                variables = {"CF_NOW": str(int(call.at.timestamp()))} if call.at else None
-                pending.append(
-                    driver.place_call(
-                        entry,
-                        call.entry,
-                        caller_id=call.caller,
-                        dtmf=call.digits,
-                        prewait=1.0,
-                        hold=6.0,
-                        agent_talk=2.0,
-                        timeout=40.0,
-                        variables=variables,
+async def _records(
+    recorder: CallRecorder, sessions: sessionmaker[Session], calls: int
+) -> list[tuple[CallRecord, str | None]]:
+    """The call records of this run with each customer's name, once all are written."""
+    deadline = time.monotonic() + 3.0
+    while True:
+        await recorder.flush()
+        with sessions() as session:
+            rows = session.execute(
+                select(CallRecord, Customer.name)
+                .outerjoin(Customer, Customer.id == CallRecord.customer_id)
+                .order_by(CallRecord.id)
+            ).all()
+        if len(rows) >= calls or time.monotonic() > deadline:
+            return [(record, name) for record, name in rows]
+        await asyncio.sleep(0.1)
+
+
+async def _run(
+    pbx: Sandbox, engine: Engine, echo: Callable[[str], None]
+) -> tuple[list[tuple[DemoCall, CallResult]], list[tuple[CallRecord, str | None]]]:
+    sessions = make_sessionmaker(engine)
+    route = LookupRoute(CustomerLookup(sessions), budget=0.5)
+    recorder = CallRecorder(sessions)
+    ami = Manager(
+        host=pbx.ami_host,
+        port=pbx.ami_port,
+        username=pbx.ami_user,
+        secret=pbx.ami_secret,
+        events=AMI_EVENT_CLASSES,
+        ping_delay=3600,
+    )
+    recorder.register(ami)
+    await ami.connect()
+    try:
+        await asyncio.wait_for(asyncio.shield(ami.authenticated_future), 5)
+        async with FastAgiServer({"lookup": route}, port=0) as agi:
+            site = demo_site(load_site(str(EXAMPLE)), agi.port)
+            install_placeholder_prompts(pbx, site)
+            started = time.perf_counter()
+            result = deploy(
+                site, pbx.etc_dir, asterisk=CliControl(pbx.asterisk_command()), log_reader=pbx
+            )
+            echo(
+                f"deployed {site.name} version {result.version} "
+                f"in {time.perf_counter() - started:.2f}s (reload + verify)"
+            )
+            async with CallDriver.from_sandbox(pbx) as driver:
+                entry = f"cf-{site.name}-entry"
+                pending = []
+                for call in CALLS:
+                    variables = {"CF_NOW": str(int(call.at.timestamp()))} if call.at else None
+                    pending.append(
+                        driver.place_call(
+                            entry,
+                            call.entry,
+                            caller_id=call.caller,
+                            dtmf=call.digits,
+                            prewait=1.0,
+                            hold=6.0,
+                            agent_talk=2.0,
+                            timeout=40.0,
+                            variables=variables,
+                        )
                     )
-                )
-            results = await asyncio.gather(*pending)
-    return list(zip(CALLS, results, strict=True))
+                results = await asyncio.gather(*pending)
+        echo(f"CRM lookups: {route.answered} answered from the store, {route.fallbacks} fell back")
+        records = await _records(recorder, sessions, len(CALLS))
+    finally:
+        ami.close()
+        route.close()
+        await recorder.flush()
+        recorder.close()
+    return list(zip(CALLS, results, strict=True)), records
 
 
 def run_demo(echo: Callable[[str], None] = print) -> list[tuple[DemoCall, CallResult]]:
-    """Run the demo end to end and print a table of where each call went."""
+    """Run the demo end to end and print where each call went and what was recorded.
+
+    outcome = run_demo()
+    call, result = outcome[0]
+    assert result.dest == "queue:vip_sales" and result.event["path"] == "manager"
+    """
     from rich.console import Console
     from rich.table import Table
 
     root = provision()
-    with Sandbox(root) as pbx:
+    with tempfile.TemporaryDirectory(prefix="cf-demo-") as tmp, Sandbox(root) as pbx:
         echo(f"Asterisk 22 sandbox up in {pbx.boot_seconds or 0:.2f}s ({pbx.workdir})")
-        outcome = asyncio.run(_run(pbx, echo))
+        with demo_store(Path(tmp), echo) as engine:
+            outcome, records = asyncio.run(_run(pbx, engine, echo))
     table = Table(title="Where each call went")
-    for column in ("call", "caller", "digits", "trace", "destination", "agent"):
+    for column in ("call", "caller", "digits", "tier", "trace", "destination", "path", "agent"):
         table.add_column(column)
     for call, res in outcome:
         table.add_row(
             call.title,
             call.caller,
             call.digits or "-",
+            str(res.event.get("tier") or "-"),
             " > ".join(res.trace),
             res.dest,
+            str(res.event.get("path") or "-"),
             res.agent or "-",
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    echo(f"call records in the store ({len(records)}):")
+    for record, name in records:
+        echo(
+            f"  {record.caller or '-'} {name or '(unknown caller)'!r} tier={record.tier or '-'}"
+            f" prio={record.priority} {record.destination} path={record.path or '-'}"
+            f" {record.disposition} agent={record.agent or '-'} wait={record.wait_seconds}s"
+            f" talk={record.talk_seconds if record.talk_seconds is not None else '-'}s"
+        )
     return outcome

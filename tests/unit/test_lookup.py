@@ -32,6 +32,17 @@ def test_assignments_end_with_cf_lookup_ok_and_flatten_the_name():
     assert assignments(None) == [("CF_LOOKUP", "ok")]
 
 
+def test_assignments_send_only_values():
+    bare = CustomerView(
+        id=8, name="Ma Jun", tier="standard", value=Decimal(0), manager_id=None,
+        manager_device=None, region=None, language=None, timezone=None, tags=(),
+    )  # fmt: skip
+    assert [name for name, _ in assignments(bare)] == [
+        "CF_CUSTOMER_ID", "CF_TIER", "CF_SEGMENT", "CF_CUSTOMER_NAME", "CALLERID(name)",
+        "CF_LOOKUP",
+    ]  # fmt: skip
+
+
 @given(st.text(st.characters(exclude_categories=("Cs",))))
 def test_agi_command_is_one_line_with_one_quoted_argument(value):
     line = agi_command("CF_X", value)
