@@ -318,6 +318,7 @@ def db_import(kind: str, csv_file: Path, region: str, db_url: str | None) -> Non
 
 
 @main.command("serve")
+@click.argument("site_spec", metavar="[SITE]", required=False)
 @_DB_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True, help="FastAGI address.")
 @click.option("--port", default=4573, show_default=True, help="FastAGI port.")
@@ -328,7 +329,21 @@ def db_import(kind: str, csv_file: Path, region: str, db_url: str | None) -> Non
     "--ami-secret", default="", envvar="CALLFLOW_AMI_SECRET", help="[$CALLFLOW_AMI_SECRET]"
 )
 @click.option("--webhook", default=None, envvar="CALLFLOW_SCREENPOP_URL", help="Screen-pop URL.")
+@click.option(
+    "--ari-url",
+    default=None,
+    envvar="CALLFLOW_ARI_URL",
+    help="ARI base URL, e.g. http://127.0.0.1:8088/ari [$CALLFLOW_ARI_URL].",
+)
+@click.option("--ari-user", default=None, envvar="CALLFLOW_ARI_USER", help="[$CALLFLOW_ARI_USER]")
+@click.option(
+    "--ari-password",
+    default=None,
+    envvar="CALLFLOW_ARI_PASSWORD",
+    help="[$CALLFLOW_ARI_PASSWORD]; never printed.",
+)
 def serve_cmd(
+    site_spec: str | None,
     db_url: str | None,
     host: str,
     port: int,
@@ -337,13 +352,64 @@ def serve_cmd(
     ami_user: str,
     ami_secret: str,
     webhook: str | None,
+    ari_url: str | None,
+    ari_user: str | None,
+    ari_password: str | None,
 ) -> None:
-    """Serve CRM lookups over FastAGI; with --ami, also write call records and screen-pop."""
+    """Serve CRM lookups over FastAGI; with --ami, also write call records and screen-pop.
+
+    With SITE (file.py[:name]), also run SITE's live entries as the ARI application
+    callflow-<site> in the same process, looking callers up in the same store. SIGTERM or
+    SIGINT hands the calls in progress back to the compiled dialplan, then exits 0.
+    """
     import asyncio
     import logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    asyncio.run(_serve_crm(db_url, host, port, budget, ami, ami_user, ami_secret, webhook))
+    if site_spec is None:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+        asyncio.run(_serve_crm(db_url, host, port, budget, ami, ami_user, ami_secret, webhook))
+        return
+
+    from callflow.errors import UnsupportedNode
+    from callflow.runtime.ari import AriSettings
+    from callflow.runtime.interpreter import app_name
+    from callflow.runtime.lookup import CustomerLookup
+    from callflow.runtime.server import ThreadedLookup, configure_logging, serve
+    from callflow.store import make_engine, make_sessionmaker
+
+    site = _load(site_spec)
+    try:
+        settings = AriSettings.from_env(
+            app_name(site.name), url=ari_url, user=ari_user, password=ari_password
+        )
+    except ValueError as exc:
+        raise click.UsageError(f"{exc} (--ari-user)") from exc
+    configure_logging()
+    engine = make_engine(db_url)
+    lookup = ThreadedLookup(CustomerLookup(make_sessionmaker(engine)).answer)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        crm = asyncio.create_task(
+            _serve_crm(db_url, host, port, budget, ami, ami_user, ami_secret, webhook), name="crm"
+        )
+        crm.add_done_callback(lambda _task: stop.set())  # it only ends by failing
+        click.echo(f"live: {site.name} as ARI application {settings.app} on {settings.url}")
+        try:
+            await serve(site, settings, lookup=lookup, lookup_timeout=budget, stop=stop)
+        finally:
+            crm.cancel()
+            await asyncio.gather(crm, return_exceptions=True)
+        if not crm.cancelled() and crm.exception() is not None:
+            raise click.ClickException(f"CRM server stopped: {crm.exception()}")
+
+    try:
+        asyncio.run(run())
+    except (UnsupportedNode, ValidationError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        lookup.close()
+        engine.dispose()
 
 
 async def _serve_crm(
@@ -362,7 +428,7 @@ async def _serve_crm(
 
     from callflow.runtime.fastagi import FastAgiServer
     from callflow.runtime.lookup import CustomerLookup, LookupRoute
-    from callflow.runtime.records import CallRecorder
+    from callflow.runtime.records import AMI_EVENT_CLASSES, CallRecorder
     from callflow.runtime.screenpop import ScreenPop
     from callflow.store import make_engine, make_sessionmaker
 
@@ -376,7 +442,7 @@ async def _serve_crm(
             port=int(ami_port),
             username=ami_user,
             secret=ami_secret,
-            events="on",
+            events=AMI_EVENT_CLASSES,
         )
         CallRecorder(sessions).register(manager)
         if webhook:

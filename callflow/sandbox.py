@@ -47,6 +47,9 @@ DEFAULT_STATE_DIR = Path("/tmp/callflow-sandbox")  # noqa: S108 - short on purpo
 DEBIAN_SUITE = "forky"
 DEBIAN_PACKAGES = ("asterisk", "asterisk-modules", "asterisk-core-sounds-en")
 _MARKER = ".callflow-root-complete"
+LAUNCHER = "usr/sbin/asterisk-callflow"
+"""The root's binary, patched to start through the root's own loader and libraries."""
+_LAUNCHER_MARKER = ".callflow-launcher"
 _STATE_FILE = "sandbox.json"
 
 # Loaded explicitly (autoload = no): a fixed list boots in about a second and logs nothing
@@ -202,11 +205,15 @@ def provision(cache_dir: Path | str | None = None) -> Path:
     """
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     root = cache / ROOT_NAME
-    if (root / _MARKER).exists():
+    if (root / _MARKER).exists() and launcher_ready(root):
         return root
     cache.mkdir(parents=True, exist_ok=True)
     with _locked(cache / ".provision.lock"):
-        if (root / _MARKER).exists():  # another process built it while we waited
+        if (root / _MARKER).exists():  # cached, or another process built it while we waited
+            # a root cached before the launcher existed gets it now; without root rights
+            # (or patchelf) it still runs, only `core restart now` is refused (Sandbox.cli)
+            with contextlib.suppress(SandboxError, OSError):
+                fix_launcher(root)
             return root
         if os.geteuid() != 0:
             raise SandboxError(
@@ -242,6 +249,7 @@ def provision(cache_dir: Path | str | None = None) -> Path:
         except BaseException:
             _remove_tree(build)
             raise
+        fix_launcher(root)  # after the rename: the launcher names the root's final path
     return root
 
 
@@ -304,6 +312,73 @@ def _write_hold_tone(path: Path, seconds: float = 8.0, rate: int = 8000) -> None
         out.setsampwidth(2)
         out.setframerate(rate)
         out.writeframes(samples.tobytes())
+
+
+def _launcher_stamp(root: Path) -> str:
+    """What the launcher was made from: the root's path (the loader and libraries are
+    named absolutely) and the original binary's size and mtime."""
+    _loader, binary, _arch = _layout(root)
+    st = binary.stat()
+    return json.dumps({"root": str(root.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns})
+
+
+def launcher_ready(root: Path) -> bool:
+    """Whether ``root`` has an up-to-date :data:`LAUNCHER` (see :func:`fix_launcher`)."""
+    try:
+        stamp = (root / _LAUNCHER_MARKER).read_text().strip()
+        return (root / LAUNCHER).is_file() and stamp == _launcher_stamp(root)
+    except (OSError, SandboxError):
+        return False
+
+
+def fix_launcher(root: Path) -> Path:
+    """Give ``root`` a copy of its Asterisk binary that starts without help: its ELF
+    interpreter is the root's dynamic loader and its RPATH the root's library directories.
+
+    Started through ``ld-linux --library-path`` instead, Asterisk runs, but ``core restart
+    now`` re-executes the bare binary with the host's loader, which cannot find
+    ``libasteriskpj.so.2`` or the root's newer glibc, and the sandbox dies. The original
+    binary is left alone; the copy is made once (a marker says for which root and binary)
+    and renamed into place, so sandboxes sharing the cached root never see half of it::
+
+        fix_launcher(provision())   # root/usr/sbin/asterisk-callflow
+    """
+    launcher = root / LAUNCHER
+    if launcher_ready(root):
+        return launcher
+    loader, binary, arch = _layout(root)
+    _ensure_patchelf()
+    base = root.resolve()
+    tmp = launcher.with_name(f".{launcher.name}.{os.getpid()}")
+    try:
+        shutil.copy2(binary, tmp)
+        _run(
+            "fix_launcher",
+            [
+                "patchelf",
+                "--set-interpreter",
+                str(base / loader.relative_to(root)),
+                "--force-rpath",  # DT_RPATH, not RUNPATH: it also serves the libraries' needs
+                "--set-rpath",
+                f"{base}/usr/lib/{arch}:{base}/lib/{arch}",
+                str(tmp),
+            ],
+            timeout=60,
+        )
+        version = _run("fix_launcher", [str(tmp), "-V"], timeout=30)
+        if not version.startswith("Asterisk "):
+            raise SandboxError(f"fix_launcher: the patched binary says {version.strip()!r}")
+        os.replace(tmp, launcher)
+    finally:
+        tmp.unlink(missing_ok=True)
+    (root / _LAUNCHER_MARKER).write_text(_launcher_stamp(root) + "\n")
+    return launcher
+
+
+def _ensure_patchelf() -> None:
+    if shutil.which("patchelf") is None:
+        _run("apt-get update", ["apt-get", "update"], timeout=600)
+        _run("apt-get install patchelf", ["apt-get", "install", "-y", "patchelf"], timeout=600)
 
 
 def _ensure_debootstrap() -> None:
@@ -427,6 +502,9 @@ class Sandbox:
     ) -> None:
         self.root = Path(root) if root is not None else provision()
         self._loader, self._binary, self._arch = _layout(self.root)
+        #: the self-contained binary (see :func:`fix_launcher`); None: started through the
+        #: root's loader, and ``core restart now`` would kill it
+        self.launcher: Path | None = self.root / LAUNCHER if launcher_ready(self.root) else None
         self._owns_workdir = workdir is None
         self.workdir = (
             Path(workdir)
@@ -467,6 +545,8 @@ class Sandbox:
 
     def asterisk_command(self) -> list[str]:
         """Argv prefix that talks to this Asterisk: ``argv + ["-rx", cmd]`` runs ``cmd``."""
+        if self.launcher is not None:
+            return [str(self.launcher), "-C", str(self.etc_dir / "asterisk.conf")]
         return [
             str(self._loader),
             "--library-path",
@@ -480,7 +560,12 @@ class Sandbox:
         """Run one Asterisk CLI command and return its output::
 
         assert "Asterisk 22" in pbx.cli("core show version")
+
+        ``core restart now`` returns once the restarted Asterisk is fully booted (same
+        process, same configuration directory, so deployed sites are still there).
         """
+        if " ".join(command.split()).lower() == "core restart now":
+            return self._restart(timeout)
         argv = [*self.asterisk_command(), "-rx", command]
         try:
             done = subprocess.run(
@@ -599,6 +684,48 @@ class Sandbox:
         return f"<Sandbox {self.workdir} pid={self.pid} ami={self.ami_port} http={self.http_port}>"
 
     # ---- internals
+
+    def _restart(self, timeout: float) -> str:
+        """``core restart now``, then wait for the new boot (the control socket is made
+        anew, so a changed inode or mtime tells the new Asterisk from the old one)."""
+        if self.launcher is None:
+            raise SandboxError(
+                f"cli 'core restart now': {self.root} has no {LAUNCHER} (run "
+                "`callflow sandbox provision` as root); Asterisk would not come back"
+            )
+        if self.pid is None:
+            raise SandboxError("cli 'core restart now': the sandbox is not running")
+        pid = self.pid
+        ctl = self.workdir / "run" / "asterisk.ctl"
+
+        def identity() -> tuple[int, int] | None:
+            try:
+                st = ctl.stat()
+            except FileNotFoundError:
+                return None
+            return st.st_ino, st.st_mtime_ns
+
+        before = identity()
+        argv = [*self.asterisk_command(), "-rx", "core restart now"]
+        with contextlib.suppress(subprocess.TimeoutExpired):  # the console may just drop
+            subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
+        started = time.monotonic()
+        deadline = started + max(timeout, self.boot_timeout)
+        while time.monotonic() < deadline:
+            proc = self._state["proc"]
+            if (proc is not None and proc.poll() is not None) or not _pid_alive(pid):
+                tail = self.log_tail()
+                raise SandboxError(f"cli 'core restart now': Asterisk exited\n{tail}")
+            now = identity()
+            if now is not None and now != before:
+                with contextlib.suppress(SandboxError):
+                    self.cli("core waitfullybooted", timeout=max(1.0, deadline - time.monotonic()))
+                    return ""
+            time.sleep(0.05)
+        raise SandboxError(
+            f"cli 'core restart now': Asterisk did not come back within "
+            f"{deadline - started:g}s\n{self.log_tail()}"
+        )
 
     def _spawn_detached(self, argv: list[str], console: Path) -> int:
         """Start Asterisk so that it outlives this process (sh backgrounds it, we reap sh)."""

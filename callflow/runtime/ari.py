@@ -296,13 +296,14 @@ class AriClient:
     async def continue_in_dialplan(
         self, channel: str, context: str | None, extension: str | None, priority: int | None
     ) -> None:
+        """Leave the app and go on in dialplan; None for all three means "where the
+        channel was" (aioswagger rejects parameters passed as None, so they are left out)."""
+        where = {"context": context, "extension": extension, "priority": priority}
         await self._json(
             "channels",
             "continueInDialplan",
             channelId=channel,
-            context=context,
-            extension=extension,
-            priority=priority,
+            **{name: value for name, value in where.items() if value is not None},
         )
 
     async def hangup(self, channel: str) -> None:

@@ -18,7 +18,8 @@ import contextlib
 import json
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from callflow.model.site import Site
@@ -207,6 +208,29 @@ class LiveRuntime:
             await asyncio.gather(*self._side, return_exceptions=True)
         log.info("runtime stopped", extra={"calls": len(sessions)})
         return len(sessions)
+
+
+class ThreadedLookup:
+    """The interpreter's lookup over a blocking one (the store's
+    :meth:`~callflow.runtime.lookup.CustomerLookup.answer`): each query runs in a small
+    thread pool, so a slow database holds up only its own call; the interpreter's
+    ``lookup_timeout`` is the budget, and an error makes the caller unknown::
+
+        lookup = ThreadedLookup(CustomerLookup(sessions).answer)
+        LiveService(site, settings, lookup=lookup, lookup_timeout=0.5)
+    """
+
+    def __init__(self, answer: Callable[[str], Iterable[tuple[str, str]]], threads: int = 8):
+        self.answer = answer
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="cf-live-lookup")
+
+    async def __call__(self, caller: str) -> Mapping[str, str] | None:
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(self._pool, self.answer, caller)
+        return dict(found)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class JsonFormatter(logging.Formatter):

@@ -108,11 +108,11 @@ async def test_invalid_digits_exhaust_tries_and_follow_failure(sandbox, driver):
 
 
 async def test_after_hours_menu_and_holiday_by_clock(four_s, driver, sandbox):
-    # Sunday 2026-11-22 20:00 in Shanghai is after hours (weekends close at 17:00).
+    # Saturday 2025-11-22 20:00 in Shanghai is after hours (weekends close at 17:00).
     # CF_NOW is the test clock the compiled time condition honours.
-    sunday_night = 1763812800  # 2026-11-22T12:00:00Z = 20:00 Asia/Shanghai
+    saturday_night = 1763812800  # 2025-11-22T12:00:00Z = 20:00 Asia/Shanghai
     result = await driver.place_call(
-        "cf-star_motors-entry", "8000", dtmf="1", hold=2, variables={"CF_NOW": str(sunday_night)}
+        "cf-star_motors-entry", "8000", dtmf="1", hold=2, variables={"CF_NOW": str(saturday_night)}
     )
     assert result.trace == ["identify", "vip_check", "hours", "after_hours", "sales_voicemail"]
     assert result.dest == "voicemail:2000"

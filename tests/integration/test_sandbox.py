@@ -251,3 +251,24 @@ def test_up_survives_its_process_and_down_stops_it(state_dir: Path, asterisk_roo
     )
     with pytest.raises(SandboxError, match="attach"):
         attach(state_dir)
+
+
+def test_core_restart_now_brings_the_same_sandbox_back(asterisk_root: Path) -> None:
+    from callflow.sandbox import LAUNCHER, fix_launcher, launcher_ready
+
+    assert launcher_ready(asterisk_root)
+    assert fix_launcher(asterisk_root) == asterisk_root / LAUNCHER  # idempotent, no rework
+    with Sandbox(asterisk_root) as pbx:
+        assert pbx.asterisk_command()[0] == str(asterisk_root / LAUNCHER)
+        (pbx.etc_dir / "cf-restart.conf").write_text("[cf-restart]\nexten => s,1,Hangup()\n")
+        with (pbx.etc_dir / "extensions.conf").open("a") as extensions:
+            extensions.write("#include cf-restart.conf\n")
+        pbx.cli("dialplan reload")
+        pid = pbx.pid
+        mark = pbx.log_mark()
+        pbx.cli("core restart now")  # returns once the new boot is complete
+        assert pbx.pid == pid and os.path.exists(f"/proc/{pid}")
+        assert pbx.cli("core show uptime seconds").split()[2] in ("0", "1", "2")
+        assert "cf-restart" in pbx.cli("dialplan show cf-restart")
+        assert "res_ari.so" in pbx.cli("module show like res_ari.so")
+        assert pbx.problems_since(mark) == []
