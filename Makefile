@@ -47,6 +47,8 @@ dialplans: install
 bench: sandbox
 	$(BIN)/python benchmarks/compile.py --deploy
 	$(BIN)/python benchmarks/import_csv.py
+	$(BIN)/python benchmarks/lookup.py
+	$(BIN)/python benchmarks/live.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
