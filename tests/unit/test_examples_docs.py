@@ -126,3 +126,13 @@ def test_every_cli_command_is_documented() -> None:
     assert {"validate", "compile", "sandbox up"} <= set(commands)
     missing = [c for c in commands if f"callflow {c}" not in text]
     assert missing == [], "commands missing from docs/cli.md"
+
+
+def test_the_readme_example_is_a_clean_site(tmp_path) -> None:
+    from callflow.loader import load_site
+    from callflow.validate import validate
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (code,) = re.findall(r"^```python\n(.*?)^```", readme, re.MULTILINE | re.DOTALL)
+    (tmp_path / "shop.py").write_text(code, encoding="utf-8")
+    assert validate(load_site(str(tmp_path / "shop.py"))) == []
