@@ -43,6 +43,7 @@ from callflow.model.nodes import (
 from callflow.model.prompts import Prompt
 from callflow.model.schedule import week_key
 from callflow.model.site import Site
+from callflow.model.variables import BRANCH_VARS, CUSTOMER_VARS
 from callflow.model.visitor import NodeVisitor
 from callflow.validate import check
 
@@ -88,22 +89,6 @@ CUSTOMER_FIELDS = {
     "manager": "CF_MANAGER",
     "language": "CF_LANG",
     "segment": "CF_SEGMENT",
-    "region": "CF_REGION",
-    "tags": "CF_TAGS",
-}
-#: cleared when the lookup fails (CF_LANG is not: a language chosen earlier stays)
-_CLEARED_ON_FAILURE = (
-    "CF_CUSTOMER_ID",
-    "CF_TIER",
-    "CF_MANAGER",
-    "CF_SEGMENT",
-    "CF_REGION",
-    "CF_TAGS",
-)
-_BRANCH_VARS = {
-    "tier": "CF_TIER",
-    "segment": "CF_SEGMENT",
-    "language": "CF_LANG",
     "region": "CF_REGION",
     "tags": "CF_TAGS",
 }
@@ -525,7 +510,7 @@ class Simulator(NodeVisitor[_Next]):
         )
 
     def visit_branch(self, node: Branch, call: _Call) -> _Next:
-        raw = call.get(_BRANCH_VARS[node.attribute]).lower()
+        raw = call.get(BRANCH_VARS[node.attribute]).lower()
         if node.attribute == "tags":
             key = f".{_filter(raw, 'a-z0-9_.')}."
             for value, target in node.cases.items():
@@ -542,7 +527,7 @@ class Simulator(NodeVisitor[_Next]):
         script = call.script
         if script.lookup_fails:
             call.vars["CF_LOOKUP"] = "failed"
-            for name in _CLEARED_ON_FAILURE:
+            for name in CUSTOMER_VARS:
                 call.vars[name] = ""
             call.log("lookup", "failed: unknown caller")
         else:

@@ -57,17 +57,10 @@ from callflow.model.nodes import (
 )
 from callflow.model.prompts import Prompt
 from callflow.model.site import Site
+from callflow.model.variables import BRANCH_VARS, CUSTOMER_VARS
 from callflow.model.visitor import NodeVisitor
 
 #: customer variables the lookup sets; cleared when it fails
-CUSTOMER_VARS = ("CF_CUSTOMER_ID", "CF_TIER", "CF_MANAGER", "CF_SEGMENT", "CF_REGION", "CF_TAGS")
-BRANCH_VARS = {
-    "tier": "CF_TIER",
-    "segment": "CF_SEGMENT",
-    "language": "CF_LANG",
-    "region": "CF_REGION",
-    "tags": "CF_TAGS",
-}
 #: Queue() outcomes after which the caller is still with us and goes to overflow
 QUEUE_GAVE_UP = ("TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL")
 #: device states in which an account manager is not rung

@@ -44,6 +44,7 @@ from callflow.model.nodes import (
 from callflow.model.prompts import Prompt
 from callflow.model.schedule import week_key
 from callflow.model.site import Site
+from callflow.model.variables import BRANCH_VARS, CUSTOMER_VARS
 from callflow.model.visitor import NodeVisitor
 from callflow.runtime.session import CallHungUp, CallSession, ControlError
 from callflow.validate import check
@@ -57,22 +58,6 @@ CustomerLookup = Callable[[str], Awaitable[Mapping[str, str] | None]]
 
 #: what a lookup may set: a channel variable, or CALLERID(name) / CALLERID(num)
 _ASSIGNABLE: Final = re.compile(r"[A-Z][A-Z0-9_]{0,79}|CALLERID\((?:name|num)\)")
-#: cleared when the lookup fails (as the compiled Lookup node does; CF_LANG is kept)
-CUSTOMER_VARS: Final = (
-    "CF_CUSTOMER_ID",
-    "CF_TIER",
-    "CF_MANAGER",
-    "CF_SEGMENT",
-    "CF_REGION",
-    "CF_TAGS",
-)
-BRANCH_VARS: Final = {
-    "tier": "CF_TIER",
-    "segment": "CF_SEGMENT",
-    "language": "CF_LANG",
-    "region": "CF_REGION",
-    "tags": "CF_TAGS",
-}
 _ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
