@@ -472,6 +472,21 @@ class CallDriver:
 
     # ---- queues and test agents
 
+    async def wait_for_callers(
+        self, queue: str, count: int, timeout: float = 10.0
+    ) -> list[WaitingCaller]:
+        """Poll ``queue`` until ``count`` callers wait in it or ``timeout`` seconds pass;
+        returns the callers waiting then (fewer than ``count`` on timeout)::
+
+            waiting = await driver.wait_for_callers("shop-sales", 3)
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            waiting = await self.queue_waiting(queue)
+            if len(waiting) >= count or time.monotonic() > deadline:
+                return waiting
+            await asyncio.sleep(0.1)
+
     async def queue_waiting(self, queue: str) -> list[WaitingCaller]:
         """Callers waiting in ``queue``, next-to-be-served first (AMI QueueStatus)."""
         responses = await self.action({"Action": "QueueStatus", "Queue": queue})

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+from typing import Any
+
+import aiohttp
+
 from callflow import (
     Dial,
     Hangup,
@@ -13,8 +18,40 @@ from callflow import (
     Site,
     Staff,
 )
+from callflow.deploy import CliControl, deploy
 from callflow.model.nodes import Play
 from callflow.model.prompts import Prompt
+from callflow.testing import install_placeholder_prompts
+
+
+def load(sandbox: Any, site: Site) -> list[str]:
+    """Deploy ``site`` into the sandbox; return the WARNING/ERROR lines the load logged."""
+    install_placeholder_prompts(sandbox, site)
+    mark = sandbox.log_mark()
+    deploy(site, sandbox.etc_dir, asterisk=CliControl(sandbox.asterisk_command()))
+    return sandbox.problems_since(mark, settle=0.5)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (yet)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def ari_get(sandbox: Any, path: str, **params: str) -> Any:
+    """``GET <ari_url>/<path>`` as JSON (JSON carries values AMI would cut at a line
+    break); None on 404."""
+    auth = {"Authorization": aiohttp.encode_basic_auth(sandbox.ari_user, sandbox.ari_password)}
+    async with (
+        aiohttp.ClientSession(headers=auth) as http,
+        http.get(f"{sandbox.ari_url}/{path}", params=params) as response,
+    ):
+        if response.status == 404:
+            return None
+        response.raise_for_status()
+        return await response.json()
+
 
 #: a device that exists for no channel driver: callers wait in the queue (joinempty=yes)
 NOBODY = "PJSIP/callflow-nobody"

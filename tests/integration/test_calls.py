@@ -12,40 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 import uuid
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from callflow.compiler import queue_name
-from callflow.deploy import CliControl, deploy
 from callflow.loader import load_site
 from callflow.runtime.fastagi import FastAgiServer
-from callflow.testing import install_placeholder_prompts
 
-from .sites import hostile_site, menu_site, priority_site
+from .sites import ari_get, free_port, hostile_site, load, menu_site, priority_site
 
 pytestmark = pytest.mark.asterisk
 
 ROOT = Path(__file__).parents[2]
 FOUR_S = ROOT / "examples" / "four_s_dealer.py"
-
-
-def load(sandbox, site):
-    """Deploy ``site`` into the sandbox; return the WARNING/ERROR lines the load logged."""
-    install_placeholder_prompts(sandbox, site)
-    mark = sandbox.log_mark()
-    deploy(site, sandbox.etc_dir, asterisk=CliControl(sandbox.asterisk_command()))
-    return sandbox.problems_since(mark, settle=0.5)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +120,7 @@ async def test_queue_order_follows_customer_tier_not_join_order(sandbox, driver)
                     await driver.start_call("cf-prio-entry", "100", caller_id=caller, hold=30)
                 )
                 await asyncio.sleep(0.7)
-            waiting = await wait_for_callers(driver, queue, 3)
+            waiting = await driver.wait_for_callers(queue, 3)
             assert [w.caller_id for w in waiting] == ["5550002", "5550001", "5550000"]
             assert [w.priority for w in waiting] == [10, 5, 0]
             for h in handles:
@@ -146,26 +128,6 @@ async def test_queue_order_follows_customer_tier_not_join_order(sandbox, driver)
             ended = [await h.wait_end() for h in handles]
             assert {r.dest for r in ended} == {"queue:sales"}
         assert server.served == 6
-
-
-async def ari_variable(sandbox, channel_id: str, name: str) -> str:
-    auth = aiohttp.encode_basic_auth(sandbox.ari_user, sandbox.ari_password)
-    url = f"{sandbox.ari_url}/channels/{channel_id}/variable"
-    async with (
-        aiohttp.ClientSession(headers={"Authorization": auth}) as http,
-        http.get(url, params={"variable": name}) as response,
-    ):
-        assert response.status == 200, await response.text()
-        return str((await response.json())["value"])
-
-
-async def wait_for_callers(driver, queue, count, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        waiting = await driver.queue_waiting(queue)
-        if len(waiting) >= count or time.monotonic() > deadline:
-            return waiting
-        await asyncio.sleep(0.1)
 
 
 @pytest.mark.parametrize("failure", ["server down", "server too slow"])
@@ -188,7 +150,7 @@ async def test_lookup_failure_still_queues_at_default_priority_within_2s(sandbox
         assert load(sandbox, site) == []
         started = time.monotonic()
         handle = await driver.start_call(f"cf-{name}-entry", "100", caller_id="5550002", hold=30)
-        waiting = await wait_for_callers(driver, queue_name(name, "sales"), 1, timeout=2.0)
+        waiting = await driver.wait_for_callers(queue_name(name, "sales"), 1, timeout=2.0)
         elapsed = time.monotonic() - started
         assert len(waiting) == 1, f"caller not in the queue after {elapsed:.2f}s"
         assert waiting[0].priority == 0
@@ -226,10 +188,13 @@ async def test_hostile_names_load_cleanly_and_never_run(sandbox, driver, templat
     handle = await driver.start_call(
         f"cf-{name}-entry", "100", caller_id="5551234", caller_name=caller_name, hold=30
     )
-    waiting = await wait_for_callers(driver, queue_name(name, "sales"), 1)
+    waiting = await driver.wait_for_callers(queue_name(name, "sales"), 1)
     assert waiting, "caller never reached the queue"
     # read over ARI (JSON): AMI's line protocol would cut the value at a line break
-    cid_name = await ari_variable(sandbox, waiting[0].uniqueid, "CALLERID(name)")
+    found = await ari_get(
+        sandbox, f"channels/{waiting[0].uniqueid}/variable", variable="CALLERID(name)"
+    )
+    cid_name = found["value"]
     assert cid_name == payload + caller_name
     await handle.hangup()
     assert (await handle.wait_end()).dest == "queue:sales"

@@ -37,8 +37,7 @@ from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
 from callflow.store.inputs import customer_data, staff_data
 from callflow.store.repositories import CustomerRepository, StaffRepository
 
-from .sites import NOBODY
-from .test_calls import free_port, load, wait_for_callers
+from .sites import NOBODY, free_port, load
 
 pytestmark = pytest.mark.asterisk
 
@@ -215,7 +214,7 @@ async def test_queue_orders_store_customers_and_the_vip_is_answered_first(
                 )
             )
             await asyncio.sleep(0.5)
-        waiting = await wait_for_callers(driver, queue, 3)
+        waiting = await driver.wait_for_callers(queue, 3)
         assert [w.caller_id for w in waiting] == [VIP_NO_MANAGER, GOLD, UNKNOWN]
         assert [w.priority for w in waiting] == [10, 5, 0]
         assert await driver.getvar(waiting[0].channel, "CALLERID(name)") == "Zhou Xun"
@@ -284,7 +283,7 @@ async def test_vip_rings_the_account_manager_first(sandbox, driver, crm, behavio
     if path == "manager":
         result = await handle.wait_end()
     else:
-        waiting = await wait_for_callers(driver, queue, 1, timeout=6)
+        waiting = await driver.wait_for_callers(queue, 1, timeout=6)
         assert [w.priority for w in waiting] == [10]
         rang = time.monotonic() - started
         if behaviour == "noanswer":
@@ -335,7 +334,7 @@ async def test_crm_outages_queue_the_caller_at_default_priority_within_2s(
     try:
         started = time.monotonic()
         handle = await driver.start_call(f"cf-{name}-entry", "100", caller_id=VIP, hold=10)
-        waiting = await wait_for_callers(driver, queue_name(name, "sales"), 1, timeout=2.0)
+        waiting = await driver.wait_for_callers(queue_name(name, "sales"), 1, timeout=2.0)
         elapsed = time.monotonic() - started
         assert len(waiting) == 1, f"caller not in the queue after {elapsed:.2f}s"
         assert waiting[0].priority == 0
@@ -364,7 +363,7 @@ async def test_hostile_crm_data_and_caller_ids_stay_data(sandbox, driver, crm, c
     site = crm_site("crmh", crm["url"])
     assert load(sandbox, site) == []
     handle = await driver.start_call("cf-crmh-entry", "100", caller_id=caller, hold=10)
-    waiting = await wait_for_callers(driver, queue_name("crmh", "sales"), 1, timeout=3)
+    waiting = await driver.wait_for_callers(queue_name("crmh", "sales"), 1, timeout=3)
     assert len(waiting) == 1
     channel = waiting[0].channel
     if caller == HOSTILE:
@@ -447,7 +446,7 @@ async def test_classic_agi_script_answers_like_the_server(sandbox, driver, crm, 
             await driver.start_call("cf-crmclassic-entry", "100", caller_id=caller, hold=15)
         )
         await asyncio.sleep(1.0)
-    waiting = await wait_for_callers(driver, queue_name("crmclassic", "sales"), 3, timeout=6)
+    waiting = await driver.wait_for_callers(queue_name("crmclassic", "sales"), 3, timeout=6)
     assert [w.caller_id for w in waiting] == [VIP_NO_MANAGER, GOLD, UNKNOWN]
     assert [w.priority for w in waiting] == [10, 5, 0]
     assert await driver.getvar(waiting[0].channel, "CALLERID(name)") == "Zhou Xun"

@@ -18,7 +18,6 @@ import json
 import os
 import pprint
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from callflow import simulate as sim
@@ -39,6 +37,8 @@ from callflow.runtime.ari import AriSettings
 from callflow.runtime.interpreter import app_name
 from callflow.runtime.server import LiveService
 from callflow.testing import CallDriver, install_placeholder_prompts
+
+from .sites import ari_get, free_port
 
 pytestmark = pytest.mark.asterisk
 
@@ -61,12 +61,6 @@ SATURDAY_20 = "1763812800"  # 2025-11-22 (Sat) 20:00 Asia/Shanghai: closed
 NOT_HOLIDAY = "1790820000"  # 2026-10-01 (Thu) 10:00 Asia/Shanghai: not a site holiday
 NATIONAL_DAY = "1822356000"  # 2027-10-01 10:00 Asia/Shanghai: a 4S holiday
 SPRING_FESTIVAL = "1802052000"  # 2027-02-08 10:00 Asia/Shanghai: a shop holiday
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def crm(caller: str) -> Mapping[str, Any] | None:
@@ -123,16 +117,10 @@ def liveshop(sandbox: Any, agi_port: int) -> tuple[Site, str, str]:
 
 async def app_channels(sandbox: Any, app: str) -> list[str] | None:
     """Channels in ``app`` (None: no such application)."""
-    auth = {"Authorization": aiohttp.encode_basic_auth(sandbox.ari_user, sandbox.ari_password)}
-    async with (
-        aiohttp.ClientSession(headers=auth) as http,
-        http.get(f"{sandbox.ari_url}/applications/{app}") as response,
-    ):
-        if response.status == 404:
-            return None
-        response.raise_for_status()
-        data = await response.json()
-        return [str(c).removeprefix("channel:") for c in data.get("channel_ids", [])]
+    data = await ari_get(sandbox, f"applications/{app}")
+    if data is None:
+        return None
+    return [str(c).removeprefix("channel:") for c in data.get("channel_ids", [])]
 
 
 @asynccontextmanager
@@ -488,10 +476,10 @@ async def test_a_slow_lookup_delays_only_its_own_call(sandbox, driver, live4s, a
         started = time.monotonic()
         slow = await driver.start_call(live, "8000", caller_id="5550003", hold=8, timeout=30)
         fast = await driver.start_call(live, "8000", caller_id="5550002", hold=8, timeout=30)
-        first = await wait_for_queue(driver, queue, 1, 3)
+        first = await driver.wait_for_callers(queue, 1, 3)
         fast_at = time.monotonic() - started
         assert [w.caller_id for w in first] == ["5550002"], first
-        both = await wait_for_queue(driver, queue, 2, 8)
+        both = await driver.wait_for_callers(queue, 2, 8)
         slow_at = time.monotonic() - started
         assert sorted(w.caller_id for w in both) == ["5550002", "5550003"]
         assert fast_at < 2.5 < 3.0 <= slow_at, (fast_at, slow_at)
@@ -534,13 +522,7 @@ def callflow_cli(*args: str, env: Mapping[str, str] | None = None) -> str:
 
 async def registered_apps(sandbox: Any) -> list[str]:
     """``GET /applications``: the Stasis applications ARI has registered."""
-    auth = {"Authorization": aiohttp.encode_basic_auth(sandbox.ari_user, sandbox.ari_password)}
-    async with (
-        aiohttp.ClientSession(headers=auth) as http,
-        http.get(f"{sandbox.ari_url}/applications") as response,
-    ):
-        response.raise_for_status()
-        return [str(app["name"]) for app in await response.json()]
+    return [str(app["name"]) for app in await ari_get(sandbox, "applications")]
 
 
 async def test_callflow_serve_runs_the_site_live_and_stops_cleanly_on_sigterm(
@@ -628,12 +610,3 @@ async def wait_until_async(condition: Any, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(0.05)
-
-
-async def wait_for_queue(driver: CallDriver, queue: str, count: int, timeout: float) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        waiting = await driver.queue_waiting(queue)
-        if len(waiting) >= count or time.monotonic() > deadline:
-            return waiting
-        await asyncio.sleep(0.1)
