@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Insert, select
+from sqlalchemy import Insert, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -65,6 +65,30 @@ def customer_columns(data: CustomerData) -> dict[str, Any]:
     }
 
 
+#: the caller lookup: the customer owning a phone, its manager's device and its tags
+#: (aggregated in the database: one query, one round trip)
+_FIND_BY_PHONE = (
+    select(
+        Customer.id,
+        Customer.name,
+        Customer.tier,
+        Customer.value,
+        Customer.account_manager_id,
+        Staff.device,
+        Customer.region,
+        Customer.language,
+        Customer.timezone,
+        select(func.aggregate_strings(CustomerTag.tag, ","))
+        .where(CustomerTag.customer_id == Customer.id)
+        .scalar_subquery()
+        .label("tags"),
+    )
+    .join(CustomerPhone, CustomerPhone.customer_id == Customer.id)
+    .outerjoin(Staff, Staff.id == Customer.account_manager_id)
+    .where(CustomerPhone.phone == bindparam("phone"))
+)
+
+
 class CustomerRepository:
     """Find customers by phone and write them.
 
@@ -84,30 +108,23 @@ class CustomerRepository:
         phone = try_normalize_phone(raw_number, self.default_region)
         if phone is None:
             return None
-        row = session.execute(
-            select(
-                Customer.id,
-                Customer.name,
-                Customer.tier,
-                Customer.value,
-                Customer.account_manager_id,
-                Staff.device,
-                Customer.region,
-                Customer.language,
-                Customer.timezone,
-            )
-            .join(CustomerPhone, CustomerPhone.customer_id == Customer.id)
-            .outerjoin(Staff, Staff.id == Customer.account_manager_id)
-            .where(CustomerPhone.phone == phone)
-        ).one_or_none()
+        # Core, not ORM: the statement is built once and SQLAlchemy reuses its compiled
+        # form, so a lookup costs one round trip to the database and little Python.
+        row = session.connection().execute(_FIND_BY_PHONE, {"phone": phone}).one_or_none()
         if row is None:
             return None
-        tags = session.scalars(
-            select(CustomerTag.tag)
-            .where(CustomerTag.customer_id == row.id)
-            .order_by(CustomerTag.tag)
-        ).all()
-        return CustomerView(*row, tags=tuple(tags))
+        return CustomerView(
+            id=row.id,
+            name=row.name,
+            tier=row.tier,
+            value=row.value,
+            manager_id=row.account_manager_id,
+            manager_device=row.device,
+            region=row.region,
+            language=row.language,
+            timezone=row.timezone,
+            tags=tuple(sorted(row.tags.split(","))) if row.tags else (),
+        )
 
     def get(self, session: Session, customer_id: int) -> Customer | None:
         """The customer with *customer_id*, phones and tags loaded."""
