@@ -9,7 +9,7 @@ from ``$CALLFLOW_DB`` in Asterisk's environment (never from the dialplan)::
     CALLFLOW_DB=postgresql://crm@db/crm asterisk -f     # or a wrapper script
 
 It logs to stderr (Asterisk's console) and to ``$CALLFLOW_AGI_LOG`` if set. Whatever
-goes wrong, it exits 0 without setting ``CF_LOOKUP``: the dialplan takes its fallback.
+goes wrong, it exits 0 without answering (no ``CF_CRM``): the dialplan takes its fallback.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from typing import Any, TextIO
 
 from asterisk.agi import AGI
 
+from callflow.model.variables import ANSWER_VAR
 from callflow.runtime.fastagi import quote
-from callflow.runtime.lookup import CustomerLookup, _reason
+from callflow.runtime.lookup import CustomerLookup, _reason, pack_answer
 from callflow.store.engine import make_engine, make_sessionmaker
 
 log = logging.getLogger("callflow.agi")
@@ -54,7 +55,7 @@ def _setup_logging() -> None:
 
 
 def run(agi: Any, args: Sequence[str]) -> bool:
-    """Answer one AGI request on *agi* (a pyst2 ``AGI``); True if ``CF_LOOKUP`` was set."""
+    """Answer one AGI request on *agi* (a pyst2 ``AGI``); True if it answered."""
     route = args[0] if args else ""
     site = args[1] if len(args) > 1 else "?"
     call = agi.env.get("agi_uniqueid", "?")
@@ -69,8 +70,7 @@ def run(agi: Any, args: Sequence[str]) -> bool:
             )
         finally:
             engine.dispose()
-        for name, value in found:
-            agi.execute("SET VARIABLE", name, quote(value))
+        agi.execute("SET VARIABLE", ANSWER_VAR, quote(pack_answer(found)))
     except Exception as exc:  # any failure: the dialplan falls back, the cause is logged
         log.warning(
             "lookup for call %s (site %s) failed: %s; caller continues at default priority",

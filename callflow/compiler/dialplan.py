@@ -20,9 +20,11 @@ lookup server, the live runtime and the tests:
 - ``CF_SITE``, ``CF_ENTRY``; ``CF_TRACE``: node ids visited, space-separated;
   ``CF_DEST``: where the call arrived (``queue:sales``, ``dial:alice``, ``voicemail:100``,
   ``hangup``); ``CF_PATH``: ``queue``, ``manager`` or ``manager-then-queue``.
-- set by the lookup: ``CF_LOOKUP`` (``ok``), ``CF_CUSTOMER_ID``, ``CF_TIER``,
-  ``CF_MANAGER`` (a staff id), ``CF_LANG``, ``CF_SEGMENT``, ``CF_REGION``, ``CF_TAGS``
-  (tags joined by ``.``). All of them are filtered before use: a wrong value can only
+- set by the Lookup node from the lookup server's one-variable answer ``CF_CRM`` (see
+  :data:`callflow.model.variables.ANSWER_VAR`): ``CF_LOOKUP`` (``ok``, else
+  ``failed``), ``CF_CUSTOMER_ID``, ``CF_TIER``, ``CF_MANAGER`` (a staff id), ``CF_LANG``,
+  ``CF_SEGMENT``, ``CF_REGION``, ``CF_TAGS`` (tags joined by ``.``),
+  ``CF_CUSTOMER_NAME``. All of them are filtered before use: a wrong value can only
   make a caller unknown, never change what the dialplan runs.
 - ``CF_NOW``: a Unix time that time conditions use instead of the clock (tests).
 """
@@ -57,7 +59,7 @@ from callflow.model.nodes import (
 )
 from callflow.model.prompts import Prompt
 from callflow.model.site import Site
-from callflow.model.variables import BRANCH_VARS, CUSTOMER_VARS
+from callflow.model.variables import ANSWER_FIELDS, ANSWER_VAR, BRANCH_VARS, CUSTOMER_VARS
 from callflow.model.visitor import NodeVisitor
 
 #: customer variables the lookup sets; cleared when it fails
@@ -307,14 +309,21 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
 
     def visit_lookup(self, node: Lookup) -> list[Context]:
         lookup = self.site.lookup
+        after = self.goto(node.next)
         steps = [
             *self.enter(node),
             Step("Set", "CF_LOOKUP="),
+            Step("Set", f"{ANSWER_VAR}="),
             Step("AGI", agi_target(lookup.url, lookup.script, self.site.name)),
-            Step("GotoIf", '$["${AGISTATUS}" = "SUCCESS" & "${CF_LOOKUP}" = "ok"]?found'),
+            Step(
+                "GotoIf",
+                f'$["${{AGISTATUS}}" = "SUCCESS" & "${{CUT({ANSWER_VAR},.,1)}}" = "ok"]?found',
+            ),
             Step("Set", "CF_LOOKUP=failed", comment="lookup down, slow or failed: unknown caller"),
             *(Step("Set", f"{v}=") for v in CUSTOMER_VARS),
-            self.goto(node.next, label="found"),
+            after,
+            *unpack_answer(),
+            after,
         ]
         return [self.node_context(node, Extension("s", tuple(steps)))]
 
@@ -426,6 +435,31 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             tuple(members.values()),
             comment=label,
         )
+
+
+def unpack_answer() -> list[Step]:
+    """The steps that turn the lookup's one-variable answer (``CF_CRM``, see
+    :data:`~callflow.model.variables.ANSWER_VAR`) into the customer's channel variables.
+
+    Each field is base64 and is decoded straight into ``Set()``, whose value is never
+    evaluated again, so a CRM value cannot become dialplan. A customer without a
+    language keeps the one the caller chose; ``CALLERID(name)`` becomes the CRM name.
+    """
+
+    def field(name: str) -> str:
+        return f"${{BASE64_DECODE(${{CUT({ANSWER_VAR},.,{ANSWER_FIELDS.index(name) + 2})}}):1}}"
+
+    return [
+        Step("Set", "CF_LOOKUP=ok", label="found"),
+        Step("GotoIf", f'$["${{{ANSWER_VAR}}}" = "ok"]?done', comment="not in the CRM"),
+        *(Step("Set", f"{name}={field(name)}") for name in ANSWER_FIELDS if name != "CF_LANG"),
+        Step("Set", f"CF_CRM_LANG={field('CF_LANG')}"),
+        Step("GotoIf", "$[${LEN(${CF_CRM_LANG})} = 0]?name", comment="no language on file"),
+        Step("Set", "CF_LANG=${CF_CRM_LANG}"),
+        Step("Set", "CALLERID(name)=${CF_CUSTOMER_NAME}", label="name"),
+        Step("Set", "CF_CRM_LANG=", label="done"),
+        Step("Set", f"{ANSWER_VAR}="),
+    ]
 
 
 def agi_target(url: str, script: str, *args: str) -> str:

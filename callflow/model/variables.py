@@ -28,3 +28,22 @@ BRANCH_VARS: Final = {
     "region": "CF_REGION",
     "tags": "CF_TAGS",
 }
+
+#: The lookup server answers in this one channel variable (one AGI round trip): ``ok``
+#: for a caller not in the CRM; for a customer ``ok`` then, for each name of
+#: ``ANSWER_FIELDS`` in order, ``.`` and the base64 of ``ANSWER_PAD`` + the value. The
+#: compiled Lookup node unpacks it with ``CUT()``/``BASE64_DECODE()``; the pad keeps an
+#: empty value a non-empty field (Asterisk warns on ``BASE64_DECODE()`` of nothing) and
+#: ``${...:1}`` drops it again.
+ANSWER_VAR: Final = "CF_CRM"
+ANSWER_FIELDS: Final = (
+    "CF_CUSTOMER_ID",
+    "CF_TIER",
+    "CF_MANAGER",
+    "CF_LANG",
+    "CF_SEGMENT",
+    "CF_REGION",
+    "CF_TAGS",
+    "CF_CUSTOMER_NAME",
+)
+ANSWER_PAD: Final = "-"

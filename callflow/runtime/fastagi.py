@@ -4,7 +4,7 @@ A FastAGI connection is one short conversation: Asterisk sends ``agi_*`` headers
 commands (``SET VARIABLE ...``) and read each ``200 result=...`` reply, then close. A
 handler gets the request and a session to talk through; it runs under a time budget, and
 whatever goes wrong (an exception, the budget, a dead socket) is logged with the call's
-id and ends only that conversation. The compiled dialplan sees no ``CF_LOOKUP=ok`` and
+id and ends only that conversation. The compiled Lookup node then sees no answer and
 takes its fallback::
 
     async def hello(request, agi):

@@ -21,6 +21,7 @@ import pytest
 from callflow.compiler import queue_name
 from callflow.loader import load_site
 from callflow.runtime.fastagi import FastAgiServer
+from callflow.runtime.lookup import send
 
 from .sites import ari_get, free_port, hostile_site, load, menu_site, priority_site
 
@@ -106,8 +107,7 @@ async def test_queue_order_follows_customer_tier_not_join_order(sandbox, driver)
     async def lookup(request, agi):
         tier = tiers.get(request.caller)
         if tier:
-            await agi.set_variable("CF_TIER", tier)
-            await agi.set_variable("CF_LOOKUP", "ok")
+            await send(agi, [("CF_TIER", tier)])
 
     async with FastAgiServer({"lookup": lookup}, port=0) as server:
         site = priority_site("prio", f"agi://127.0.0.1:{server.port}")
@@ -134,8 +134,7 @@ async def test_queue_order_follows_customer_tier_not_join_order(sandbox, driver)
 async def test_lookup_failure_still_queues_at_default_priority_within_2s(sandbox, driver, failure):
     async def slow(request, agi):
         await asyncio.sleep(5)
-        await agi.set_variable("CF_TIER", "vip")
-        await agi.set_variable("CF_LOOKUP", "ok")
+        await send(agi, [("CF_TIER", "vip")])
 
     name = "down" if failure == "server down" else "slow"
     if failure == "server down":

@@ -35,6 +35,7 @@ from callflow.loader import load_site
 from callflow.model.site import LookupSettings, Site
 from callflow.runtime.ari import AriSettings
 from callflow.runtime.interpreter import app_name
+from callflow.runtime.lookup import send
 from callflow.runtime.server import LiveService
 from callflow.testing import CallDriver, install_placeholder_prompts
 
@@ -72,9 +73,7 @@ async def agi_lookup(request: Any, agi: Any) -> None:
     found = CUSTOMERS.get(request.caller)
     if not found:
         return
-    for name, value in found.items():
-        await agi.set_variable(name, value)
-    await agi.set_variable("CF_LOOKUP", "ok")
+    await send(agi, found.items())
 
 
 def live_site(path: Path, name: str, agi_port: int) -> Site:

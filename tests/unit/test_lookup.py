@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -11,7 +13,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from callflow.compiler.dialplan import agi_target
-from callflow.runtime.lookup import CustomerLookup, StoreUnavailable, agi_command, assignments
+from callflow.model.variables import ANSWER_FIELDS, ANSWER_PAD
+from callflow.runtime.lookup import (
+    CustomerLookup,
+    StoreUnavailable,
+    agi_command,
+    answer_command,
+    assignments,
+    pack_answer,
+)
 from callflow.runtime.records import CallRecorder
 from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
 from callflow.store.repositories import CustomerView
@@ -41,6 +51,38 @@ def test_assignments_send_only_values():
         "CF_CUSTOMER_ID", "CF_TIER", "CF_SEGMENT", "CF_CUSTOMER_NAME", "CALLERID(name)",
         "CF_LOOKUP",
     ]  # fmt: skip
+
+
+def unpack(packed: str) -> dict[str, str]:
+    """What the compiled Lookup node does with CF_CRM: CUT on '.', BASE64_DECODE, drop
+    the pad (``${...:1}``)."""
+    status, *fields = packed.split(".")
+    assert status == "ok"
+    decoded = [base64.b64decode(f, validate=True).decode() for f in fields]
+    assert all(d.startswith(ANSWER_PAD) for d in decoded)
+    return {name: d[1:] for name, d in zip(ANSWER_FIELDS, decoded, strict=True)} if fields else {}
+
+
+def test_packed_answer_carries_every_field_and_leaves_out_what_the_dialplan_derives():
+    values = unpack(pack_answer(assignments(VIEW)))
+    assert list(values) == list(ANSWER_FIELDS)
+    assert values["CF_TIER"] == "vip" and values["CF_MANAGER"] == "wang"
+    assert values["CF_REGION"] == ""  # empty, but still a field: the dialplan clears it
+    assert values["CF_CUSTOMER_NAME"] == 'Li "Lei",) ${SHELL(x)}'
+    assert pack_answer(assignments(None)) == "ok"  # a caller the CRM does not know
+    assert answer_command([]) == 'SET VARIABLE CF_CRM "ok"'
+
+
+def test_packed_answer_refuses_a_variable_the_dialplan_would_not_unpack():
+    with pytest.raises(ValueError, match="'CF_PRIO' is not one of CF_CUSTOMER_ID"):
+        pack_answer([("CF_PRIO", "10")])
+
+
+@given(st.dictionaries(st.sampled_from(ANSWER_FIELDS), st.text(), min_size=1))
+def test_packed_answer_round_trips_any_text_in_dialplan_safe_characters(found):
+    packed = pack_answer(found.items())
+    assert re.fullmatch(rf"ok(\.[A-Za-z0-9+/=]+){{{len(ANSWER_FIELDS)}}}", packed)
+    assert unpack(packed) == {name: found.get(name, "") for name in ANSWER_FIELDS}
 
 
 @given(st.text(st.characters(exclude_categories=("Cs",))))
