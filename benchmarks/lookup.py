@@ -2,14 +2,17 @@
 
 Boots the Asterisk 22 sandbox, imports 100,000 customers into SQLite, and has test
 channels run the lookup in a dialplan loop: each iteration picks a random customer's
-number, stamps the time (``STRFTIME(,,%s.%6q)``) right before and after ``AGI(...)`` and
-reports both in a user event. Each channel keeps its own fixed schedule, so the rate is
-the one asked for whatever the latency (10 channels at 10/s each = 100 lookups/s).
+number, stamps the time (``STRFTIME(,,%s.%6q)``), runs the Lookup node exactly as
+callflow compiles it (``AGI(...)`` and the unpacking of the answer into ``CF_TIER``...),
+stamps the time again and reports both in a user event. Each channel keeps its own fixed
+schedule, so the rate is the one asked for whatever the latency (10 channels at 10/s
+each = 100 lookups/s).
 
 Three measurements in the same run, against the same Asterisk:
 
-- ``baseline``: a FastAGI handler that does nothing (connection, headers, close): the
-  floor any FastAGI lookup pays on this machine right now;
+- ``baseline``: the same compiled node against a FastAGI handler that does nothing
+  (connection, headers, close; the node then takes its fallback): the floor any FastAGI
+  lookup pays on this machine right now;
 - ``FastAGI``: the store-backed ``lookup`` route, at the same rate;
 - ``classic``: the ``callflow-agi`` script (one process per lookup), one at a time.
 
@@ -39,6 +42,7 @@ from pathlib import Path
 
 from panoramisk import Manager
 
+from callflow import Hangup, Lookup, LookupSettings, Site, compile_site
 from callflow.runtime.fastagi import AgiRequest, AgiSession, FastAgiServer, Handler
 from callflow.runtime.lookup import CustomerLookup, LookupRoute
 from callflow.sandbox import Sandbox
@@ -47,7 +51,8 @@ from callflow.store.csv_import import import_customers
 
 TIERS = ("vip", "gold", "silver", "standard")
 
-# T0/T1 are taken right around AGI(); the pacing (W) waits for the channel's next slot.
+# T0/T1 are taken right around the compiled Lookup node (its AGI() call and the
+# unpacking of the answer); the pacing (W) waits for the channel's next slot.
 BENCH_CONF = r"""
 [cf-bench]
 exten => run,1,Answer()
@@ -55,22 +60,35 @@ exten => run,1,Answer()
  same => n,Set(START=${STRFTIME(,,%s.%6q)})
  same => n(loop),Set(CALLERID(num)=138${SPRINTF(%08d,${RAND(0,${BENCH_MAX})})})
  same => n,Set(CF_LOOKUP=)
- same => n,GotoIf($["${BENCH_CLASSIC}" = "1"]?classic)
  same => n,Set(T0=${STRFTIME(,,%s.%6q)})
- same => n,AGI(${BENCH_URL},bench)
- same => n,Set(T1=${STRFTIME(,,%s.%6q)})
- same => n(report),UserEvent(LookupBench,t0: ${T0},t1: ${T1},ok: ${CF_LOOKUP},status: ${AGISTATUS})
+ same => n,Goto(cf-${BENCH_SITE}-lookup,s,1)
+ same => n(measured),Set(T1=${STRFTIME(,,%s.%6q)})
+ same => n,UserEvent(LookupBench,t0: ${T0},t1: ${T1},ok: ${CF_LOOKUP},status: ${AGISTATUS})
  same => n,Set(I=$[${I} + 1])
  same => n,GotoIf($[${I} >= ${BENCH_N}]?done)
  same => n,Set(W=$[${START} + ${I} * ${BENCH_GAP} - ${STRFTIME(,,%s.%6q)}])
  same => n,ExecIf($[${W} > 0]?Wait(${W}))
  same => n,Goto(loop)
  same => n(done),Hangup()
- same => n(classic),Set(T0=${STRFTIME(,,%s.%6q)})
- same => n,AGI(${BENCH_URL},lookup,bench)
- same => n,Set(T1=${STRFTIME(,,%s.%6q)})
- same => n,Goto(report)
 """
+
+
+def lookup_context(name: str, url: str, script: str = "lookup") -> str:
+    """The compiled Lookup node of a one-node site *name*, as callflow compiles it for
+    *url*, with its way out sent back to the benchmark loop."""
+    site = Site(
+        name=name,
+        entries={"100": "lookup"},
+        nodes=[Lookup(id="lookup", next="back"), Hangup(id="back")],
+        lookup=LookupSettings(url=url, script=script),
+    )
+    text = compile_site(site).files["extensions.conf"]
+    start = text.index(f"[cf-{name}-lookup]")
+    end = text.find("\n[", start + 1)
+    context = text[start : end if end > 0 else len(text)]
+    back = f"Goto(cf-{name}-back,s,1)"
+    assert back in context, context
+    return context.replace(back, "Goto(cf-bench,run,measured)")
 
 
 @dataclass(frozen=True)
@@ -112,17 +130,17 @@ def classic_wrapper(directory: Path, url: str) -> Path:
 
 async def run_channels(
     pbx: Sandbox,
-    target: str,
     *,
     channels: int,
     per_channel: int,
     gap: float,
     customers: int,
-    classic: bool = False,
+    site: str,
     expect: str = "ok",
 ) -> list[Sample]:
-    """Run ``channels`` looping channels, each doing ``per_channel`` AGI calls every
-    ``gap`` seconds (0: back to back); ``expect``: ``ok`` (CF_LOOKUP) or ``any``."""
+    """Run ``channels`` looping channels, each running the Lookup node of *site*
+    ``per_channel`` times every ``gap`` seconds (0: back to back); ``expect``: ``ok``
+    (CF_LOOKUP) or ``any`` (AGISTATUS=SUCCESS)."""
     samples: list[Sample] = []
     done = asyncio.Event()
     expected = channels * per_channel
@@ -155,11 +173,10 @@ async def run_channels(
                 "Data": "600",
                 "Async": "true",
                 "Variable": [
-                    f"BENCH_URL={target}",
                     f"BENCH_N={per_channel}",
                     f"BENCH_GAP={gap:g}",
                     f"BENCH_MAX={customers - 1}",
-                    f"BENCH_CLASSIC={int(classic)}",
+                    f"BENCH_SITE={site}",
                 ],
             }
         )
@@ -197,37 +214,41 @@ async def main(options: argparse.Namespace) -> None:
         )
         routes: dict[str, Handler] = {"lookup": route, "noop": do_nothing}
         with Sandbox() as pbx:
-            (pbx.etc_dir / "cf-bench.conf").write_text(BENCH_CONF)
-            ext = pbx.etc_dir / "extensions.conf"
-            ext.write_text(ext.read_text() + '\n#include "cf-bench.conf"\n')
-            pbx.cli("dialplan reload")
             async with FastAgiServer(routes, port=0, budget=1.0) as server:
                 base = f"agi://127.0.0.1:{server.port}"
+                contexts = [
+                    BENCH_CONF,
+                    lookup_context("fast", base),
+                    lookup_context("noop", base, script="noop"),
+                    lookup_context("classic", f"agi:{classic_wrapper(directory, url)}"),
+                ]
+                (pbx.etc_dir / "cf-bench.conf").write_text("\n".join(contexts))
+                ext = pbx.etc_dir / "extensions.conf"
+                ext.write_text(ext.read_text() + '\n#include "cf-bench.conf"\n')
+                pbx.cli("dialplan reload")
                 common = {"channels": channels, "gap": gap, "customers": customers}
                 # warm up: the worker's SQLite connection, its page cache, the code paths
-                await run_channels(pbx, f"{base}/lookup", **{**common, "per_channel": 20})
+                await run_channels(pbx, site="fast", **{**common, "per_channel": 20})
                 baseline = await run_channels(
-                    pbx, f"{base}/noop", per_channel=per_channel, expect="any", **common
+                    pbx, site="noop", per_channel=per_channel, expect="any", **common
                 )
-                fast = await run_channels(pbx, f"{base}/lookup", per_channel=per_channel, **common)
+                fast = await run_channels(pbx, site="fast", per_channel=per_channel, **common)
             classic = []
             if options.classic:
-                script = classic_wrapper(directory, url)
                 classic = await run_channels(
                     pbx,
-                    str(script),
+                    site="classic",
                     channels=1,
                     per_channel=options.classic,
                     gap=0,
                     customers=customers,
-                    classic=True,
                 )
         route.close()
         engine.dispose()
     print(
         f"{customers} customers in SQLite; {channels} channels at {rate:g} lookups/s, "
         f"lookup route with {options.threads} worker thread(s); latency seen by Asterisk "
-        "around AGI()"
+        "around the compiled Lookup node (AGI() and unpacking the answer)"
     )
     b = summary("baseline", baseline)
     f = summary("FastAGI", fast)
