@@ -5,8 +5,10 @@ No module-level state: every command builds what it needs from its options.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -365,19 +367,22 @@ def serve_cmd(
     import asyncio
     import logging
 
+    crm_options = _CrmOptions(db_url, host, port, budget, ami, ami_user, ami_secret, webhook)
     if site_spec is None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-        asyncio.run(_serve_crm(db_url, host, port, budget, ami, ami_user, ami_secret, webhook))
+        asyncio.run(_serve_crm(crm_options))
         return
 
     from callflow.errors import UnsupportedNode
     from callflow.runtime.ari import AriSettings
     from callflow.runtime.interpreter import app_name
     from callflow.runtime.lookup import CustomerLookup
+    from callflow.runtime.records import agent_ids
     from callflow.runtime.server import ThreadedLookup, configure_logging, serve
     from callflow.store import make_engine, make_sessionmaker
 
     site = _load(site_spec)
+    crm_options = dataclasses.replace(crm_options, agents=agent_ids(site))
     try:
         settings = AriSettings.from_env(
             app_name(site.name), url=ari_url, user=ari_user, password=ari_password
@@ -390,9 +395,7 @@ def serve_cmd(
 
     async def run() -> None:
         stop = asyncio.Event()
-        crm = asyncio.create_task(
-            _serve_crm(db_url, host, port, budget, ami, ami_user, ami_secret, webhook), name="crm"
-        )
+        crm = asyncio.create_task(_serve_crm(crm_options), name="crm")
         crm.add_done_callback(lambda _task: stop.set())  # it only ends by failing
         click.echo(f"live: {site.name} as ARI application {settings.app} on {settings.url}")
         try:
@@ -412,16 +415,23 @@ def serve_cmd(
         engine.dispose()
 
 
-async def _serve_crm(
-    db_url: str | None,
-    host: str,
-    port: int,
-    budget: float,
-    ami: str | None,
-    ami_user: str,
-    ami_secret: str,
-    webhook: str | None,
-) -> None:
+@dataclasses.dataclass(frozen=True)
+class _CrmOptions:
+    """What ``serve`` needs for the CRM side: lookups, records, screen pops."""
+
+    db_url: str | None
+    host: str
+    port: int
+    budget: float
+    ami: str | None
+    ami_user: str
+    ami_secret: str
+    webhook: str | None
+    #: queue member device -> staff id, for call records (from the site, if one is served)
+    agents: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+async def _serve_crm(options: _CrmOptions) -> None:
     import asyncio
 
     from panoramisk import Manager
@@ -432,26 +442,26 @@ async def _serve_crm(
     from callflow.runtime.screenpop import ScreenPop
     from callflow.store import make_engine, make_sessionmaker
 
-    sessions = make_sessionmaker(make_engine(db_url))
-    route = LookupRoute(CustomerLookup(sessions), budget=budget)
+    sessions = make_sessionmaker(make_engine(options.db_url))
+    route = LookupRoute(CustomerLookup(sessions), budget=options.budget)
     manager = None
-    if ami:
-        ami_host, _, ami_port = ami.rpartition(":")
+    if options.ami:
+        ami_host, _, ami_port = options.ami.rpartition(":")
         manager = Manager(
             host=ami_host or "127.0.0.1",
             port=int(ami_port),
-            username=ami_user,
-            secret=ami_secret,
+            username=options.ami_user,
+            secret=options.ami_secret,
             events=AMI_EVENT_CLASSES,
         )
-        CallRecorder(sessions).register(manager)
-        if webhook:
-            ScreenPop(webhook, sessions).register(manager)
+        CallRecorder(sessions, agents=options.agents).register(manager)
+        if options.webhook:
+            ScreenPop(options.webhook, sessions).register(manager)
         await manager.connect()
-    async with FastAgiServer({"lookup": route}, host=host, port=port, budget=budget + 0.5):
-        click.echo(
-            f"FastAGI lookup on agi://{host}:{port}/lookup" + (f", AMI {ami}" if ami else "")
-        )
+    host, port = options.host, options.port
+    async with FastAgiServer({"lookup": route}, host=host, port=port, budget=options.budget + 0.5):
+        ami = f", AMI {options.ami}" if options.ami else ""
+        click.echo(f"FastAGI lookup on agi://{host}:{port}/lookup{ami}")
         try:
             await asyncio.Event().wait()
         finally:

@@ -31,7 +31,7 @@ from callflow.loader import load_site
 from callflow.model.site import LookupSettings, Site
 from callflow.runtime.fastagi import FastAgiServer
 from callflow.runtime.lookup import CustomerLookup, LookupRoute
-from callflow.runtime.records import AMI_EVENT_CLASSES, CallRecorder
+from callflow.runtime.records import AMI_EVENT_CLASSES, CallRecorder, agent_ids
 from callflow.sandbox import Sandbox, provision
 from callflow.store import CallRecord, Customer, make_engine, make_sessionmaker, upgrade
 from callflow.store.csv_import import import_customers, import_staff
@@ -157,6 +157,7 @@ async def _run(
         await asyncio.wait_for(asyncio.shield(ami.authenticated_future), 5)
         async with FastAgiServer({"lookup": route}, port=0) as agi:
             site = demo_site(load_site(str(EXAMPLE)), agi.port)
+            recorder.agents.update(agent_ids(site))  # records name agents by staff id
             install_placeholder_prompts(pbx, site)
             started = time.perf_counter()
             result = deploy(

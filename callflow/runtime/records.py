@@ -11,9 +11,11 @@ customer). The same AMI connection drives the screen pop.
 
 Events are folded per linkedid; the record is written when ``CallflowEnd`` arrives and
 rewritten if AgentComplete comes later (the repository is idempotent on linkedid, so a
-call never has two rows)::
+call never has two rows). The record's agent is a staff id: the queue member's device is
+looked up in ``agents`` (device -> staff id, from the site), then in the store's staff
+table; a member known to neither (one added at run time) is recorded by its member name::
 
-    recorder = CallRecorder(make_sessionmaker(engine))
+    recorder = CallRecorder(make_sessionmaker(engine), agents=agent_ids(site))
     recorder.register(manager)          # a connected panoramisk Manager
     ...
     await recorder.flush()              # wait for pending writes (tests, shutdown)
@@ -32,8 +34,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from callflow.model.site import Site
 from callflow.store.customers import Customer
-from callflow.store.repositories import CallRecordRepository
+from callflow.store.repositories import CallRecordRepository, StaffRepository
 
 log = logging.getLogger("callflow.records")
 
@@ -68,7 +71,8 @@ class CallState:
     caller: str | None = None
     queue: str | None = None
     wait_seconds: int | None = None
-    agent: str | None = None
+    agent: str | None = None  # the member name, or the manager's staff id
+    agent_device: str | None = None  # the answering member's interface
     answered_at: datetime | None = None
     talk_seconds: int | None = None
     ended_at: datetime | None = None
@@ -93,6 +97,15 @@ class CallState:
         return max(0, round((self.ended_at - self.answered_at).total_seconds()))
 
 
+def agent_ids(site: Site) -> dict[str, str]:
+    """Queue member device -> staff id for *site*'s staff (the first id if two people
+    share a device), for :class:`CallRecorder`'s ``agents``."""
+    found: dict[str, str] = {}
+    for person in sorted(site.staff_map.values(), key=lambda p: p.id):
+        found.setdefault(person.device, person.id)
+    return found
+
+
 def _get(event: Mapping[str, Any], key: str) -> str:
     value = event.get(key)
     if value is None:  # panoramisk messages match case-insensitively; plain dicts don't
@@ -113,9 +126,12 @@ class CallRecorder:
         *,
         repository: CallRecordRepository | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        agents: Mapping[str, str] | None = None,
     ) -> None:
         self.sessions = sessions
         self.repository = repository or CallRecordRepository()
+        self.agents = dict(agents or {})
+        self.staff = StaffRepository()
         self.now = now
         self.calls: dict[str, CallState] = {}
         self.written = 0
@@ -166,7 +182,8 @@ class CallRecorder:
             call.wait_seconds = _int(_get(event, "HoldTime"))
         elif kind == "AgentConnect":
             call.queue = _get(event, "Queue")
-            call.agent = _get(event, "MemberName") or _get(event, "Interface")
+            call.agent_device = _get(event, "Interface") or None
+            call.agent = _get(event, "MemberName") or call.agent_device
             call.wait_seconds = _int(_get(event, "HoldTime"))
             call.answered_at = call.answered_at or now
         elif kind == "AgentComplete":
@@ -213,6 +230,14 @@ class CallRecorder:
         self._pending.add(future)
         future.add_done_callback(self._pending.discard)
 
+    def _agent_id(self, session: Session, call: CallState) -> str | None:
+        device = call.agent_device
+        if device:
+            staff_id = self.agents.get(device) or self.staff.id_by_device(session, device)
+            if staff_id:
+                return staff_id
+        return call.agent[:32] if call.agent else None  # the column holds a staff id
+
     def _write(self, call: CallState) -> None:
         end = call.end
         try:
@@ -237,7 +262,7 @@ class CallRecorder:
                     disposition=call.disposition,
                     ended_at=call.ended_at,
                     answered_at=call.answered_at,
-                    agent=call.agent,
+                    agent=self._agent_id(session, call),
                     wait_seconds=call.wait(),
                     talk_seconds=call.talk(),
                     node_trace=end.get("trace") or None,

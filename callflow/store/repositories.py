@@ -193,6 +193,14 @@ class StaffRepository:
         """The staff member *staff_id*, or None."""
         return session.get(Staff, staff_id, options=[selectinload(Staff.groups)])
 
+    def id_by_device(self, session: Session, device: str) -> str | None:
+        """The id of the staff member whose device is *device* (the first by id if several
+        share it), or None."""
+        found: str | None = session.scalar(
+            select(Staff.id).where(Staff.device == device).order_by(Staff.id).limit(1)
+        )
+        return found
+
     def in_group(self, session: Session, group: str) -> list[Staff]:
         """Members of *group*, by id."""
         return list(

@@ -24,7 +24,8 @@ from callflow.runtime.lookup import (
 )
 from callflow.runtime.records import CallRecorder
 from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
-from callflow.store.repositories import CustomerView
+from callflow.store.inputs import staff_data
+from callflow.store.repositories import CustomerView, StaffRepository
 
 VIEW = CustomerView(
     id=7, name='Li "Lei",)\n${SHELL(x)}', tier="vip", value=Decimal(1), manager_id="wang",
@@ -145,3 +146,33 @@ async def test_recorder_folds_events_into_one_record(tmp_path):
     rec = rows[0]
     assert (rec.wait_seconds, rec.talk_seconds, rec.agent, rec.priority) == (4, 3, "a1", 10)
     assert (rec.disposition, rec.queue, rec.caller) == ("ANSWERED", "s-sales", "+8613800000001")
+
+
+@pytest.mark.parametrize(
+    ("name", "interface", "agents", "expected"),
+    [
+        ("Ann Agent", "Local/ann@agents/n", {"Local/ann@agents/n": "ann"}, "ann"),  # site
+        ("Bo Li", "PJSIP/2001", {}, "bo"),  # the store's staff table
+        ("Temp Helper", "Local/tmp@agents/n", {}, "Temp Helper"),  # added at run time
+    ],
+)
+async def test_recorded_agent_is_the_staff_id_of_the_answering_member(
+    tmp_path, name, interface, agents, expected
+):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    upgrade(url)
+    sessions = make_sessionmaker(make_engine(url))
+    with sessions.begin() as session:
+        StaffRepository().upsert(session, staff_data(id="bo", name="Bo Li", device="PJSIP/2001"))
+    recorder = CallRecorder(sessions, agents=agents)
+    base = {"Linkedid": "L2", "Uniqueid": "L2"}
+    for event in (
+        {**base, "Event": "Newchannel"},
+        {**base, "Event": "AgentConnect", "Queue": "s-sales", "MemberName": name,
+         "Interface": interface, "HoldTime": "1"},
+        {**base, "Event": "UserEvent", "UserEvent": "CallflowEnd", "site": "s"},
+    ):  # fmt: skip
+        recorder.on_event(event)
+    await recorder.flush()
+    with sessions() as session:
+        assert session.query(CallRecord.agent).scalar() == expected
