@@ -4,6 +4,7 @@ Used by the store tests' `postgres_url` fixture; usable by any test suite::
 
     server = PostgresServer.start()      # raises PostgresUnavailable with the reason
     url = server.create_database("callflow_test")
+    server.halt(); server.resume()       # an outage: stopped, then back on the same port
     server.stop()
 """
 
@@ -75,6 +76,11 @@ def _free_port() -> int:
         return port
 
 
+def _spawn(argv: list[str], directory: Path, user: str | None) -> subprocess.Popen[bytes]:
+    with (directory / "postgres.log").open("ab") as log:
+        return subprocess.Popen(argv, user=user, stdout=log, stderr=subprocess.STDOUT)
+
+
 @dataclass
 class PostgresServer:
     """A running postgres process owned by the test session."""
@@ -82,6 +88,8 @@ class PostgresServer:
     process: subprocess.Popen[bytes]
     directory: Path
     port: int
+    argv: list[str]
+    user: str | None
 
     @classmethod
     def start(cls) -> PostgresServer:
@@ -116,33 +124,36 @@ class PostgresServer:
             shutil.rmtree(directory, ignore_errors=True)
             raise PostgresUnavailable(f"initdb failed: {init.stderr.strip()[-500:]}")
         port = _free_port()
-        log = (directory / "postgres.log").open("wb")
-        process = subprocess.Popen(
-            [
-                str(bin_dir / "postgres"),
-                "-D",
-                str(data),
-                "-k",
-                str(directory),
-                "-p",
-                str(port),
-                "-h",
-                "127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-            ],
-            user=user,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        server = cls(process, directory, port)
+        argv = [
+            str(bin_dir / "postgres"),
+            "-D",
+            str(data),
+            "-k",
+            str(directory),
+            "-p",
+            str(port),
+            "-h",
+            "127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ]
+        server = cls(_spawn(argv, directory, user), directory, port, argv, user)
         server._wait_ready()
         return server
+
+    def halt(self) -> None:
+        """Stop the server (fast shutdown) but keep its data: a database outage."""
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=30)
+
+    def resume(self) -> None:
+        """Start the halted server again, same data, same port."""
+        self.process = _spawn(self.argv, self.directory, self.user)
+        self._wait_ready()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT

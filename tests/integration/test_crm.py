@@ -31,11 +31,12 @@ from callflow import Hangup, Lookup, LookupSettings, PriorityRule, Queue, Site, 
 from callflow.compiler import queue_name
 from callflow.runtime.fastagi import FastAgiServer
 from callflow.runtime.lookup import NAME_LIMIT, CustomerLookup, LookupRoute
-from callflow.runtime.records import CallRecorder
+from callflow.runtime.records import CallRecorder, agent_ids
 from callflow.runtime.screenpop import ScreenPop
 from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
 from callflow.store.inputs import customer_data, staff_data
 from callflow.store.repositories import CustomerRepository, StaffRepository
+from tests.postgres import PostgresServer, PostgresUnavailable, unavailable
 
 from .sites import NOBODY, free_port, load
 
@@ -51,6 +52,9 @@ VIP, GOLD, VIP_NO_MANAGER, HOSTILE, UNKNOWN = (
 )
 MARKER = Path(f"/tmp/callflow-crm-pwned-{uuid.uuid4().hex}")
 HOSTILE_NAME = f"Evil,)${{SHELL(touch {MARKER})}}\"'\nline2\\ $[1+1]"
+
+
+ANN_NAME, ANN_DEVICE = 'Ann "The Closer", Sales', "Local/ann@cf-test-agent/n"
 
 
 def seed(url: str) -> None:
@@ -132,16 +136,24 @@ async def crm(crm_url, sandbox):
     engine.dispose()
 
 
-def crm_site(name: str, url: str, *, manager: str | None = None, script: str = "lookup") -> Site:
+def crm_site(
+    name: str,
+    url: str,
+    *,
+    manager: str | None = None,
+    script: str = "lookup",
+    agent: bool = False,
+) -> Site:
     """Entry 100: lookup, then the sales queue (VIP 10, gold 5); with ``manager`` (a test
-    behaviour: agent, busy, noanswer, nobody) VIPs ring their account manager 2 s first."""
+    behaviour: agent, busy, noanswer, nobody) VIPs ring their account manager 2 s first;
+    with ``agent``, the queue's member ann (ANN_DEVICE) answers."""
     device = NOBODY if manager in (None, "nobody") else f"Local/wang@cf-test-{manager}/n"
     return Site(
         name=name,
         entries={"100": "who"},
         staff=[
             Staff("wang", name="Wang Wei", device=device, groups=("managers",)),
-            Staff("ann", name="Ann", device=NOBODY, groups=("sales",)),
+            Staff("ann", name=ANN_NAME, device=ANN_DEVICE if agent else NOBODY, groups=("sales",)),
         ],
         priority=PriorityRule({"vip": 10, "gold": 5}, default=0),
         lookup=LookupSettings(url=url, script=script),
@@ -306,6 +318,29 @@ async def test_vip_rings_the_account_manager_first(sandbox, driver, crm, behavio
         assert rows[0].priority == 10
 
 
+@pytest.mark.parametrize("known_by", ["site", "store"])
+async def test_record_names_the_answering_member_by_staff_id(sandbox, driver, crm, known_by):
+    """Queue members carry display names in queues.conf; the record wants the staff id,
+    found from the member's device in the served site or in the store's staff table."""
+    name = f"crmagent{known_by}"
+    site = crm_site(name, crm["url"], agent=True)
+    if known_by == "site":
+        crm["recorder"].agents.update(agent_ids(site))
+    else:
+        with crm["sessions"].begin() as session:
+            StaffRepository().upsert(
+                session, staff_data(id="ann", name=ANN_NAME, device=ANN_DEVICE)
+            )
+    assert load(sandbox, site) == []
+    handle = await driver.start_call(
+        f"cf-{name}-entry", "100", caller_id=GOLD, hold=10, agent_talk=1, timeout=30
+    )
+    assert (await handle.wait_end()).dest == "queue:sales"
+    rows = await records_for(crm, handle.caller_uniqueid, talk=True)
+    assert len(rows) == 1
+    assert (rows[0].disposition, rows[0].agent, rows[0].tier) == ("ANSWERED", "ann", "gold")
+
+
 def lock_database(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA locking_mode=EXCLUSIVE")
@@ -358,12 +393,69 @@ async def test_crm_outages_queue_the_caller_at_default_priority_within_2s(
         assert len(rows) == 1 and rows[0].priority == 0 and rows[0].tier is None
 
 
+@pytest.fixture
+def postgres():
+    """A PostgreSQL server of this test's own, so that it can be stopped mid-test."""
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as exc:
+        unavailable(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.mark.postgres
+async def test_postgres_stopped_queues_at_default_priority_and_recovers(
+    sandbox, driver, postgres, caplog
+):
+    url = postgres.create_database("crm")
+    seed(url)
+    engine = make_engine(url)
+    route = LookupRoute(CustomerLookup(make_sessionmaker(engine)), budget=0.5)
+    caplog.set_level(logging.WARNING, logger="callflow.lookup")
+
+    async def vip_call() -> tuple[int, str, float]:
+        """(queue priority, CF_LOOKUP, seconds to reach the queue) of one VIP call."""
+        started = time.monotonic()
+        handle = await driver.start_call("cf-crmpg-entry", "100", caller_id=VIP, hold=10)
+        waiting = await driver.wait_for_callers(queue_name("crmpg", "sales"), 1, timeout=3)
+        elapsed = time.monotonic() - started
+        assert len(waiting) == 1, f"caller not in the queue after {elapsed:.2f}s"
+        lookup = await driver.getvar(waiting[0].channel, "CF_LOOKUP")
+        await handle.hangup()
+        assert (await handle.wait_end()).dest == "queue:sales"
+        return waiting[0].priority, lookup, elapsed
+
+    try:
+        async with FastAgiServer({"lookup": route}, port=0, budget=1.0) as server:
+            assert load(sandbox, crm_site("crmpg", f"agi://127.0.0.1:{server.port}")) == []
+            assert (await vip_call())[:2] == (10, "ok")  # PostgreSQL up: the VIP is known
+            postgres.halt()
+            priority, lookup, elapsed = await vip_call()
+            assert (priority, lookup) == (0, "failed")
+            assert elapsed < 2.0
+            assert "OperationalError" in caplog.text  # the cause, logged
+            assert "caller continues at default priority" in caplog.text
+            postgres.resume()
+            # back: the pool's pre-ping replaces the dead connection on the next lookup
+            assert (await vip_call())[:2] == (10, "ok")
+            assert (route.answered, route.fallbacks) == (2, 1)
+    finally:
+        route.close()
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["fastagi", "classic"])
 @pytest.mark.parametrize("caller", ["500&PJSIP/x", "1234)", HOSTILE])
-async def test_hostile_crm_data_and_caller_ids_stay_data(sandbox, driver, crm, caller):
-    site = crm_site("crmh", crm["url"])
+async def test_hostile_crm_data_and_caller_ids_stay_data(
+    sandbox, driver, crm, classic_agi, caller, backend
+):
+    name = f"crmh{backend[:4]}"
+    url = crm["url"] if backend == "fastagi" else classic_agi[0]
+    site = crm_site(name, url)
     assert load(sandbox, site) == []
-    handle = await driver.start_call("cf-crmh-entry", "100", caller_id=caller, hold=10)
-    waiting = await driver.wait_for_callers(queue_name("crmh", "sales"), 1, timeout=3)
+    handle = await driver.start_call(f"cf-{name}-entry", "100", caller_id=caller, hold=10)
+    waiting = await driver.wait_for_callers(queue_name(name, "sales"), 1, timeout=3)
     assert len(waiting) == 1
     channel = waiting[0].channel
     if caller == HOSTILE:
@@ -379,6 +471,7 @@ async def test_hostile_crm_data_and_caller_ids_stay_data(sandbox, driver, crm, c
     assert not MARKER.exists()
     rows = await records_for(crm, handle.caller_uniqueid)
     assert len(rows) == 1
+    assert crm["server"].served == (1 if backend == "fastagi" else 0)
 
 
 async def test_agi_quoting_round_trips_through_asterisk(sandbox, driver):
