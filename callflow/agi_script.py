@@ -28,7 +28,7 @@ from asterisk.agi import AGI
 from callflow.model.variables import ANSWER_VAR
 from callflow.runtime.fastagi import quote
 from callflow.runtime.lookup import CustomerLookup, _reason, pack_answer
-from callflow.store.engine import make_engine, make_sessionmaker
+from callflow.store.engine import make_engine
 
 log = logging.getLogger("callflow.agi")
 
@@ -65,9 +65,7 @@ def run(agi: Any, args: Sequence[str]) -> bool:
     try:
         engine = make_engine()
         try:
-            found = CustomerLookup(make_sessionmaker(engine)).answer(
-                agi.env.get("agi_callerid", "")
-            )
+            found = CustomerLookup(engine).answer(agi.env.get("agi_callerid", ""))
         finally:
             engine.dispose()
         agi.execute("SET VARIABLE", ANSWER_VAR, quote(pack_answer(found)))

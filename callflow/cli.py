@@ -379,7 +379,7 @@ def serve_cmd(
     from callflow.runtime.lookup import CustomerLookup
     from callflow.runtime.records import agent_ids
     from callflow.runtime.server import ThreadedLookup, configure_logging, serve
-    from callflow.store import make_engine, make_sessionmaker
+    from callflow.store import make_engine
 
     site = _load(site_spec)
     crm_options = dataclasses.replace(crm_options, agents=agent_ids(site))
@@ -391,7 +391,7 @@ def serve_cmd(
         raise click.UsageError(f"{exc} (--ari-user)") from exc
     configure_logging()
     engine = make_engine(db_url)
-    lookup = ThreadedLookup(CustomerLookup(make_sessionmaker(engine)).answer)
+    lookup = ThreadedLookup(CustomerLookup(engine).answer)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -442,8 +442,9 @@ async def _serve_crm(options: _CrmOptions) -> None:
     from callflow.runtime.screenpop import ScreenPop
     from callflow.store import make_engine, make_sessionmaker
 
-    sessions = make_sessionmaker(make_engine(options.db_url))
-    route = LookupRoute(CustomerLookup(sessions), budget=options.budget)
+    engine = make_engine(options.db_url)
+    sessions = make_sessionmaker(engine)
+    route = LookupRoute(CustomerLookup(engine), budget=options.budget)
     manager = None
     if options.ami:
         ami_host, _, ami_port = options.ami.rpartition(":")

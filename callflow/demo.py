@@ -141,7 +141,7 @@ async def _run(
     pbx: Sandbox, engine: Engine, echo: Callable[[str], None]
 ) -> tuple[list[tuple[DemoCall, CallResult]], list[tuple[CallRecord, str | None]]]:
     sessions = make_sessionmaker(engine)
-    route = LookupRoute(CustomerLookup(sessions), budget=0.5)
+    route = LookupRoute(CustomerLookup(engine), budget=0.5)
     recorder = CallRecorder(sessions)
     ami = Manager(
         host=pbx.ami_host,

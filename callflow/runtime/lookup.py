@@ -9,7 +9,7 @@ marks ``CF_LOOKUP=ok``. A lookup cut short by an error, the time budget or a dat
 outage never sets it, so the dialplan clears the customer variables and the caller goes
 on at default priority. Why is logged with the call's id::
 
-    lookup = CustomerLookup(make_sessionmaker(make_engine("sqlite:///crm.db")))
+    lookup = CustomerLookup(make_engine("sqlite:///crm.db"))
     server = FastAgiServer({"lookup": LookupRoute(lookup, budget=0.5)}, port=4573)
 
 Values from the CRM are data: :func:`~callflow.runtime.fastagi.quote` keeps them one
@@ -26,11 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from callflow.model.variables import ANSWER_FIELDS, ANSWER_PAD, ANSWER_VAR
 from callflow.runtime.fastagi import AgiRequest, AgiSession, quote
-from callflow.store.repositories import CustomerRepository, CustomerView
+from callflow.store.repositories import CallerFinder, CustomerView
 
 log = logging.getLogger("callflow.lookup")
 
@@ -125,22 +124,14 @@ def check_sqlite_file(engine: Engine) -> None:
 class CustomerLookup:
     """Find the caller in the store and say what to set on the channel (blocking)."""
 
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        customers: CustomerRepository | None = None,
-    ) -> None:
-        self.sessions = sessions
-        self.customers = customers or CustomerRepository()
+    def __init__(self, engine: Engine, *, default_region: str = "CN") -> None:
+        self.engine = engine
+        self.find = CallerFinder(engine, default_region)
 
     def answer(self, caller: str) -> list[Assignment]:
         """Assignments for *caller* (any CallerID form); raises on store errors."""
-        bind = self.sessions.kw.get("bind")
-        if isinstance(bind, Engine):
-            check_sqlite_file(bind)
-        with self.sessions() as session:
-            view = self.customers.find_by_phone(session, caller)
-        return assignments(view)
+        check_sqlite_file(self.engine)
+        return assignments(self.find(caller))
 
 
 class LookupRoute:

@@ -216,7 +216,7 @@ class ThreadedLookup:
     thread pool, so a slow database holds up only its own call; the interpreter's
     ``lookup_timeout`` is the budget, and an error makes the caller unknown::
 
-        lookup = ThreadedLookup(CustomerLookup(sessions).answer)
+        lookup = ThreadedLookup(CustomerLookup(engine).answer)
         LiveService(site, settings, lookup=lookup, lookup_timeout=0.5)
     """
 

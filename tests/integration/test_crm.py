@@ -93,7 +93,7 @@ async def crm(crm_url, sandbox):
     """FastAGI lookup server + call recorder on its own AMI connection."""
     engine = make_engine(crm_url)
     sessions = make_sessionmaker(engine)
-    route = LookupRoute(CustomerLookup(sessions), budget=0.5)
+    route = LookupRoute(CustomerLookup(engine), budget=0.5)
     recorder = CallRecorder(sessions)
     figures: dict[str, dict[str, str]] = {}  # Asterisk's own: linkedid -> AgentComplete
 
@@ -411,7 +411,7 @@ async def test_postgres_stopped_queues_at_default_priority_and_recovers(
     url = postgres.create_database("crm")
     seed(url)
     engine = make_engine(url)
-    route = LookupRoute(CustomerLookup(make_sessionmaker(engine)), budget=0.5)
+    route = LookupRoute(CustomerLookup(engine), budget=0.5)
     caplog.set_level(logging.WARNING, logger="callflow.lookup")
 
     async def vip_call() -> tuple[int, str, float]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from callflow.demo import CALLS, EXAMPLE, demo_site, demo_store
 from callflow.loader import load_site
 from callflow.runtime.lookup import CustomerLookup
-from callflow.store import make_sessionmaker
 
 
 def test_demo_store_answers_lookups_for_the_scripted_callers(tmp_path):
     lines: list[str] = []
     with demo_store(tmp_path, lines.append) as engine:
-        lookup = CustomerLookup(make_sessionmaker(engine))
+        lookup = CustomerLookup(engine)
         answers = {call.caller: dict(lookup.answer(call.caller)) for call in CALLS}
     assert lines == [
         "four_s_staff.csv: 8 inserted, 0 updated, 0 unchanged, 0 errors",

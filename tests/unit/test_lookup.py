@@ -111,7 +111,7 @@ def test_agi_target_fastagi_and_classic():
 
 def test_missing_sqlite_file_is_reported_not_created(tmp_path):
     path = tmp_path / "gone.db"
-    lookup = CustomerLookup(make_sessionmaker(make_engine(f"sqlite:///{path}")))
+    lookup = CustomerLookup(make_engine(f"sqlite:///{path}"))
     with pytest.raises(StoreUnavailable):
         lookup.answer("13800000001")
     assert not path.exists()

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from callflow.store import CallRecord, Customer, CustomerPhone, InvalidValue, Staff, SurveyResponse
 from callflow.store.inputs import Change, CustomerData, customer_data, staff_data
 from callflow.store.repositories import (
+    CallerFinder,
     CallRecordRepository,
     CustomerRepository,
     CustomerView,
@@ -50,7 +51,7 @@ def li_lei(**changes: Any) -> CustomerData:
 
 
 @pytest.mark.usefixtures("alice")
-def test_find_by_phone_in_any_format(session: Session) -> None:
+def test_find_by_phone_in_any_format(session: Session, engine: Engine) -> None:
     customer_id, change = customers.upsert(session, li_lei())
     session.commit()
     assert change is Change.INSERTED
@@ -66,15 +67,28 @@ def test_find_by_phone_in_any_format(session: Session) -> None:
         timezone="Asia/Shanghai",
         tags=("suv-owner", "upgrade-likely"),
     )
+    bare_id, _ = customers.upsert(  # no manager, no tags, no optional columns
+        session, customer_data(name="Ma Jun", phones=["13700137000"], tier="standard")
+    )
+    session.commit()
+    bare = CustomerView(
+        id=bare_id, name="Ma Jun", tier="standard", value=Decimal("0.00"), manager_id=None,
+        manager_device=None, region=None, language=None, timezone=None, tags=(),
+    )  # fmt: skip
+    finder = CallerFinder(engine, "CN")  # the call path's session-less lookup
     for raw in ("13800138000", "+86 138 0013 8000", "008613800138000", '"Li" <01065529988>'):
         assert customers.find_by_phone(session, raw) == expected
+        assert finder(raw) == expected
+    assert customers.find_by_phone(session, "137 0013 7000") == finder("137 0013 7000") == bare
     for unknown in ("13900139000", "anonymous", "", None, "1001"):
         assert customers.find_by_phone(session, unknown) is None
+        assert finder(unknown) is None
 
 
-def test_find_by_phone_is_parameterised(session: Session) -> None:
+def test_find_by_phone_is_parameterised(session: Session, engine: Engine) -> None:
     hostile = "13800138000' OR '1'='1"
     assert customers.find_by_phone(session, hostile) is None
+    assert CallerFinder(engine)(hostile) is None
     statement = select(CustomerPhone).where(CustomerPhone.phone == "+8613800138000")
     assert "+8613800138000" not in str(statement.compile())
 
