@@ -50,7 +50,7 @@ from callflow import Hangup, Lookup, LookupSettings, Site, compile_site
 from callflow.runtime.fastagi import AgiRequest, AgiSession, FastAgiServer, Handler
 from callflow.runtime.lookup import CustomerLookup, LookupRoute
 from callflow.sandbox import Sandbox
-from callflow.store import make_engine, upgrade
+from callflow.store import make_engine, make_lookup_engine, upgrade
 from callflow.store.csv_import import import_customers
 
 TIERS = ("vip", "gold", "silver", "standard")
@@ -216,7 +216,7 @@ async def main(options: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="cf-bench-") as tmp:
         directory = Path(tmp)
         url = make_db(directory, customers, options.db)
-        engine = make_engine(url)
+        engine = make_lookup_engine(url)  # as callflow serve does
         route = LookupRoute(CustomerLookup(engine), budget=0.5, threads=options.threads)
         routes: dict[str, Handler] = {"lookup": route, "noop": do_nothing}
         with Sandbox() as pbx:

@@ -28,7 +28,7 @@ from asterisk.agi import AGI
 from callflow.model.variables import ANSWER_VAR
 from callflow.runtime.fastagi import quote
 from callflow.runtime.lookup import CustomerLookup, _reason, pack_answer
-from callflow.store.engine import make_engine
+from callflow.store.engine import make_lookup_engine
 
 log = logging.getLogger("callflow.agi")
 
@@ -63,7 +63,7 @@ def run(agi: Any, args: Sequence[str]) -> bool:
         log.warning("call %s: unknown route %r (expected 'lookup')", call, route)
         return False
     try:
-        engine = make_engine()
+        engine = make_lookup_engine()
         try:
             found = CustomerLookup(engine).answer(agi.env.get("agi_callerid", ""))
         finally:

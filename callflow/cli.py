@@ -379,7 +379,7 @@ def serve_cmd(
     from callflow.runtime.lookup import CustomerLookup
     from callflow.runtime.records import agent_ids
     from callflow.runtime.server import ThreadedLookup, configure_logging, serve
-    from callflow.store import make_engine
+    from callflow.store import make_lookup_engine
 
     site = _load(site_spec)
     crm_options = dataclasses.replace(crm_options, agents=agent_ids(site))
@@ -390,7 +390,7 @@ def serve_cmd(
     except ValueError as exc:
         raise click.UsageError(f"{exc} (--ari-user)") from exc
     configure_logging()
-    engine = make_engine(db_url)
+    engine = make_lookup_engine(db_url)
     lookup = ThreadedLookup(CustomerLookup(engine).answer)
 
     async def run() -> None:
@@ -440,11 +440,12 @@ async def _serve_crm(options: _CrmOptions) -> None:
     from callflow.runtime.lookup import CustomerLookup, LookupRoute
     from callflow.runtime.records import AMI_EVENT_CLASSES, CallRecorder
     from callflow.runtime.screenpop import ScreenPop
-    from callflow.store import make_engine, make_sessionmaker
+    from callflow.store import make_engine, make_lookup_engine, make_sessionmaker
 
     engine = make_engine(options.db_url)
+    lookup_engine = make_lookup_engine(options.db_url)
     sessions = make_sessionmaker(engine)
-    route = LookupRoute(CustomerLookup(engine), budget=options.budget)
+    route = LookupRoute(CustomerLookup(lookup_engine), budget=options.budget)
     manager = None
     if options.ami:
         ami_host, _, ami_port = options.ami.rpartition(":")
@@ -469,6 +470,8 @@ async def _serve_crm(options: _CrmOptions) -> None:
             route.close()
             if manager is not None:
                 manager.close()
+            lookup_engine.dispose()
+            engine.dispose()
 
 
 # -- analysis: lint, simulate, graph, forecast ---------------------------------------------

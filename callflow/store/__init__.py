@@ -10,7 +10,13 @@ Independent of flows: nothing here imports the model, compiler or runtime. Typic
 from callflow.store.base import Base
 from callflow.store.call_records import CallRecord
 from callflow.store.customers import Customer, CustomerPhone, CustomerTag
-from callflow.store.engine import make_engine, make_sessionmaker, resolve_url, safe_url
+from callflow.store.engine import (
+    make_engine,
+    make_lookup_engine,
+    make_sessionmaker,
+    resolve_url,
+    safe_url,
+)
 from callflow.store.errors import CsvFormatError, InvalidPhone, InvalidValue, StoreError
 from callflow.store.migrate import current_revision, head_revision, upgrade
 from callflow.store.phones import normalize_phone, try_normalize_phone
@@ -33,6 +39,7 @@ __all__ = [
     "current_revision",
     "head_revision",
     "make_engine",
+    "make_lookup_engine",
     "make_sessionmaker",
     "normalize_phone",
     "resolve_url",

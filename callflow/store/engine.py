@@ -75,6 +75,24 @@ def make_engine(url: str | URL | None = None, *, echo: bool = False) -> Engine:
     return engine
 
 
+def make_lookup_engine(url: str | URL | None = None) -> Engine:
+    """An engine for the call path's caller lookups (:class:`CallerFinder`), same URL
+    rules as `make_engine`.
+
+    Reads run in autocommit, so on PostgreSQL a lookup is one round trip (no BEGIN
+    before it, no ROLLBACK when the connection goes back to the pool), and there is no
+    pre-ping on checkout: a connection the server dropped is replaced by the finder's
+    one retry instead of a ``SELECT 1`` before every lookup.
+
+        lookup = CustomerLookup(make_lookup_engine("postgresql://crm@db/crm"))
+    """
+    resolved = resolve_url(url)
+    engine = create_engine(resolved, isolation_level="AUTOCOMMIT")
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """A session factory for *engine*; objects stay readable after commit.
 

@@ -33,7 +33,7 @@ from callflow.runtime.fastagi import FastAgiServer
 from callflow.runtime.lookup import NAME_LIMIT, CustomerLookup, LookupRoute
 from callflow.runtime.records import CallRecorder, agent_ids
 from callflow.runtime.screenpop import ScreenPop
-from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
+from callflow.store import CallRecord, make_engine, make_lookup_engine, make_sessionmaker, upgrade
 from callflow.store.inputs import customer_data, staff_data
 from callflow.store.repositories import CustomerRepository, StaffRepository
 from tests.postgres import PostgresServer, PostgresUnavailable, unavailable
@@ -410,7 +410,7 @@ async def test_postgres_stopped_queues_at_default_priority_and_recovers(
 ):
     url = postgres.create_database("crm")
     seed(url)
-    engine = make_engine(url)
+    engine = make_lookup_engine(url)  # as callflow serve: no pre-ping, one retry
     route = LookupRoute(CustomerLookup(engine), budget=0.5)
     caplog.set_level(logging.WARNING, logger="callflow.lookup")
 
@@ -437,7 +437,7 @@ async def test_postgres_stopped_queues_at_default_priority_and_recovers(
             assert "OperationalError" in caplog.text  # the cause, logged
             assert "caller continues at default priority" in caplog.text
             postgres.resume()
-            # back: the pool's pre-ping replaces the dead connection on the next lookup
+            # back: the finder drops the pool's dead connection and retries on a new one
             assert (await vip_call())[:2] == (10, "ok")
             assert (route.answered, route.fallbacks) == (2, 1)
     finally:

@@ -6,12 +6,22 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from callflow.store import CallRecord, Customer, CustomerPhone, InvalidValue, Staff, SurveyResponse
+from callflow.store import (
+    CallRecord,
+    Customer,
+    CustomerPhone,
+    InvalidValue,
+    Staff,
+    SurveyResponse,
+    make_lookup_engine,
+    make_sessionmaker,
+)
 from callflow.store.inputs import Change, CustomerData, customer_data, staff_data
 from callflow.store.repositories import (
     CallerFinder,
@@ -83,6 +93,24 @@ def test_find_by_phone_in_any_format(session: Session, engine: Engine) -> None:
     for unknown in ("13900139000", "anonymous", "", None, "1001"):
         assert customers.find_by_phone(session, unknown) is None
         assert finder(unknown) is None
+
+
+@pytest.mark.postgres
+def test_caller_finder_replaces_a_connection_the_server_dropped(postgres_url: str) -> None:
+    engine = make_lookup_engine(postgres_url)  # no pre-ping: the finder must cope
+    with make_sessionmaker(engine).begin() as session:
+        customers.upsert(session, customer_data(name="Ma Jun", phones=["13700137000"]))
+    find = CallerFinder(engine)
+    assert find("13700137000") is not None  # a pooled connection now exists
+    with psycopg.connect(postgres_url.replace("postgresql+psycopg", "postgresql")) as admin:
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert killed == (1,)  # the finder's idle pooled connection, as in a server restart
+    view = find("13700137000")  # dead connection discarded, the query retried once
+    assert view is not None and view.name == "Ma Jun"
+    engine.dispose()
 
 
 def test_find_by_phone_is_parameterised(session: Session, engine: Engine) -> None:
