@@ -47,7 +47,7 @@ dialplans: install
 bench: sandbox
 	$(BIN)/python benchmarks/compile.py --deploy
 	$(BIN)/python benchmarks/import_csv.py
-	$(BIN)/python benchmarks/lookup.py
+	$(BIN)/python benchmarks/lookup.py 100000 30
 	$(BIN)/python benchmarks/live.py
 
 clean:
