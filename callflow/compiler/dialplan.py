@@ -442,8 +442,10 @@ def unpack_answer() -> list[Step]:
     :data:`~callflow.model.variables.ANSWER_VAR`) into the customer's channel variables.
 
     Each field is base64 and is decoded straight into ``Set()``, whose value is never
-    evaluated again, so a CRM value cannot become dialplan. A customer without a
-    language keeps the one the caller chose; ``CALLERID(name)`` becomes the CRM name.
+    evaluated again, so a CRM value cannot become dialplan (``LEN()`` only counts it).
+    A found customer's fields are all set, empty ones cleared, except that a customer
+    without a language keeps the one the caller chose and one without a name keeps the
+    caller's ``CALLERID(name)``.
     """
 
     def field(name: str) -> str:
@@ -456,7 +458,8 @@ def unpack_answer() -> list[Step]:
         Step("Set", f"CF_CRM_LANG={field('CF_LANG')}"),
         Step("GotoIf", "$[${LEN(${CF_CRM_LANG})} = 0]?name", comment="no language on file"),
         Step("Set", "CF_LANG=${CF_CRM_LANG}"),
-        Step("Set", "CALLERID(name)=${CF_CUSTOMER_NAME}", label="name"),
+        Step("GotoIf", "$[${LEN(${CF_CUSTOMER_NAME})} = 0]?done", label="name"),
+        Step("Set", "CALLERID(name)=${CF_CUSTOMER_NAME}"),
         Step("Set", "CF_CRM_LANG=", label="done"),
         Step("Set", f"{ANSWER_VAR}="),
     ]

@@ -44,7 +44,7 @@ from callflow.model.nodes import (
 from callflow.model.prompts import Prompt
 from callflow.model.schedule import week_key
 from callflow.model.site import Site
-from callflow.model.variables import BRANCH_VARS, CUSTOMER_VARS
+from callflow.model.variables import ANSWER_FIELDS, BRANCH_VARS, CUSTOMER_VARS
 from callflow.model.visitor import NodeVisitor
 from callflow.runtime.session import CallHungUp, CallSession, ControlError
 from callflow.validate import check
@@ -58,6 +58,8 @@ CustomerLookup = Callable[[str], Awaitable[Mapping[str, str] | None]]
 
 #: what a lookup may set: a channel variable, or CALLERID(name) / CALLERID(num)
 _ASSIGNABLE: Final = re.compile(r"[A-Z][A-Z0-9_]{0,79}|CALLERID\((?:name|num)\)")
+#: an empty value from the CRM leaves these as they were (the caller's choice, the network's)
+_KEPT_WHEN_EMPTY: Final = frozenset({"CF_LANG", "CALLERID(name)", "CALLERID(num)"})
 _ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -307,11 +309,16 @@ class Interpreter(NodeVisitor[Awaitable[str | None]]):
             for name in CUSTOMER_VARS:
                 session.set(name, "")
             return node.next
-        for name, value in found.items():
-            if name == "CF_LOOKUP" or not _ASSIGNABLE.fullmatch(name):
-                if name != "CF_LOOKUP":
-                    log.warning("lookup set %r: not a channel variable; ignored", name)
-                continue
-            session.set(name, " ".join(str(value).split()))  # one line, as AGI carries it
+        values = {name: " ".join(str(v).split()) for name, v in found.items()}  # one line
+        values.pop("CF_LOOKUP", None)
+        if any(name in ANSWER_FIELDS for name in values):
+            # a customer: every field is set, empty ones cleared, as the compiled node does
+            values = {name: "" for name in ANSWER_FIELDS} | values
+            values["CALLERID(name)"] = values["CF_CUSTOMER_NAME"]
+        for name, value in values.items():
+            if not _ASSIGNABLE.fullmatch(name):
+                log.warning("lookup set %r: not a channel variable; ignored", name)
+            elif value or name not in _KEPT_WHEN_EMPTY:
+                session.set(name, value)
         session.set("CF_LOOKUP", "ok")
         return node.next

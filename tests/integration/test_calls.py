@@ -130,6 +130,34 @@ async def test_queue_order_follows_customer_tier_not_join_order(sandbox, driver)
         assert server.served == 6
 
 
+async def test_lookup_answer_sets_every_field_but_keeps_language_and_name(sandbox, driver):
+    """A found customer's empty fields are cleared; no language or name keeps the caller's."""
+
+    async def lookup(request, agi):
+        await send(agi, [("CF_TIER", "gold"), ("CF_CUSTOMER_ID", "7")])
+
+    async with FastAgiServer({"lookup": lookup}, port=0) as server:
+        assert load(sandbox, priority_site("unpack", f"agi://127.0.0.1:{server.port}")) == []
+        handle = await driver.start_call(
+            "cf-unpack-entry", "100", caller_id="5550009", caller_name="Orig Name", hold=10,
+            variables={"CF_LANG": "fr", "CF_REGION": "stale", "CF_TAGS": "old"},
+        )  # fmt: skip
+        waiting = await driver.wait_for_callers(queue_name("unpack", "sales"), 1)
+        assert [w.priority for w in waiting] == [5]
+        channel = waiting[0].channel
+        got = {
+            name: await driver.getvar(channel, name)
+            for name in ("CF_TIER", "CF_CUSTOMER_ID", "CF_LANG", "CF_REGION", "CF_TAGS",
+                         "CALLERID(name)", "CF_LOOKUP", "CF_CRM")
+        }  # fmt: skip
+        await handle.hangup()
+        await handle.wait_end()
+    assert got == {  # None: Set(X=) removed the variable
+        "CF_TIER": "gold", "CF_CUSTOMER_ID": "7", "CF_LANG": "fr", "CF_REGION": None,
+        "CF_TAGS": None, "CALLERID(name)": "Orig Name", "CF_LOOKUP": "ok", "CF_CRM": None,
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize("failure", ["server down", "server too slow"])
 async def test_lookup_failure_still_queues_at_default_priority_within_2s(sandbox, driver, failure):
     async def slow(request, agi):

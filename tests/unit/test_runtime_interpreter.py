@@ -145,6 +145,26 @@ async def test_lookup_failure_makes_an_unknown_caller_and_a_slow_one_times_out()
     assert fake.vars["CF_TRACE"] == " who tier menu"
 
 
+async def test_a_found_customer_sets_every_field_as_the_compiled_lookup_does():
+    nodes = (MENU, Lookup(id="who", next="menu"))
+
+    async def partial(caller: str) -> dict[str, str]:
+        return {"CF_TIER": "gold", "CF_CUSTOMER_ID": "7"}  # no language, name, region
+
+    async def named(caller: str) -> dict[str, str]:
+        return {"CF_CUSTOMER_ID": "8", "CF_CUSTOMER_NAME": "Li\nLei", "CF_LANG": "zh"}
+
+    before = {"CF_LANG": "fr", "CF_REGION": "stale", "CALLERID(name)": "Orig Name"}
+    fake = FakeChannel("1", variables=dict(before))
+    await run(site(*nodes, entry="who"), fake, lookup=partial)
+    assert {k: fake.vars.get(k) for k in ("CF_TIER", "CF_LANG", "CF_REGION", "CALLERID(name)")} == {
+        "CF_TIER": "gold", "CF_LANG": "fr", "CF_REGION": "", "CALLERID(name)": "Orig Name",
+    }  # fmt: skip
+    fake = FakeChannel("1", variables=dict(before))
+    await run(site(*nodes, entry="who"), fake, lookup=named)
+    assert (fake.vars["CF_LANG"], fake.vars["CALLERID(name)"]) == ("zh", "Li Lei")
+
+
 async def test_a_node_the_runtime_cannot_run_is_an_error_at_start_up():
     @dataclasses.dataclass(frozen=True, kw_only=True)
     class Survey(Node):
