@@ -1,0 +1,42 @@
+"""The ``callflow`` command: the composition root that wires the library together.
+
+One module per command group; this one only assembles them. No module-level state: every
+command builds what it needs from its options.
+"""
+
+from __future__ import annotations
+
+import click
+
+from callflow.cli.analysis import forecast_cmd, graph_cmd, lint_cmd, simulate_cmd
+from callflow.cli.demo import demo_cmd
+from callflow.cli.deploy import deploy_cmd, diff_cmd
+from callflow.cli.sandbox import sandbox
+from callflow.cli.serve import serve_cmd
+from callflow.cli.site import compile_cmd, validate_cmd
+from callflow.cli.store import db_group
+
+
+@click.group()
+@click.version_option(package_name="asterisk-callflow")
+def main() -> None:
+    """Declare a contact centre in Python; compile it to Asterisk or run it live."""
+
+
+for _command in (
+    validate_cmd,
+    compile_cmd,
+    sandbox,
+    demo_cmd,
+    deploy_cmd,
+    diff_cmd,
+    db_group,
+    serve_cmd,
+    lint_cmd,
+    simulate_cmd,
+    graph_cmd,
+    forecast_cmd,
+):
+    main.add_command(_command)
+
+__all__ = ["main"]

@@ -1,0 +1,166 @@
+"""callflow serve: the FastAGI lookup, call records, screen pops and the live ARI app."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import click
+
+from callflow.cli.common import DB_OPTION, load
+from callflow.errors import ValidationError
+
+
+@click.command("serve")
+@click.argument("site_spec", metavar="[SITE]", required=False)
+@DB_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True, help="FastAGI address.")
+@click.option("--port", default=4573, show_default=True, help="FastAGI port.")
+@click.option("--budget", default=0.5, show_default=True, help="Seconds per lookup.")
+@click.option("--ami", default=None, envvar="CALLFLOW_AMI", help="AMI host:port for records.")
+@click.option("--ami-user", default="callflow", envvar="CALLFLOW_AMI_USER")
+@click.option(
+    "--ami-secret", default="", envvar="CALLFLOW_AMI_SECRET", help="[$CALLFLOW_AMI_SECRET]"
+)
+@click.option("--webhook", default=None, envvar="CALLFLOW_SCREENPOP_URL", help="Screen-pop URL.")
+@click.option(
+    "--ari-url",
+    default=None,
+    envvar="CALLFLOW_ARI_URL",
+    help="ARI base URL, e.g. http://127.0.0.1:8088/ari [$CALLFLOW_ARI_URL].",
+)
+@click.option("--ari-user", default=None, envvar="CALLFLOW_ARI_USER", help="[$CALLFLOW_ARI_USER]")
+@click.option(
+    "--ari-password",
+    default=None,
+    envvar="CALLFLOW_ARI_PASSWORD",
+    help="[$CALLFLOW_ARI_PASSWORD]; never printed.",
+)
+def serve_cmd(
+    site_spec: str | None,
+    db_url: str | None,
+    host: str,
+    port: int,
+    budget: float,
+    ami: str | None,
+    ami_user: str,
+    ami_secret: str,
+    webhook: str | None,
+    ari_url: str | None,
+    ari_user: str | None,
+    ari_password: str | None,
+) -> None:
+    """Serve CRM lookups over FastAGI; with --ami, also write call records and screen-pop.
+
+    With SITE (file.py[:name]), also run SITE's live entries as the ARI application
+    callflow-<site> in the same process, looking callers up in the same store. SIGTERM or
+    SIGINT hands the calls in progress back to the compiled dialplan, then exits 0.
+    """
+    import asyncio
+    import logging
+
+    crm_options = _CrmOptions(db_url, host, port, budget, ami, ami_user, ami_secret, webhook)
+    if site_spec is None:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+        asyncio.run(_serve_crm(crm_options))
+        return
+
+    from callflow.errors import UnsupportedNode
+    from callflow.runtime.ari import AriSettings
+    from callflow.runtime.interpreter import app_name
+    from callflow.runtime.lookup import CustomerLookup
+    from callflow.runtime.records import agent_ids
+    from callflow.runtime.server import ThreadedLookup, configure_logging, serve
+    from callflow.store import make_lookup_engine
+
+    site = load(site_spec)
+    crm_options = dataclasses.replace(crm_options, agents=agent_ids(site))
+    try:
+        settings = AriSettings.from_env(
+            app_name(site.name), url=ari_url, user=ari_user, password=ari_password
+        )
+    except ValueError as exc:
+        raise click.UsageError(f"{exc} (--ari-user)") from exc
+    configure_logging()
+    engine = make_lookup_engine(db_url)
+    lookup = ThreadedLookup(CustomerLookup(engine).answer)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        crm = asyncio.create_task(_serve_crm(crm_options), name="crm")
+        crm.add_done_callback(lambda _task: stop.set())  # it only ends by failing
+        click.echo(f"live: {site.name} as ARI application {settings.app} on {settings.url}")
+        try:
+            await serve(site, settings, lookup=lookup, lookup_timeout=budget, stop=stop)
+        finally:
+            crm.cancel()
+            await asyncio.gather(crm, return_exceptions=True)
+        if not crm.cancelled() and crm.exception() is not None:
+            raise click.ClickException(f"CRM server stopped: {crm.exception()}")
+
+    try:
+        asyncio.run(run())
+    except (UnsupportedNode, ValidationError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        lookup.close()
+        engine.dispose()
+
+
+@dataclasses.dataclass(frozen=True)
+class _CrmOptions:
+    """What ``serve`` needs for the CRM side: lookups, records, screen pops."""
+
+    db_url: str | None
+    host: str
+    port: int
+    budget: float
+    ami: str | None
+    ami_user: str
+    ami_secret: str
+    webhook: str | None
+    #: queue member device -> staff id, for call records (from the site, if one is served)
+    agents: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+async def _serve_crm(options: _CrmOptions) -> None:
+    import asyncio
+
+    from panoramisk import Manager
+
+    from callflow.runtime.fastagi import FastAgiServer
+    from callflow.runtime.lookup import CustomerLookup, LookupRoute
+    from callflow.runtime.records import AMI_EVENT_CLASSES, CallRecorder
+    from callflow.runtime.screenpop import ScreenPop
+    from callflow.store import make_engine, make_lookup_engine, make_sessionmaker
+
+    engine = make_engine(options.db_url)
+    lookup_engine = make_lookup_engine(options.db_url)
+    sessions = make_sessionmaker(engine)
+    route = LookupRoute(CustomerLookup(lookup_engine), budget=options.budget)
+    manager = None
+    if options.ami:
+        ami_host, _, ami_port = options.ami.rpartition(":")
+        manager = Manager(
+            host=ami_host or "127.0.0.1",
+            port=int(ami_port),
+            username=options.ami_user,
+            secret=options.ami_secret,
+            events=AMI_EVENT_CLASSES,
+        )
+        CallRecorder(sessions, agents=options.agents).register(manager)
+        if options.webhook:
+            ScreenPop(options.webhook, sessions).register(manager)
+        await manager.connect()
+    host, port = options.host, options.port
+    async with FastAgiServer({"lookup": route}, host=host, port=port, budget=options.budget + 0.5):
+        ami = f", AMI {options.ami}" if options.ami else ""
+        click.echo(f"FastAGI lookup on agi://{host}:{port}/lookup{ami}")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            route.close()
+            if manager is not None:
+                manager.close()
+            lookup_engine.dispose()
+            engine.dispose()

@@ -1,0 +1,58 @@
+"""validate and compile: check a site, write its Asterisk configuration."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from callflow.cli.common import load, print_diagnostics
+from callflow.compiler import compile_site, write
+from callflow.errors import Severity, ValidationError
+from callflow.validate import validate
+
+
+@click.command("validate")
+@click.argument("site_spec", metavar="SITE")
+@click.option("--json", "as_json", is_flag=True, help="Print diagnostics as JSON.")
+def validate_cmd(site_spec: str, as_json: bool) -> None:
+    """Check SITE (file.py[:name]) and print every problem; exit 1 if any is an error."""
+    problems = validate(load(site_spec))
+    print_diagnostics(problems, as_json)
+    errors = sum(d.severity is Severity.ERROR for d in problems)
+    if not as_json:
+        click.echo(f"{errors} error(s), {len(problems) - errors} warning(s)", err=bool(errors))
+    sys.exit(1 if errors else 0)
+
+
+@click.command("compile")
+@click.argument("site_spec", metavar="SITE")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Directory to write extensions.conf, queues.conf, voicemail.conf into.",
+)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if OUTPUT differs.")
+def compile_cmd(site_spec: str, output: Path, check: bool) -> None:
+    """Compile SITE to Asterisk configuration files in OUTPUT."""
+    site = load(site_spec)
+    try:
+        compiled = compile_site(site)
+    except ValidationError as exc:
+        print_diagnostics(list(exc.diagnostics), False)
+        raise click.ClickException("site has errors; nothing written") from exc
+    if check:
+        stale = [
+            name
+            for name, text in sorted(compiled.files.items())
+            if not (output / name).is_file() or (output / name).read_text() != text
+        ]
+        if stale:
+            raise click.ClickException(f"{output}: out of date: {', '.join(stale)}")
+        click.echo(f"{output}: up to date")
+        return
+    for path in write(compiled, output):
+        click.echo(f"wrote {path}")
