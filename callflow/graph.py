@@ -164,7 +164,7 @@ def _id(ref: str | None) -> str:
     if ref is None:
         return "x_hangup"
     if ref.startswith("entry:"):
-        return "e_" + re.sub(r"[^0-9A-Za-z]", lambda m: f"_{ord(m.group()):x}", ref[6:])
+        return "e_" + re.sub(r"[^0-9A-Za-z]", lambda m: f"_{ord(m.group()):x}_", ref[6:])
     return "n_" + re.sub(r"[^0-9A-Za-z_]", lambda m: f"_{ord(m.group()):x}_", ref)
 
 
