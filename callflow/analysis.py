@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from callflow.errors import Diagnostic, Severity
+from callflow.errors import CallflowError, Diagnostic, Severity
 from callflow.model.nodes import (
     Branch,
     Dial,
@@ -50,6 +50,7 @@ __all__ = [
     "LintConfig",
     "LintReport",
     "QueueLoad",
+    "SoundFileError",
     "lint",
     "prompt_timer",
     "sound_seconds",
@@ -83,12 +84,24 @@ def sound_seconds(path: Path) -> float:
     return size / RAW_RATES[ext]
 
 
+class SoundFileError(CallflowError, ValueError):
+    """A sound file whose length cannot be read (not a wav file, truncated, unreadable)."""
+
+
+def _readable_seconds(path: Path) -> float:
+    try:
+        return sound_seconds(path)
+    except (wave.Error, EOFError, OSError) as exc:
+        raise SoundFileError(f"{path}: cannot read its length: {exc}") from exc
+
+
 def prompt_timer(
     sounds: Path | None = None, *, default: float = 3.0, language: str = "en"
 ) -> _Timer:
     """A prompt's length: ``Prompt.seconds``, else its file under ``sounds`` (tried as
     ``sounds/<language>/<file>.<ext>`` then ``sounds/<file>.<ext>``), else ``default``.
-    Pass it to the simulator as ``durations``."""
+    Pass it to the simulator as ``durations``. A file found but unreadable raises
+    :class:`SoundFileError` naming it."""
     return _Timer(sounds, default, language)
 
 
@@ -106,7 +119,7 @@ class _Timer:
                 for ext in EXTENSIONS:
                     path = base / f"{prompt.file}.{ext}"
                     if path.is_file():
-                        found = sound_seconds(path)
+                        found = _readable_seconds(path)
                         break
                 if found is not None:
                     break

@@ -26,6 +26,8 @@ def load_site(spec: str) -> Site:
     raises) is one SiteLoadError naming the file and the exception, never a traceback."""
     source, _, name = spec.partition(":")
     namespace: dict[str, Any]
+    if not source.strip():
+        raise SiteLoadError(f"{spec!r}: no site given; use file.py[:name] or module:name")
     if source.endswith(".py") or Path(source).exists():
         path = Path(source)
         if not path.is_file():

@@ -34,6 +34,8 @@ NON_NEGATIVE = Seconds(min=0)
 POSITIVE = Seconds(min=0, min_open=True)
 #: handling time: more than a day per call is a typo, and it keeps the forecast finite
 AHT = Seconds(min=0, min_open=True, max=86_400)
+#: calls per hour for one tier at one queue: more is a typo
+MAX_PER_HOUR = 1_000_000
 SOUNDS = click.Path(path_type=Path, exists=True, file_okay=False, readable=True)
 
 
@@ -49,9 +51,10 @@ def _parse_arrivals(text: str, hint: str) -> dict[str, float]:
             rate = float(value)
         except ValueError:
             rate = math.nan
-        if not math.isfinite(rate) or rate < 0:
+        if not math.isfinite(rate) or not 0 <= rate <= MAX_PER_HOUR:
             raise click.BadParameter(
-                f"{part.strip()!r}: calls per hour must be a number >= 0", param_hint=hint
+                f"{part.strip()!r}: calls per hour must be a number from 0 to {MAX_PER_HOUR:,}",
+                param_hint=hint,
             )
         if tier in out:
             raise click.BadParameter(f"tier {tier!r} is given twice", param_hint=hint)

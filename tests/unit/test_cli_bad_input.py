@@ -54,6 +54,8 @@ LOADER_PROBLEMS = [
         ["'site' is a int"],
     ),
     ("no-module", "no_such_module_xyz:site", {}, ["no_such_module_xyz", "ModuleNotFoundError"]),
+    ("empty", "", {}, ["no site given"]),
+    ("only-a-name", ":site", {}, ["no site given"]),
 ]
 
 SITE_HEAD = """\
@@ -153,7 +155,7 @@ OPTION_CASES = [
         "good.py",
         "--arrivals",
         "desk:vip=-5",
-        expect=["--arrivals", "vip=-5", ">= 0"],
+        expect=["--arrivals", "vip=-5", "from 0 to"],
     ),
     _good(
         "lint-nan-arrivals",
@@ -216,7 +218,36 @@ OPTION_CASES = [
         "/nonexistent/sounds",
         expect=["--sounds", "/nonexistent/sounds"],
     ),
+    _good(
+        "lint-arrivals-absurd",
+        "lint",
+        "good.py",
+        "--arrivals",
+        "desk:vip=1e308",
+        expect=["--arrivals", "from 0 to 1,000,000"],
+    ),
+    Case(
+        "lint-sounds-not-wav",
+        ["lint", "good.py", "--sounds", "snd"],
+        exit_code=1,
+        files={"good.py": GOOD_SITE, "snd/custom/main.wav": "not a wav file"},
+        expect=["snd/custom/main.wav", "cannot read its length"],
+    ),
+    Case(
+        "lint-sounds-truncated-wav",
+        ["lint", "good.py", "--sounds", "snd"],
+        exit_code=1,
+        files={"good.py": GOOD_SITE, "snd/en/custom/main.wav": b"RIFF\0\0\0\0WAVEfmt "},
+        expect=["snd/en/custom/main.wav", "cannot read its length"],
+    ),
     # simulate
+    Case(
+        "simulate-sounds-not-wav",
+        ["simulate", "good.py", "--entry", "100", "--sounds", "snd"],
+        files={"good.py": GOOD_SITE, "snd/custom/main.wav": "RIFF"},
+        exit_code=1,
+        expect=["snd/custom/main.wav", "cannot read its length"],
+    ),
     _good(
         "simulate-prompt-seconds-nan",
         "simulate",
