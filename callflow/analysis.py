@@ -736,7 +736,8 @@ class _Analysis(NodeVisitor[list[_Edge]]):
                     out[tc.id] = tc.open if is_open else tc.closed
             return out
 
-        holidays = sorted({d for tc in tcs for d in tc.holidays})
+        # dates only: anything else is validation's to report (lint must not crash on it)
+        holidays = sorted({d for tc in tcs for d in tc.holidays if isinstance(d, dt.date)})
         for entry, start in sorted(self.site.entries.items()):
             if start not in self.nodes:
                 continue

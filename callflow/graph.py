@@ -299,14 +299,19 @@ def render(dot_source: str, fmt: str, output: Path) -> Path:
         )
     if fmt not in ("png", "svg", "pdf"):
         raise GraphError(f"unknown image format {fmt!r}; use png, svg or pdf")
-    done = subprocess.run(
-        [exe, f"-T{fmt}", "-o", str(output)],
-        input=dot_source,
-        text=True,
-        capture_output=True,
-        check=False,
-        timeout=60,
-    )
+    try:
+        done = subprocess.run(
+            [exe, f"-T{fmt}", "-o", str(output)],
+            input=dot_source,
+            text=True,
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise GraphError(f"dot took longer than {exc.timeout:g}s; nothing written") from exc
+    except OSError as exc:
+        raise GraphError(f"cannot run {exe}: {exc}") from exc
     if done.returncode != 0:
         raise GraphError(f"dot failed: {done.stderr.strip()}")
     return output
