@@ -20,7 +20,7 @@ def load(spec: str) -> Site:
         raise click.ClickException(str(exc)) from exc
 
 
-def load_valid(spec: str, *, as_json: bool = False) -> Site:
+def load_valid(spec: str) -> Site:
     """Load SITE and validate it; a site with errors ends the command (exit 1) after
     printing every diagnostic as ``validate`` does, so no command walks a broken flow."""
     from callflow.validate import validate
@@ -29,7 +29,7 @@ def load_valid(spec: str, *, as_json: bool = False) -> Site:
     problems = validate(site)
     errors = sum(d.severity is Severity.ERROR for d in problems)
     if errors:
-        print_diagnostics(problems, as_json, err=True)
+        print_diagnostics(problems, False, err=True)
         raise click.ClickException(f"{spec}: {errors} error(s) in the site; run validate")
     return site
 
