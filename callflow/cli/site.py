@@ -47,6 +47,7 @@ def compile_cmd(site_spec: str, output: Path, check: bool) -> None:
         raise click.ClickException("site has errors; nothing written") from exc
     except CallflowError as exc:
         raise failing(exc) from exc
+    _writable(compiled.files)
     if check:
         stale = [
             name for name, text in sorted(compiled.files.items()) if _differs(output / name, text)
@@ -71,3 +72,18 @@ def _differs(path: Path, text: str) -> bool:
         return True
     except OSError as exc:
         raise failing(exc) from exc
+
+
+def _writable(files: dict[str, str]) -> None:
+    """Every file encodes as UTF-8, or the command ends naming the file and line (a lone
+    surrogate in a label or prompt text cannot be written; nothing is written then)."""
+    for name, text in sorted(files.items()):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            line = text.count("\n", 0, exc.start) + 1
+            bad = text[exc.start : exc.end]
+            raise click.ClickException(
+                f"{name} line {line}: {bad!r} is not a Unicode character (a lone surrogate) "
+                "and cannot be written; correct that text in the site; nothing written"
+            ) from exc

@@ -430,6 +430,13 @@ OPTION_CASES = [
         "200",
         expect=["--queue", "'main' is not a queue"],
     ),
+    Case(
+        "compile-lone-surrogate",
+        ["compile", "sur.py", "-o", "out"],
+        exit_code=1,
+        files={"sur.py": GOOD_SITE.replace("ring=15,", 'ring=15, label="a\\ud800b",')},
+        expect=["extensions.conf line", "'\\ud800'", "nothing written"],
+    ),
     # output paths
     _good(
         "compile-output-is-a-file",
