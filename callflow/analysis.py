@@ -24,17 +24,15 @@ import datetime as dt
 import itertools
 import wave
 import zoneinfo
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from callflow.errors import Diagnostic, Severity
+from callflow.errors import CallflowError, Diagnostic, Severity
 from callflow.model.nodes import (
     Branch,
     Dial,
-    Goto,
     LanguageSelect,
-    Lookup,
     Menu,
     Node,
     Play,
@@ -44,6 +42,7 @@ from callflow.model.nodes import (
 )
 from callflow.model.prompts import Prompt
 from callflow.model.site import Site
+from callflow.model.visitor import NodeVisitor
 from callflow.validate import validate
 
 __all__ = [
@@ -51,6 +50,7 @@ __all__ = [
     "LintConfig",
     "LintReport",
     "QueueLoad",
+    "SoundFileError",
     "lint",
     "prompt_timer",
     "sound_seconds",
@@ -84,12 +84,24 @@ def sound_seconds(path: Path) -> float:
     return size / RAW_RATES[ext]
 
 
+class SoundFileError(CallflowError, ValueError):
+    """A sound file whose length cannot be read (not a wav file, truncated, unreadable)."""
+
+
+def _readable_seconds(path: Path) -> float:
+    try:
+        return sound_seconds(path)
+    except (wave.Error, EOFError, OSError) as exc:
+        raise SoundFileError(f"{path}: cannot read its length: {exc}") from exc
+
+
 def prompt_timer(
     sounds: Path | None = None, *, default: float = 3.0, language: str = "en"
 ) -> _Timer:
     """A prompt's length: ``Prompt.seconds``, else its file under ``sounds`` (tried as
     ``sounds/<language>/<file>.<ext>`` then ``sounds/<file>.<ext>``), else ``default``.
-    Pass it to the simulator as ``durations``."""
+    Pass it to the simulator as ``durations``. A file found but unreadable raises
+    :class:`SoundFileError` naming it."""
     return _Timer(sounds, default, language)
 
 
@@ -107,7 +119,7 @@ class _Timer:
                 for ext in EXTENSIONS:
                     path = base / f"{prompt.file}.{ext}"
                     if path.is_file():
-                        found = sound_seconds(path)
+                        found = _readable_seconds(path)
                         break
                 if found is not None:
                     break
@@ -218,7 +230,74 @@ def _fmt_minute(m: int) -> str:
     return f"{DAYS[m // 1440]} {m % 1440 // 60:02d}:{m % 60:02d}"
 
 
-class _Analysis:
+@dataclass
+class _Best:
+    """The best route found from one node: its value, the ids it walks inside the node's
+    component, and the node (in a later component) where it goes on, if any."""
+
+    value: float
+    inside: tuple[str, ...]
+    then: str | None
+
+
+def components(starts: list[str], successors: Callable[[str], list[str]]) -> list[list[str]]:
+    """Strongly connected components of the nodes reachable from ``starts`` (Tarjan's
+    algorithm, without recursion), each listed after every component it leads to."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    found: list[list[str]] = []
+    for root in starts:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work: list[tuple[str, Iterator[str]]] = [(root, iter(successors(root)))]
+        while work:
+            v, todo = work[-1]
+            for w in todo:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(successors(w))))
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    u = work[-1][0]
+                    low[u] = min(low[u], low[v])
+                if low[v] == index[v]:
+                    comp: list[str] = []
+                    while True:
+                        w = stack.pop()
+                        on_stack.discard(w)
+                        comp.append(w)
+                        if w == v:
+                            break
+                    found.append(comp)
+    return found
+
+
+class _Analysis(NodeVisitor[list[_Edge]]):
+    """The flow as a graph with costs (one ``visit_<node>`` per node type: a node type
+    lint does not know fails loudly instead of being skipped), and every walk over it.
+
+    Every walk is iterative. The per-entry metrics are longest routes, which only loops
+    make hard: the flow is split into strongly connected components (a menu and the
+    menus that lead back to it), routes are enumerated inside a component only, and
+    components are combined in one pass, so a flow without loops (a chain of 10,000
+    Gotos) is analysed in linear time. Inside a component at most ``ROUTE_BUDGET`` steps
+    are taken; a flow so tangled that they run out gets a CF214 warning."""
+
+    backend = "lint"
+    ROUTE_BUDGET = 200_000
+    TOTAL_BUDGET = 2_000_000
+
     def __init__(self, site: Site, config: LintConfig) -> None:
         self.site = site
         self.cfg = config
@@ -226,33 +305,54 @@ class _Analysis:
             config.sounds, default=config.default_prompt, language=site.language
         )
         self.nodes = site.node_map
-        self.out = {nid: self.edges(n) for nid, n in self.nodes.items()}
+        self.out = {nid: self.visit(n) for nid, n in self.nodes.items()}
+        self.succ = {
+            nid: [e.target for e in out if e.target is not None and e.target in self.nodes]
+            for nid, out in self.out.items()
+        }
+        self.preds: dict[str, list[str]] = {nid: [] for nid in self.nodes}
+        for nid, targets in self.succ.items():
+            for t in dict.fromkeys(targets):
+                self.preds[t].append(nid)
         self.good = self.reaching(lambda n: n.reaches_person or isinstance(n, Voicemail))
+        self.budget_ran_out: set[str] = set()
+        self.steps_left = self.TOTAL_BUDGET
+        self.worst: dict[str, _Best | None] = {}
+        self.depth: dict[str, _Best] = {}
+        self.typ: dict[str, float | None] = {}
+        self.routes()
 
     # -- the graph, with costs ----------------------------------------------------------------
     def seconds(self, prompts: object) -> float:
         found: tuple[Prompt, ...] = prompts  # type: ignore[assignment]
         return float(sum(self.time(p) for p in found))
 
-    def edges(self, node: Node) -> list[_Edge]:
-        if isinstance(node, Menu):
-            return self.menu_edges(node)
-        if isinstance(node, Play):
-            s = self.seconds(node.prompts)
-            return [_Edge("next", node.next, s, s)]
-        if isinstance(node, LanguageSelect):
-            p = self.seconds(node.prompt)
-            return [_Edge("next", node.next, p + node.timeout, p)]
-        if isinstance(node, Dial):
-            return [_Edge("no_answer", node.no_answer, node.ring, None)]
-        if isinstance(node, Queue):
-            wait = (node.manager_first or 0) + (node.max_wait or 0)
-            return [_Edge("overflow", node.overflow, wait, None)]
-        if isinstance(node, (Goto, Lookup, Branch, TimeCondition)):
-            return [_Edge(r, t, 0.0, 0.0) for r, t in node.edges().items() if t is not None]
+    def visit_play(self, node: Play) -> list[_Edge]:
+        s = self.seconds(node.prompts)
+        return [_Edge("next", node.next, s, s)]
+
+    def visit_language_select(self, node: LanguageSelect) -> list[_Edge]:
+        p = self.seconds(node.prompt)
+        return [_Edge("next", node.next, p + node.timeout, p)]
+
+    def visit_dial(self, node: Dial) -> list[_Edge]:
+        return [_Edge("no_answer", node.no_answer, node.ring, None)]
+
+    def visit_queue(self, node: Queue) -> list[_Edge]:
+        wait = (node.manager_first or 0) + (node.max_wait or 0)
+        return [_Edge("overflow", node.overflow, wait, None)]
+
+    def _instant(self, node: Node) -> list[_Edge]:
+        return [_Edge(r, t, 0.0, 0.0) for r, t in node.edges().items() if t is not None]
+
+    visit_goto = visit_lookup = visit_branch = visit_time_condition = _instant
+
+    def _end(self, node: Node) -> list[_Edge]:
         return []
 
-    def menu_edges(self, node: Menu) -> list[_Edge]:
+    visit_voicemail = visit_hangup = _end
+
+    def visit_menu(self, node: Menu) -> list[_Edge]:
         p = self.seconds(node.prompt)
         on_silence = p + node.timeout + self.seconds(node.timeout_prompt)
         on_invalid = p + self.seconds(node.invalid_prompt)
@@ -275,84 +375,168 @@ class _Analysis:
         return out
 
     def successors(self, nid: str) -> list[str]:
-        return [e.target for e in self.out.get(nid, []) if e.target in self.nodes]
+        return self.succ.get(nid, [])
 
-    def reaching(self, goal: object) -> set[str]:
-        """Node ids from which a node satisfying ``goal`` can be reached."""
-        done = {nid for nid, n in self.nodes.items() if goal(n)}  # type: ignore[operator]
-        changed = True
-        while changed:
-            changed = False
-            for nid in self.nodes:
-                if nid not in done and any(t in done for t in self.successors(nid)):
-                    done.add(nid)
-                    changed = True
+    def reaching(self, goal: Callable[[Node], bool]) -> set[str]:
+        """Node ids from which a node satisfying ``goal`` can be reached (one search
+        backwards from the goals)."""
+        done = {nid for nid, n in self.nodes.items() if goal(n)}
+        todo = list(done)
+        while todo:
+            for p in self.preds[todo.pop()]:
+                if p not in done:
+                    done.add(p)
+                    todo.append(p)
         return done
+
+    # -- routes: worst time, menu depth and typical time from every node -----------------------
+    def answer(self, node: Node) -> float:
+        """When the person at ``node`` answers, at the latest."""
+        if isinstance(node, Dial):
+            return float(node.ring)
+        return self.out[node.id][0].worst  # a queue: manager_first + max_wait
+
+    def routes(self) -> None:
+        entry_set = {s for s in self.site.entries.values() if s in self.nodes}
+        starts = sorted(entry_set)
+        for comp in components(starts, self.successors):
+            members = set(comp)
+            demanded = [
+                v for v in comp if v in entry_set or any(p not in members for p in self.preds[v])
+            ]
+            exit_worst: dict[str, tuple[float, str | None] | None] = {}
+            exit_depth: dict[str, tuple[float, str | None]] = {}
+            for u in comp:
+                node = self.nodes[u]
+                best_w: tuple[float, str | None] | None = None
+                if node.reaches_person:
+                    best_w = (self.answer(node), None)
+                best_d: tuple[float, str | None] = (0.0, None)
+                for e in self.out[u]:
+                    t = e.target
+                    if t is None or t not in self.nodes or t in members:
+                        continue
+                    after = self.worst.get(t)
+                    if after is not None and (best_w is None or e.worst + after.value > best_w[0]):
+                        best_w = (e.worst + after.value, t)
+                    if self.depth[t].value > best_d[0]:
+                        best_d = (self.depth[t].value, t)
+                exit_worst[u], exit_depth[u] = best_w, best_d
+            for v in demanded:
+                self.longest(v, members, exit_worst, exit_depth)
+            for v in demanded:
+                self.typ[v] = self.typical(v, members)
+
+    def longest(
+        self,
+        v: str,
+        members: set[str],
+        exit_worst: Mapping[str, tuple[float, str | None] | None],
+        exit_depth: Mapping[str, tuple[float, str | None]],
+    ) -> None:
+        """Worst time to a person and deepest menu route from ``v``: every simple route
+        inside ``v``'s component, each continued by the best exit from where it stops."""
+
+        def level(nid: str) -> int:
+            return int(isinstance(self.nodes[nid], (Menu, LanguageSelect)))
+
+        worst: _Best | None = None
+        depth = _Best(-1.0, (), None)
+        path, on_path = [v], {v}
+        cost, levels = [0.0], [level(v)]
+        inner = {u: [(e.target, e.worst) for e in self.out[u] if e.target in members] for u in [v]}
+        todo = [iter(inner[v])]
+        budget = min(self.ROUTE_BUDGET, self.steps_left)
+        while True:
+            here = path[-1]
+            w_exit = exit_worst[here]
+            if w_exit is not None and (worst is None or cost[-1] + w_exit[0] > worst.value):
+                worst = _Best(cost[-1] + w_exit[0], tuple(path), w_exit[1])
+            d_exit = exit_depth[here]
+            if levels[-1] + d_exit[0] > depth.value:
+                depth = _Best(levels[-1] + d_exit[0], tuple(path), d_exit[1])
+            while todo:
+                step = next(((t, c) for t, c in todo[-1] if t not in on_path), None)
+                if step is not None and budget > 0:
+                    budget -= 1
+                    t, c = step
+                    if t not in inner:
+                        inner[t] = [(e.target, e.worst) for e in self.out[t] if e.target in members]
+                    path.append(t)
+                    on_path.add(t)
+                    cost.append(cost[-1] + c)
+                    levels.append(levels[-1] + level(t))
+                    todo.append(iter(inner[t]))
+                    break
+                if step is not None:
+                    self.budget_ran_out.add(v)
+                todo.pop()
+                on_path.discard(path.pop())
+                cost.pop()
+                levels.pop()
+            else:
+                break
+        self.steps_left -= min(self.ROUTE_BUDGET, self.steps_left) - budget
+        self.worst[v] = worst
+        self.depth[v] = depth
+
+    def typical(self, start: str, members: set[str]) -> float | None:
+        """An unknown caller in opening hours who picks an option right after each prompt:
+        the mean over the options (the operator's 0 aside, unless it is the only one)."""
+        frames = [_Typical(self, start)]
+        on_path = {start}
+        result: float | None = None
+        budget = min(self.ROUTE_BUDGET, self.steps_left)
+        while frames:
+            f = frames[-1]
+            if f.waiting is not None:
+                f.add(f.waiting, result)
+                f.waiting = None
+            for e in f.todo:
+                t = e.target
+                assert t is not None
+                if t not in members:
+                    f.add(e, self.typ.get(t))
+                elif t not in on_path:
+                    if budget <= 0:
+                        self.budget_ran_out.add(start)
+                        continue
+                    budget -= 1
+                    f.waiting = e
+                    frames.append(_Typical(self, t))
+                    on_path.add(t)
+                    break
+            else:
+                frames.pop()
+                on_path.discard(f.nid)
+                result = f.result()
+        self.steps_left -= min(self.ROUTE_BUDGET, self.steps_left) - budget
+        return result
+
+    def route(self, table: Mapping[str, _Best | None], start: str) -> tuple[str, ...]:
+        out: list[str] = []
+        cur: str | None = start
+        while cur is not None:
+            best = table[cur]
+            assert best is not None
+            out += best.inside
+            cur = best.then
+        return tuple(out)
 
     # -- per entry ----------------------------------------------------------------------------
     def entry_metrics(self, entry: str, start: str) -> EntryMetrics:
-        best_depth: tuple[int, tuple[str, ...]] = (0, (start,))
-        worst: tuple[float, tuple[str, ...]] | None = None
-        budget = [200_000]
-
-        def walk(nid: str, path: tuple[str, ...], depth: int, cost: float) -> None:
-            nonlocal best_depth, worst
-            budget[0] -= 1
-            if budget[0] < 0:
-                return
-            node = self.nodes[nid]
-            if isinstance(node, (Menu, LanguageSelect)):
-                depth += 1
-            if depth > best_depth[0]:
-                best_depth = (depth, path)
-            if node.reaches_person:
-                answer = node.ring if isinstance(node, Dial) else self.edges(node)[0].worst
-                if worst is None or cost + answer > worst[0]:
-                    worst = (cost + answer, path)
-            for e in self.out[nid]:
-                if e.target in self.nodes and e.target not in path:
-                    walk(e.target, (*path, e.target), depth, cost + e.worst)
-
-        if start in self.nodes:
-            walk(start, (start,), 0, 0.0)
-        typical = self.typical(start, frozenset()) if start in self.nodes else None
+        if start not in self.nodes:
+            return EntryMetrics(entry, start, 0, (start,), None, (), None)
+        worst, depth, typical = self.worst[start], self.depth[start], self.typ[start]
         return EntryMetrics(
             entry=entry,
             start=start,
-            depth=best_depth[0],
-            depth_path=best_depth[1],
-            worst_seconds=None if worst is None else round(worst[0], 3),
-            worst_path=() if worst is None else worst[1],
+            depth=int(depth.value),
+            depth_path=self.route(self.depth, start),
+            worst_seconds=None if worst is None else round(worst.value, 3),
+            worst_path=() if worst is None else self.route(self.worst, start),
             typical_seconds=None if typical is None else round(typical, 3),
         )
-
-    def typical(self, nid: str, seen: frozenset[str]) -> float | None:
-        node = self.nodes[nid]
-        if node.reaches_person:
-            return 0.0
-        seen = seen | {nid}
-        if isinstance(node, TimeCondition):
-            follow = [node.open]
-        elif isinstance(node, Branch):
-            follow = [node.default]
-        else:
-            follow = []
-        zero_out = isinstance(node, Menu) and node.operator is not None and "0" not in node.options
-        candidates: list[float] = []
-        operator: list[float] = []
-        for e in self.out[nid]:
-            if e.direct is None or e.target not in self.nodes or e.target in seen:
-                continue
-            if follow and e.target not in follow:
-                continue
-            rest = self.typical(e.target, seen)
-            if rest is not None:
-                aside = zero_out and e.role == "options['0']"
-                (operator if aside else candidates).append(e.direct + rest)
-        candidates = candidates or operator
-        if not candidates:
-            return None
-        return float(sum(candidates)) / len(candidates)
 
     # -- checks -----------------------------------------------------------------------------------
     def run(self) -> tuple[list[EntryMetrics], list[Diagnostic]]:
@@ -381,6 +565,17 @@ class _Analysis:
                         f"(limit {cfg.max_seconds:g}s): {' > '.join(m.worst_path)}",
                     )
                 )
+        if self.budget_ran_out:
+            found.append(
+                Diagnostic(
+                    "site.nodes",
+                    "CF214",
+                    "too many routes through the loops around "
+                    f"{', '.join(repr(n) for n in sorted(self.budget_ran_out))} to try them "
+                    "all: the worst and typical times given are from the routes tried",
+                    Severity.WARNING,
+                )
+            )
         found += self.dead_ends()
         found += self.silent_loops()
         found += self.menus()
@@ -403,7 +598,7 @@ class _Analysis:
         for nid in sorted(live):
             node = self.nodes[nid]
             if nid not in self.good and node.visit_name != "hangup":
-                preds = [p for p in live if nid in self.successors(p)]
+                preds = [p for p in self.preds[nid] if p in live]
                 if not preds or any(p in self.good for p in preds):
                     yield Diagnostic(
                         _npath(nid),
@@ -438,34 +633,39 @@ class _Analysis:
         return [x for x in t if x is not None and x in self.nodes]
 
     def silent_loops(self) -> Iterator[Diagnostic]:
-        """Cycles a caller who presses nothing, and whom nobody answers, never leaves."""
+        """Cycles a caller who presses nothing, and whom nobody answers, never leaves
+        (a depth-first search with an explicit stack)."""
         reported: set[frozenset[str]] = set()
-        color: dict[str, int] = {}
-        stack: list[str] = []
-
-        def dfs(nid: str) -> Iterator[Diagnostic]:
-            color[nid] = 1
-            stack.append(nid)
-            for t in self.silent_edges(nid):
-                if color.get(t) == 1:
-                    cycle = stack[stack.index(t) :]
-                    if frozenset(cycle) not in reported:
-                        reported.add(frozenset(cycle))
-                        yield Diagnostic(
-                            _npath(t),
-                            "CF205",
-                            "loop without exit: a caller who presses nothing and whom nobody "
-                            f"answers goes round forever: {' > '.join([*cycle, t])}",
-                            Severity.WARNING,
-                        )
-                elif t not in color:
-                    yield from dfs(t)
-            stack.pop()
-            color[nid] = 2
-
+        done: set[str] = set()
         for start in sorted(set(self.site.entries.values())):
-            if start in self.nodes and start not in color:
-                yield from dfs(start)
+            if start not in self.nodes or start in done:
+                continue
+            stack = [start]
+            position = {start: 0}
+            todo = [iter(self.silent_edges(start))]
+            while todo:
+                for t in todo[-1]:
+                    if t in position:
+                        cycle = stack[position[t] :]
+                        if frozenset(cycle) not in reported:
+                            reported.add(frozenset(cycle))
+                            yield Diagnostic(
+                                _npath(t),
+                                "CF205",
+                                "loop without exit: a caller who presses nothing and whom nobody "
+                                f"answers goes round forever: {' > '.join([*cycle, t])}",
+                                Severity.WARNING,
+                            )
+                    elif t not in done:
+                        position[t] = len(stack)
+                        stack.append(t)
+                        todo.append(iter(self.silent_edges(t)))
+                        break
+                else:
+                    todo.pop()
+                    finished = stack.pop()
+                    del position[finished]
+                    done.add(finished)
 
     def menus(self) -> Iterator[Diagnostic]:
         people = self.reaching(lambda n: n.reaches_person)
@@ -536,7 +736,8 @@ class _Analysis:
                     out[tc.id] = tc.open if is_open else tc.closed
             return out
 
-        holidays = sorted({d for tc in tcs for d in tc.holidays})
+        # dates only: anything else is validation's to report (lint must not crash on it)
+        holidays = sorted({d for tc in tcs for d in tc.holidays if isinstance(d, dt.date)})
         for entry, start in sorted(self.site.entries.items()):
             if start not in self.nodes:
                 continue
@@ -653,14 +854,64 @@ class _Analysis:
                         )
 
 
+class _Typical:
+    """One node on the typical caller's way (see :meth:`_Analysis.typical`)."""
+
+    def __init__(self, analysis: _Analysis, nid: str) -> None:
+        node = analysis.nodes[nid]
+        self.nid = nid
+        self.person = node.reaches_person
+        self.waiting: _Edge | None = None
+        self.candidates: list[float] = []
+        self.operator: list[float] = []
+        self.zero_out = (
+            isinstance(node, Menu) and node.operator is not None and "0" not in node.options
+        )
+        if isinstance(node, TimeCondition):
+            follow = [node.open]
+        elif isinstance(node, Branch):
+            follow = [node.default]
+        else:
+            follow = []
+        self.todo = iter(
+            ()
+            if self.person
+            else [
+                e
+                for e in analysis.out[nid]
+                if e.direct is not None
+                and e.target in analysis.nodes
+                and (not follow or e.target in follow)
+            ]
+        )
+
+    def add(self, edge: _Edge, rest: float | None) -> None:
+        if rest is None or edge.direct is None:
+            return
+        aside = self.zero_out and edge.role == "options['0']"
+        (self.operator if aside else self.candidates).append(edge.direct + rest)
+
+    def result(self) -> float | None:
+        if self.person:
+            return 0.0
+        found = self.candidates or self.operator
+        return float(sum(found)) / len(found) if found else None
+
+
 def _secs(x: float) -> str:
     return "unbounded" if x == float("inf") else f"{x:.0f}s"
 
 
 def lint(site: Site, config: LintConfig | None = None) -> LintReport:
-    """Validate ``site`` and analyse every entry point (see the module's docstring)."""
+    """Validate ``site`` and analyse every entry point (see the module's docstring).
+
+    A site with validation errors is not analysed: the report holds those errors and no
+    entries. A node type lint has no method for raises
+    :class:`~callflow.errors.UnsupportedNode`."""
     config = config or LintConfig()
     base = validate(site)
+    if any(d.severity is Severity.ERROR for d in base):
+        return LintReport((), tuple(base))  # an invalid flow is no graph to analyse
     analysis = _Analysis(site, config)
     metrics, found = analysis.run()
     found += list(analysis.sounds())

@@ -334,10 +334,19 @@ def forecast(
     """Mean wait and service level per tier under ``rule``, against FIFO (Erlang C);
     with ``des_calls`` > 0 also a simulation of that many calls (giving up after
     ``max_wait`` when set)."""
-    if aht <= 0 or agents <= 0:
-        raise ValueError("aht and agents must be positive")
-    if any(n < 0 for n in arrivals.values()):
-        raise ValueError("arrival rates must not be negative")
+    if not (math.isfinite(aht) and aht > 0):
+        raise ValueError(f"aht must be a positive number of seconds, not {aht!r}")
+    if isinstance(agents, bool) or not isinstance(agents, int) or agents <= 0:
+        raise ValueError(f"agents must be a whole number >= 1, not {agents!r}")
+    for tier, n in arrivals.items():
+        if not (math.isfinite(n) and n >= 0):
+            raise ValueError(f"arrivals[{tier!r}] must be a number >= 0 per hour, not {n!r}")
+    if not (math.isfinite(sl_seconds) and sl_seconds >= 0):
+        raise ValueError(f"sl_seconds must be a number >= 0, not {sl_seconds!r}")
+    if max_wait is not None and not (math.isfinite(max_wait) and max_wait > 0):
+        raise ValueError(f"max_wait must be a positive number of seconds, not {max_wait!r}")
+    if des_calls < 0:
+        raise ValueError(f"des_calls must be >= 0, not {des_calls!r}")
     mu = 1.0 / aht
     lam_total = sum(arrivals.values()) / 3600.0
     load = lam_total / mu

@@ -13,14 +13,19 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from callflow.errors import CallflowError
 from callflow.model.nodes import (
     Branch,
     Dial,
+    Goto,
+    Hangup,
     LanguageSelect,
+    Lookup,
     Menu,
     Node,
     Play,
@@ -29,6 +34,7 @@ from callflow.model.nodes import (
     Voicemail,
 )
 from callflow.model.site import Site
+from callflow.model.visitor import NodeVisitor
 
 __all__ = ["GraphError", "edges", "render", "to_dot", "to_mermaid"]
 
@@ -46,64 +52,111 @@ class Edge:
     label: str
 
 
-def _describe(node: Node) -> str:
-    kind = type(node).__name__
-    if isinstance(node, Dial):
-        detail = f"ring {node.target} {node.ring}s"
-    elif isinstance(node, Queue):
+def _no(role: str) -> bool:
+    return False
+
+
+Shape = Literal["menu", "decision", "person", "voicemail", "end", "step"]
+
+
+@dataclass(frozen=True)
+class _Look:
+    """How one node is drawn: what its box says under its id and type, its shape, and
+    its edges."""
+
+    detail: str
+    shape: Shape
+    edges: tuple[Edge, ...]
+
+
+class _Drawer(NodeVisitor[_Look]):
+    """One ``visit_<node>`` per node type: a type without one fails with
+    :class:`~callflow.errors.UnsupportedNode` ("graph can't ...") instead of being left
+    out of the diagram."""
+
+    backend = "graph"
+
+    @staticmethod
+    def follow(
+        node: Node, labels: Mapping[str, str] | None = None, skip: Callable[[str], bool] = _no
+    ) -> tuple[Edge, ...]:
+        """Edges by role; an unset role is drawn only where it hangs the caller up."""
+        return tuple(
+            Edge(node.id, target, (labels or {}).get(role, role.replace("_", " ")))
+            for role, target in node.edges().items()
+            if (target is not None or role in _UNSET_HANGS_UP) and not skip(role)
+        )
+
+    def visit_play(self, node: Play) -> _Look:
+        files = " ".join(p.file for p in node.prompts)  # type: ignore[union-attr]
+        return _Look(files, "step", self.follow(node))
+
+    def visit_goto(self, node: Goto) -> _Look:
+        return _Look("", "step", self.follow(node))
+
+    def visit_lookup(self, node: Lookup) -> _Look:
+        return _Look("", "step", self.follow(node))
+
+    def visit_menu(self, node: Menu) -> _Look:
+        out = [
+            Edge(node.id, choice, f"{d} (operator)" if d == "0" and node.operator == choice else d)
+            for d, choice in sorted(node.choices().items())
+        ]
+        skip = {"operator"}
+        if node.on_timeout is not None and node.invalid is not None:
+            skip.add("failure")  # never reached
+        out += self.follow(node, skip=lambda role: role.startswith("options[") or role in skip)
+        return _Look(f"{node.tries} tries x {node.timeout:g}s", "menu", tuple(out))
+
+    def visit_language_select(self, node: LanguageSelect) -> _Look:
+        out = tuple(
+            Edge(node.id, node.next, f"{digit}: {lang}")
+            for digit, lang in sorted(node.languages.items())
+        )
+        return _Look("", "menu", out)
+
+    def visit_dial(self, node: Dial) -> _Look:
+        look = self.follow(node, {"no_answer": "no answer"})
+        return _Look(f"ring {node.target} {node.ring}s", "person", look)
+
+    def visit_queue(self, node: Queue) -> _Look:
         detail = f"max wait {node.max_wait}s" + (
             f", manager first {node.manager_first}s" if node.manager_first else ""
         )
-    elif isinstance(node, Voicemail):
-        detail = f"mailbox {node.mailbox}"
-    elif isinstance(node, Menu):
-        detail = f"{node.tries} tries x {node.timeout:g}s"
-    elif isinstance(node, TimeCondition):
+        return _Look(detail, "person", self.follow(node))
+
+    def visit_voicemail(self, node: Voicemail) -> _Look:
+        return _Look(f"mailbox {node.mailbox}", "voicemail", self.follow(node))
+
+    def visit_hangup(self, node: Hangup) -> _Look:
+        return _Look("", "end", self.follow(node))
+
+    def visit_time_condition(self, node: TimeCondition) -> _Look:
         detail = ", ".join(f"{h.days} {h.start}-{h.end}" for h in node.hours)
-    elif isinstance(node, Branch):
-        detail = f"by {node.attribute}"
-    elif isinstance(node, Play):
-        detail = " ".join(p.file for p in node.prompts)  # type: ignore[union-attr]
-    else:
-        detail = ""
-    head = f"{node.id}\n{kind}" + (f": {detail}" if detail else "")
+        return _Look(detail, "decision", self.follow(node))
+
+    def visit_branch(self, node: Branch) -> _Look:
+        labels = {f"cases[{k!r}]": f"{node.attribute}={k}" for k in node.cases}
+        return _Look(f"by {node.attribute}", "decision", self.follow(node, labels))
+
+
+def _looks(site: Site) -> list[tuple[Node, _Look]]:
+    """Every node with how it is drawn, in id order; an unknown node type raises
+    :class:`~callflow.errors.UnsupportedNode` before anything is drawn."""
+    drawer = _Drawer()
+    return [(node, drawer.visit(node)) for node in sorted(site.nodes, key=lambda n: n.id)]
+
+
+def _describe(node: Node, look: _Look) -> str:
+    head = f"{node.id}\n{type(node).__name__}" + (f": {look.detail}" if look.detail else "")
     return head + (f"\n{node.label}" if node.label else "")
-
-
-def _label(node: Node, role: str) -> str:
-    if isinstance(node, Menu) and role.startswith("options["):
-        return role[len("options[") + 1 : -2]
-    if isinstance(node, Branch) and role.startswith("cases["):
-        return f"{node.attribute}={role[len('cases[') + 1 : -2]}"
-    if isinstance(node, Dial) and role == "no_answer":
-        return "no answer"
-    return role.replace("_", " ")
 
 
 def edges(site: Site) -> list[Edge]:
     """Every edge of the diagram, entries first, then nodes in id order."""
     out = [Edge(f"entry:{number}", target, "") for number, target in sorted(site.entries.items())]
-    for node in sorted(site.nodes, key=lambda n: n.id):
-        if isinstance(node, Menu):
-            for digit, choice in sorted(node.choices().items()):
-                text = f"{digit} (operator)" if digit == "0" and node.operator == choice else digit
-                out.append(Edge(node.id, choice, text))
-            roles: dict[str, str | None] = {
-                r: t for r, t in node.edges().items() if not r.startswith("options[")
-            }
-            roles.pop("operator", None)
-            if node.on_timeout is not None and node.invalid is not None:
-                roles.pop("failure", None)  # never reached
-        elif isinstance(node, LanguageSelect):
-            for digit, lang in sorted(node.languages.items()):
-                out.append(Edge(node.id, node.next, f"{digit}: {lang}"))
-            continue
-        else:
-            roles = node.edges()
-        for role, target in roles.items():
-            if target is None and role not in _UNSET_HANGS_UP:
-                continue
-            out.append(Edge(node.id, target, _label(node, role)))
+    for _node, look in _looks(site):
+        out += look.edges
     return out
 
 
@@ -111,32 +164,64 @@ def _id(ref: str | None) -> str:
     if ref is None:
         return "x_hangup"
     if ref.startswith("entry:"):
-        return "e_" + re.sub(r"[^0-9A-Za-z]", lambda m: f"_{ord(m.group()):x}", ref[6:])
-    return f"n_{ref}"
+        return "e_" + re.sub(r"[^0-9A-Za-z]", lambda m: f"_{ord(m.group()):x}_", ref[6:])
+    return "n_" + re.sub(r"[^0-9A-Za-z_]", lambda m: f"_{ord(m.group()):x}_", ref)
 
 
-def _shape_mermaid(node: Node, text: str) -> str:
-    if isinstance(node, (Menu, LanguageSelect, Branch, TimeCondition)):
-        return "{" + text + "}"
-    if node.reaches_person:
-        return "([" + text + "])"
-    if node.destination() is not None:
-        return "[[" + text + "]]"
-    return "[" + text + "]"
+def _kept(char: str) -> bool:
+    """Whether ``char`` may stand for itself inside a quoted label: printable, not a line
+    or paragraph separator, not a lone surrogate (``str.isprintable`` is False for every
+    control, format, separator and surrogate character but the plain space)."""
+    return char == " " or char.isprintable()
+
+
+def _codepoint(char: str) -> int:
+    return 0xFFFD if 0xD800 <= ord(char) <= 0xDFFF else ord(char)  # lone surrogate: U+FFFD
+
+
+#: characters Mermaid reads inside a quoted label: its end, its entity codes (#...;),
+#: HTML (the label is rendered as HTML) and Markdown strings (backticks)
+_MERMAID_SPECIAL = {'"': "#quot;", "#": "#35;", "&": "#amp;", "<": "#lt;", ">": "#gt;", "`": "#96;"}
 
 
 def _mermaid_text(text: str) -> str:
-    clean = text.replace('"', "#quot;").replace("\n", "<br/>")
-    return f'"{clean}"'
+    """``text`` as one quoted Mermaid label on one line: every character that could end
+    the string, the line or the statement, or be read as HTML, Markdown or an entity
+    code, is written as a Mermaid entity code (``#quot;``, ``#60;``); ``\n`` is a line
+    break in the box (``<br/>``)."""
+    out = []
+    for char in text:
+        if char == "\n":
+            out.append("<br/>")
+        elif char in _MERMAID_SPECIAL:
+            out.append(_MERMAID_SPECIAL[char])
+        elif _kept(char):
+            out.append(char)
+        else:
+            out.append(f"#{_codepoint(char)};")
+    return '"' + "".join(out) + '"'
+
+
+_MERMAID_SHAPES: dict[Shape, tuple[str, str]] = {
+    "menu": ("{", "}"),
+    "decision": ("{", "}"),
+    "person": ("([", "])"),
+    "voicemail": ("[[", "]]"),
+    "end": ("[[", "]]"),
+    "step": ("[", "]"),
+}
 
 
 def to_mermaid(site: Site) -> str:
-    """The flow as a Mermaid flowchart (paste it into Markdown)."""
+    """The flow as a Mermaid flowchart (paste it into Markdown). Draw a site that
+    validates: ids and numbers are drawn as they are."""
+    looks = _looks(site)
     lines = ["flowchart TD"]
     for number in sorted(site.entries):
         lines.append(f"    {_id('entry:' + number)}(({_mermaid_text('call ' + number)}))")
-    for node in sorted(site.nodes, key=lambda n: n.id):
-        lines.append(f"    {_id(node.id)}{_shape_mermaid(node, _mermaid_text(_describe(node)))}")
+    for node, look in looks:
+        left, right = _MERMAID_SHAPES[look.shape]
+        lines.append(f"    {_id(node.id)}{left}{_mermaid_text(_describe(node, look))}{right}")
     all_edges = edges(site)
     if any(e.target is None for e in all_edges):
         lines.append(f'    {_id(None)}[/"hang up"/]')
@@ -147,11 +232,39 @@ def to_mermaid(site: Site) -> str:
 
 
 def _dot_text(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    """``text`` as one quoted Graphviz string on one line: backslash and quote escaped
+    (a backslash starts Graphviz's own escapes such as ``\\l``), ``&`` and every
+    character that is not printable (line and paragraph separators, controls, lone
+    surrogates) as an HTML character reference, which Graphviz decodes in labels;
+    ``\n`` is a line break in the box."""
+    out = []
+    for char in text:
+        if char == "\n":
+            out.append("\\n")
+        elif char in '"\\':
+            out.append("\\" + char)
+        elif char == "&":
+            out.append("&amp;")
+        elif _kept(char):
+            out.append(char)
+        else:
+            out.append(f"&#{_codepoint(char)};")
+    return '"' + "".join(out) + '"'
+
+
+_DOT_SHAPES: dict[Shape, str] = {
+    "menu": "hexagon",
+    "decision": "diamond",
+    "person": 'box, style="rounded,filled", fillcolor=palegreen',
+    "voicemail": "box, style=filled, fillcolor=lightyellow",
+    "end": "box",
+    "step": "box",
+}
 
 
 def to_dot(site: Site) -> str:
-    """The flow as a Graphviz digraph (``dot -Tsvg``)."""
+    """The flow as a Graphviz digraph (``dot -Tsvg``). Draw a site that validates."""
+    looks = _looks(site)
     lines = [
         f"digraph {_dot_text(site.name)} {{",
         "    rankdir=LR;",
@@ -163,16 +276,9 @@ def to_dot(site: Site) -> str:
             f"    {_id('entry:' + number)} [label={_dot_text('call ' + number)}, "
             "shape=circle, style=filled, fillcolor=lightgrey];"
         )
-    for node in sorted(site.nodes, key=lambda n: n.id):
-        if isinstance(node, (Menu, LanguageSelect, Branch, TimeCondition)):
-            shape = "diamond" if isinstance(node, (Branch, TimeCondition)) else "hexagon"
-        elif node.reaches_person:
-            shape = 'box, style="rounded,filled", fillcolor=palegreen'
-        elif isinstance(node, Voicemail):
-            shape = "box, style=filled, fillcolor=lightyellow"
-        else:
-            shape = "box"
-        lines.append(f"    {_id(node.id)} [label={_dot_text(_describe(node))}, shape={shape}];")
+    for node, look in looks:
+        label = _dot_text(_describe(node, look))
+        lines.append(f"    {_id(node.id)} [label={label}, shape={_DOT_SHAPES[look.shape]}];")
     all_edges = edges(site)
     if any(e.target is None for e in all_edges):
         lines.append(f'    {_id(None)} [label="hang up", shape=octagon];')
@@ -193,14 +299,19 @@ def render(dot_source: str, fmt: str, output: Path) -> Path:
         )
     if fmt not in ("png", "svg", "pdf"):
         raise GraphError(f"unknown image format {fmt!r}; use png, svg or pdf")
-    done = subprocess.run(
-        [exe, f"-T{fmt}", "-o", str(output)],
-        input=dot_source,
-        text=True,
-        capture_output=True,
-        check=False,
-        timeout=60,
-    )
+    try:
+        done = subprocess.run(
+            [exe, f"-T{fmt}", "-o", str(output)],
+            input=dot_source,
+            text=True,
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise GraphError(f"dot took longer than {exc.timeout:g}s; nothing written") from exc
+    except OSError as exc:
+        raise GraphError(f"cannot run {exe}: {exc}") from exc
     if done.returncode != 0:
         raise GraphError(f"dot failed: {done.stderr.strip()}")
     return output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -19,12 +20,62 @@ def load(spec: str) -> Site:
         raise click.ClickException(str(exc)) from exc
 
 
-def print_diagnostics(problems: list[Diagnostic], as_json: bool) -> None:
+def load_valid(spec: str) -> Site:
+    """Load SITE and validate it; a site with errors ends the command (exit 1) after
+    printing every diagnostic as ``validate`` does, so no command walks a broken flow."""
+    from callflow.validate import validate
+
+    site = load(spec)
+    problems = validate(site)
+    errors = sum(d.severity is Severity.ERROR for d in problems)
+    if errors:
+        print_diagnostics(problems, False, err=True)
+        raise click.ClickException(f"{spec}: {errors} error(s) in the site; run validate")
+    return site
+
+
+def print_diagnostics(problems: list[Diagnostic], as_json: bool, *, err: bool = False) -> None:
+    """Print diagnostics (errors to stderr, warnings to stdout; all to stderr with
+    ``err``, for commands whose stdout is data)."""
     if as_json:
-        click.echo(json.dumps([d.as_dict() for d in problems], indent=2))
+        click.echo(json.dumps([d.as_dict() for d in problems], indent=2), err=err)
         return
     for d in problems:
-        click.echo(str(d), err=d.severity is Severity.ERROR)
+        click.echo(str(d), err=err or d.severity is Severity.ERROR)
+
+
+def output_file(path: Path) -> Path:
+    """Check that ``path`` can be written as a file: its directory exists and it is not
+    a directory; otherwise end the command with one clear message."""
+    if path.is_dir():
+        raise click.BadParameter(
+            f"{path} is a directory; give a file name", param_hint="-o/--output"
+        )
+    if not path.parent.is_dir():
+        raise click.BadParameter(
+            f"directory {path.parent} does not exist", param_hint="-o/--output"
+        )
+    return path
+
+
+def output_dir(path: Path) -> Path:
+    """Check that ``path`` is a directory or can be made one (not an existing file)."""
+    for parent in (path, *path.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise click.BadParameter(
+                    f"{parent} is a file, not a directory", param_hint="-o/--output"
+                )
+            break
+    return path
+
+
+def failing(exc: CallflowError | OSError) -> click.ClickException:
+    """One clear message for an error met while a command runs."""
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return click.ClickException(f"{where}{exc.strerror or exc}")
+    return click.ClickException(str(exc))
 
 
 DB_OPTION = click.option(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from callflow.cli.common import load, print_diagnostics
+from callflow.cli.common import failing, load, output_dir, print_diagnostics
 from callflow.compiler import compile_site, write
-from callflow.errors import Severity, ValidationError
+from callflow.errors import CallflowError, Severity, ValidationError
 from callflow.validate import validate
 
 
@@ -38,21 +38,52 @@ def validate_cmd(site_spec: str, as_json: bool) -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if OUTPUT differs.")
 def compile_cmd(site_spec: str, output: Path, check: bool) -> None:
     """Compile SITE to Asterisk configuration files in OUTPUT."""
+    output_dir(output)
     site = load(site_spec)
     try:
         compiled = compile_site(site)
     except ValidationError as exc:
         print_diagnostics(list(exc.diagnostics), False)
         raise click.ClickException("site has errors; nothing written") from exc
+    except CallflowError as exc:
+        raise failing(exc) from exc
+    _writable(compiled.files)
     if check:
         stale = [
-            name
-            for name, text in sorted(compiled.files.items())
-            if not (output / name).is_file() or (output / name).read_text() != text
+            name for name, text in sorted(compiled.files.items()) if _differs(output / name, text)
         ]
         if stale:
             raise click.ClickException(f"{output}: out of date: {', '.join(stale)}")
         click.echo(f"{output}: up to date")
         return
-    for path in write(compiled, output):
+    try:
+        written = write(compiled, output)
+    except OSError as exc:
+        raise failing(exc) from exc
+    for path in written:
         click.echo(f"wrote {path}")
+
+
+def _differs(path: Path, text: str) -> bool:
+    """Whether ``path`` is missing or holds other text (unreadable bytes count as other)."""
+    try:
+        return path.read_bytes() != text.encode("utf-8")
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        raise failing(exc) from exc
+
+
+def _writable(files: dict[str, str]) -> None:
+    """Every file encodes as UTF-8, or the command ends naming the file and line (a lone
+    surrogate in a label or prompt text cannot be written; nothing is written then)."""
+    for name, text in sorted(files.items()):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            line = text.count("\n", 0, exc.start) + 1
+            bad = text[exc.start : exc.end]
+            raise click.ClickException(
+                f"{name} line {line}: {bad!r} is not a Unicode character (a lone surrogate) "
+                "and cannot be written; correct that text in the site; nothing written"
+            ) from exc

@@ -3,15 +3,23 @@
 import datetime as dt
 import json
 import wave
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from callflow import (
     Dial,
+    Goto,
     Hangup,
     Hours,
+    LanguageSelect,
     Menu,
+    Node,
     Play,
     PriorityRule,
     Prompt,
@@ -21,9 +29,18 @@ from callflow import (
     TimeCondition,
     Voicemail,
 )
-from callflow.analysis import LintConfig, QueueLoad, lint, prompt_timer, sound_seconds
+from callflow.analysis import (
+    LintConfig,
+    QueueLoad,
+    _Analysis,
+    lint,
+    prompt_timer,
+    sound_seconds,
+)
 from callflow.cli import main
+from callflow.errors import UnsupportedNode
 from callflow.loader import load_site
+from callflow.validate import validate
 
 ROOT = Path(__file__).resolve().parents[2]
 FOUR_S = str(ROOT / "examples/four_s_dealer.py")
@@ -191,3 +208,170 @@ def test_prompt_lengths_from_sound_files(tmp_path):
     assert timer(Prompt("tone")) == 0.5
     assert timer(Prompt("custom/hi", seconds=9)) == 9
     assert timer(Prompt("missing")) == 7
+
+
+# -- long and tangled flows ----------------------------------------------------------------------
+def goto_chain(n):
+    nodes = [Goto(id=f"g{i}", target=f"g{i + 1}") for i in range(n)]
+    nodes += [Queue(id=f"g{n}", members=["desk"], max_wait=60, overflow="vm")]
+    nodes += [Voicemail(id="vm", mailbox="1")]
+    return Site(name="chain", entries={"1": "g0"}, staff=STAFF, nodes=nodes)
+
+
+def test_a_10000_deep_goto_chain_is_analysed_without_recursion():
+    # RecursionError at 1,000 before the walks were made iterative (speed: benchmarks/lint.py)
+    (e,) = lint(goto_chain(10_000)).entries
+    assert e.worst_seconds == 60 and e.typical_seconds == 0
+    assert e.worst_path == tuple(f"g{i}" for i in range(10_001))
+
+
+def test_a_3000_level_menu_chain_counts_every_level():
+    (e,) = lint(deep_site(3000), LintConfig(max_depth=3000, max_seconds=1e9)).entries
+    assert e.depth == 3000 and e.depth_path == tuple(f"m{i}" for i in range(3000))
+    assert e.worst_seconds == 2999 * 13 + 18 + 60
+    assert e.typical_seconds == 3000 * 4
+
+
+def test_a_10000_step_silent_loop_is_found():
+    n = 10_000
+    nodes = [Play(id=f"p{i}", prompts=Prompt("p", seconds=1), next=f"p{i + 1}") for i in range(n)]
+    nodes += [
+        Menu(id=f"p{n}", prompt="p", options={"1": "q"}, operator="q", on_timeout="p0"),
+        Queue(id="q", members=["desk"], max_wait=60, overflow="vm"),
+        Voicemail(id="vm", mailbox="1"),
+    ]
+    site = Site(name="loop", entries={"1": "p0"}, staff=STAFF, nodes=nodes)
+    (loop,) = [d for d in lint(site).diagnostics if d.code == "CF205"]
+    assert loop.message.endswith(" > ".join([*(f"p{i}" for i in range(n + 1)), "p0"]))
+
+
+def test_a_flow_with_too_many_routes_says_so():
+    # ten menus that all lead to each other: 10! routes through them
+    ids = [f"m{i}" for i in range(10)]
+    nodes = [
+        Menu(
+            id=m,
+            prompt=Prompt("p", seconds=1),
+            options={str(d): t for d, t in enumerate((t for t in ids if t != m), start=1)},
+            operator="q",
+        )
+        for m in ids
+    ]
+    nodes += [Queue(id="q", members=["desk"], max_wait=60, overflow="vm")]
+    nodes += [Voicemail(id="vm", mailbox="1")]
+    site = Site(name="tangle", entries={"1": "m0"}, staff=STAFF, nodes=nodes)
+    report = lint(site)
+    (note,) = [d for d in report.diagnostics if d.code == "CF214"]
+    assert "'m0'" in note.message and note.severity.value == "warning"
+    assert report.entries[0].worst_seconds is not None
+
+
+def test_a_site_with_errors_is_not_analysed():
+    site = Site(name="bad", entries={"1": "nowhere"}, staff=STAFF, nodes=[Hangup(id="bye")])
+    report = lint(site)
+    assert report.entries == ()
+    assert report.errors >= 1 and {d.code for d in report.diagnostics} <= {
+        d.code for d in validate(site)
+    }
+
+
+def test_a_node_type_lint_does_not_know_fails_loudly():
+    @dataclass(frozen=True, kw_only=True)
+    class Fax(Node):
+        visit_name: ClassVar[str] = "fax"
+
+        def destination(self):
+            return "fax"
+
+    site = Site(
+        name="fax",
+        entries={"1": "m"},
+        staff=STAFF,
+        nodes=[
+            Menu(id="m", prompt="p", options={"1": "fx"}, operator="q"),
+            Fax(id="fx"),
+            Queue(id="q", members=["desk"], max_wait=60, overflow="vm"),
+            Voicemail(id="vm", mailbox="1"),
+        ],
+    )
+    with pytest.raises(UnsupportedNode, match=r"lint can't .* Fax \(id 'fx'\)"):
+        lint(site)
+
+
+# -- the component-wise longest routes agree with trying every route -------------------------------
+def reference(site, cfg):
+    """Worst time and menu depth per entry by trying every simple route (exponential: small
+    flows only), as lint did before it split the flow into components."""
+    a = _Analysis(site, cfg)
+    out = {}
+    for number, start in site.entries.items():
+        best = {"worst": None, "depth": 0}
+
+        def walk(nid, path, depth, cost, best=best):
+            node = a.nodes[nid]
+            depth += isinstance(node, (Menu, LanguageSelect))
+            best["depth"] = max(best["depth"], depth)
+            if node.reaches_person:
+                total = cost + a.answer(node)
+                best["worst"] = total if best["worst"] is None else max(best["worst"], total)
+            for e in a.out[nid]:
+                if e.target in a.nodes and e.target not in path:
+                    walk(e.target, path | {e.target}, depth, cost + e.worst)
+
+        walk(start, {start}, 0, 0.0)
+        worst = best["worst"]
+        out[number] = (best["depth"], None if worst is None else round(worst, 3))
+    return out
+
+
+@st.composite
+def flows(draw):
+    n = draw(st.integers(2, 8))
+    ids = [f"n{i}" for i in range(n)]
+    ref = st.sampled_from(ids)
+    maybe = st.none() | ref
+    secs = st.integers(1, 9)
+    nodes = []
+    for nid in ids:
+        kind = draw(st.sampled_from(["menu", "menu", "play", "goto", "dial", "queue", "vm", "tc"]))
+        if kind == "menu":
+            options = draw(st.dictionaries(st.sampled_from("123"), ref, min_size=1))
+            nodes.append(
+                Menu(
+                    id=nid,
+                    prompt=Prompt("p", seconds=draw(secs)),
+                    options=options,
+                    operator=draw(maybe),
+                    timeout=draw(secs),
+                    tries=draw(st.integers(1, 3)),
+                    on_timeout=draw(maybe),
+                    invalid=draw(maybe),
+                    failure=draw(maybe),
+                )
+            )
+        elif kind == "play":
+            nodes.append(Play(id=nid, prompts=Prompt("p", seconds=draw(secs)), next=draw(ref)))
+        elif kind == "goto":
+            nodes.append(Goto(id=nid, target=draw(ref)))
+        elif kind == "dial":
+            nodes.append(Dial(id=nid, target="desk", ring=draw(secs), no_answer=draw(maybe)))
+        elif kind == "queue":
+            nodes.append(Queue(id=nid, members=["desk"], max_wait=draw(secs), overflow=draw(ref)))
+        elif kind == "vm":
+            nodes.append(Voicemail(id=nid, mailbox="1"))
+        else:
+            hours = [Hours("mon-fri", "09:00", "17:00")]
+            nodes.append(TimeCondition(id=nid, hours=hours, open=draw(ref), closed=draw(ref)))
+    return Site(name="r", entries={"1": "n0", "2": draw(ref)}, staff=STAFF, nodes=nodes)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(flows())
+def test_longest_routes_match_trying_every_route(site):
+    report = lint(site)
+    assume(report.entries)  # the flow validated
+    expected = reference(site, LintConfig())
+    for e in report.entries:
+        assert (e.depth, e.worst_seconds) == expected[e.entry]
+        if e.worst_path:  # the route given is a real, simple route of that length
+            assert e.worst_path[0] == e.start and len(set(e.worst_path)) == len(e.worst_path)

@@ -1,6 +1,7 @@
 """Cobham's priority M/M/c formula against a seeded discrete-event simulation."""
 
 import math
+import re
 
 import pytest
 
@@ -62,3 +63,26 @@ def test_overload_and_reneging():
         {"vip": 50, "standard": 12}, RULE, aht=240, agents=4, calls=20_000, max_wait=60
     )
     assert des["standard"].overflow > des["vip"].overflow > 0
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"aht": math.nan}, "aht must be"),
+        ({"aht": math.inf}, "aht must be"),
+        ({"aht": 0}, "aht must be"),
+        ({"agents": 0}, "agents must be"),
+        ({"agents": 2.5}, "agents must be"),
+        ({"arrivals": {"vip": math.nan}}, "arrivals['vip']"),
+        ({"arrivals": {"vip": -5}}, "arrivals['vip']"),
+        ({"arrivals": {"vip": math.inf}}, "arrivals['vip']"),
+        ({"sl_seconds": -1}, "sl_seconds"),
+        ({"sl_seconds": math.nan}, "sl_seconds"),
+        ({"max_wait": math.nan}, "max_wait"),
+        ({"des_calls": -1}, "des_calls"),
+    ],
+)
+def test_bad_numbers_are_refused_by_name(change, words):
+    args = {"arrivals": {"vip": 5, "standard": 60}, "aht": 240, "agents": 4, **change}
+    with pytest.raises(ValueError, match=re.escape(words)):
+        forecast(args.pop("arrivals"), PriorityRule({"vip": 10}), **args)
