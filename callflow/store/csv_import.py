@@ -264,8 +264,9 @@ def _rows(
                 raise CsvFormatError(f"{name}:{header_line}: header row: {first}")
             header = [h.strip().lower() for h in first]
             if not header:
+                what = "blank first line" if path.stat().st_size else "empty file"
                 raise CsvFormatError(
-                    f"{name}:1: empty file; expected a header row: {', '.join(columns)}"
+                    f"{name}:1: {what}; expected a header row: {', '.join(columns)}"
                 )
             unknown = [h for h in header if h not in columns]
             missing = sorted(required - set(header))

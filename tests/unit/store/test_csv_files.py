@@ -322,3 +322,19 @@ def test_regions_keep_unicode_text(engine: Engine, tmp_path: Path) -> None:
     assert import_customers(engine, path).errors == []
     with Session(engine) as session:
         assert session.scalar(select(Customer.region)) == "广东 深圳"
+
+
+def test_blank_first_line_is_not_called_an_empty_file(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "staff.csv"
+    path.write_text("\nid,name,device\nalice,Alice,PJSIP/1001\n", encoding="utf-8")
+    with pytest.raises(CsvFormatError, match=r"^staff\.csv:1: blank first line; expected a head"):
+        import_staff(engine, path)
+
+
+def test_non_utf8_deep_in_a_utf8_file_writes_nothing(engine: Engine, tmp_path: Path) -> None:
+    good = "".join(f"1370{n:07d},Name {n}\n" for n in range(3000))
+    path = tmp_path / "customers.csv"
+    path.write_bytes(f"phone,name\n{good}".encode() + "13800138000,李雷\n".encode("gbk"))
+    with pytest.raises(CsvFormatError, match=r"^customers\.csv:3002: not UTF-8 text .* GBK"):
+        import_customers(engine, path)
+    assert names(engine) == []
