@@ -17,8 +17,21 @@ from callflow.store.engine import (
     resolve_url,
     safe_url,
 )
-from callflow.store.errors import CsvFormatError, InvalidPhone, InvalidValue, StoreError
-from callflow.store.migrate import current_revision, head_revision, upgrade
+from callflow.store.errors import (
+    CsvFormatError,
+    DatabaseError,
+    InvalidPhone,
+    InvalidValue,
+    StoreError,
+)
+from callflow.store.health import database_errors
+from callflow.store.migrate import (
+    check_store,
+    current_revision,
+    head_revision,
+    require_schema,
+    upgrade,
+)
 from callflow.store.phones import normalize_phone, try_normalize_phone
 from callflow.store.staff import Staff, StaffGroup
 from callflow.store.surveys import SurveyResponse
@@ -30,18 +43,22 @@ __all__ = [
     "Customer",
     "CustomerPhone",
     "CustomerTag",
+    "DatabaseError",
     "InvalidPhone",
     "InvalidValue",
     "Staff",
     "StaffGroup",
     "StoreError",
     "SurveyResponse",
+    "check_store",
     "current_revision",
+    "database_errors",
     "head_revision",
     "make_engine",
     "make_lookup_engine",
     "make_sessionmaker",
     "normalize_phone",
+    "require_schema",
     "resolve_url",
     "safe_url",
     "try_normalize_phone",

@@ -1,7 +1,8 @@
 """Bulk import of customers and staff from CSV files exported by a CRM or a spreadsheet.
 
 Every row is validated; bad rows are reported with their line number and skipped, good
-rows are written in one transaction. Importing the same file twice changes nothing::
+rows are written in one transaction (with ``strict=True``: nothing if any row is bad).
+Importing the same file twice changes nothing::
 
     report = import_customers(engine, "customers.csv", default_region="CN")
     print(report)            # customers.csv: 990 inserted, 0 updated, 0 unchanged, 10 errors
@@ -13,6 +14,7 @@ escaping them is the job of whatever renders them (dialplan, HTML, shell).
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +28,9 @@ from sqlalchemy.orm import Session, selectinload
 from callflow.store.base import Base, utcnow
 from callflow.store.customers import Customer, CustomerPhone, CustomerTag
 from callflow.store.errors import CsvFormatError, InvalidValue
+from callflow.store.health import database_errors, require_database_file
 from callflow.store.inputs import Change, CustomerData, customer_data, staff_data
+from callflow.store.migrate import require_schema
 from callflow.store.repositories import customer_columns
 from callflow.store.staff import Staff
 
@@ -95,18 +99,174 @@ class ImportReport:
         )
 
 
-def _rows(
-    path: Path, columns: Sequence[str], required: set[str]
-) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (first line of the record, {column: cell}) for every non-blank record."""
-    name = path.name
+_SNIFF_BYTES = 4096
+# Legacy encodings a Chinese CRM or Excel on Chinese Windows writes, tried in this order
+# when a file is not UTF-8: GBK (a superset of GB2312), then GB18030 (a superset of GBK).
+_CHINESE = (("gbk", "GBK"), ("gb18030", "GB18030"))
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32", "utf-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32", "utf-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16", "utf-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16", "utf-16"),
+)
+
+
+def _convert_hint(name: str, label: str, codec: str) -> str:
+    stem = name.rsplit(".", 1)[0]
+    return (
+        f"import it with --encoding {codec}, or convert it to UTF-8 first "
+        f"(iconv -f {label} -t UTF-8 {name} > {stem}-utf8.csv; in Excel: Save As "
+        "'CSV UTF-8')"
+    )
+
+
+def _encoding(path: Path, encoding: str | None) -> str:
+    """The codec to read *path* with: *encoding* if given, else UTF-8 (BOM or not).
+
+    Files that are evidently UTF-16/32 are refused with a message saying which and how
+    to convert; GBK and GB18030 are diagnosed when decoding fails (see `_not_decodable`).
+    """
+    if encoding:
+        try:
+            codec = codecs.lookup(encoding).name
+        except LookupError:
+            raise CsvFormatError(f"{path.name}: unknown encoding {encoding!r}") from None
+        return "utf-8-sig" if codec == "utf-8" else codec
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    for bom, label, codec in _BOMS:
+        if head.startswith(bom):
+            raise CsvFormatError(
+                f"{path.name}: the file is {label} text, not UTF-8; "
+                + _convert_hint(path.name, label, codec)
+            )
+    odd, even = head[1::2].count(0), head[0::2].count(0)
+    if max(odd, even) > len(head) // 8:
+        # Mostly-ASCII text in UTF-16 without a BOM: every other byte is NUL. (A stray
+        # NUL in UTF-8 text is left to the CSV reader, which rejects that row.)
+        order = "LE" if odd > even else "BE"
+        codec = f"utf-16-{order.lower()}"
+        raise CsvFormatError(
+            f"{path.name}: the file contains NUL bytes: it looks like UTF-16{order} text, "
+            "not UTF-8; " + _convert_hint(path.name, f"UTF-16{order}", codec)
+        )
+    return "utf-8-sig"
+
+
+def _not_decodable(path: Path, codec: str) -> CsvFormatError:
+    """Explain why *path* does not decode as *codec*: where, and what it looks like."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle, strict=True)
-            header = [h.strip().lower() for h in next(reader, [])]
-            if not header:
+        data = path.read_bytes()
+    except OSError as exc:
+        return CsvFormatError(f"{path.name}: cannot read the file: {exc.strerror or exc}")
+    decoder = codecs.getincrementaldecoder(codec)()
+    line, detail = 1, "undecodable bytes"
+    for number, raw in enumerate(data.splitlines(keepends=True), start=1):
+        try:
+            decoder.decode(raw)
+        except UnicodeDecodeError as exc:
+            line, detail = number, f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
+            break
+    if codec != "utf-8-sig":
+        return CsvFormatError(f"{path.name}:{line}: not valid {codec} text ({detail})")
+    for candidate, label in _CHINESE:
+        try:
+            data.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+        return CsvFormatError(
+            f"{path.name}:{line}: not UTF-8 text ({detail}); it looks like {label}, as "
+            f"Excel on Chinese Windows saves CSV: {_convert_hint(path.name, label, candidate)}"
+        )
+    return CsvFormatError(
+        f"{path.name}:{line}: not UTF-8 text ({detail}); save the file as UTF-8, or name "
+        "its encoding with --encoding"
+    )
+
+
+class _Lines:
+    """The physical lines of a file for `csv.reader`, counted, with the number of quote
+    characters read since `mark()` (to find where a record the reader rejected ends)."""
+
+    __slots__ = ("_handle", "line", "quotes")
+
+    def __init__(self, handle: Iterator[str]) -> None:
+        self._handle = iter(handle)
+        self.line = 0
+        self.quotes = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        text = next(self._handle)
+        self.line += 1
+        self.quotes += text.count('"')
+        return text
+
+    def mark(self) -> None:
+        self.quotes = 0
+
+    def skip_rest_of_record(self) -> bool:
+        """Read on to the end of the record the reader gave up on; False at end of file
+        inside a quoted field. With doubled quotes as the only escape, a record ends
+        at the first line end where it has read an even number of quote characters."""
+        while self.quotes % 2:
+            if next(self, None) is None:
+                return False
+        return True
+
+
+def _records(path: Path, lines: _Lines) -> Iterator[tuple[int, list[str] | str]]:
+    """(first line, cells) for every record, or (line, reason) for one csv rejects.
+
+    A record the csv module rejects (a field over its size limit, text after a closing
+    quote) costs that record only; a quote that is never closed ends the file.
+    """
+    reader = csv.reader(lines, strict=True)
+    while True:
+        start = lines.line + 1
+        lines.mark()
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if not lines.skip_rest_of_record() or "unexpected end of data" in str(exc):
                 raise CsvFormatError(
-                    f"{name}:1: empty file; expected a header row: {', '.join(columns)}"
+                    f"{path.name}:{start}: a quoted field starting on this line is never "
+                    f"closed (the file ends at line {lines.line})"
+                ) from None
+            reason = str(exc)
+            if "field limit" in reason:
+                reason = f"a field is longer than {csv.field_size_limit()} characters"
+            yield start, f"unreadable CSV record: {reason}"
+            continue
+        yield start, cells
+
+
+def _rows(
+    path: Path, columns: Sequence[str], required: set[str], encoding: str | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (first line of the record, {column: cell}) for every non-blank record.
+
+    A row that cannot be used whole comes as ``{"": reason}``; a file that cannot be
+    read at all raises `CsvFormatError` naming the file (and line).
+    """
+    name = path.name
+    codec = "utf-8-sig"
+    try:
+        codec = _encoding(path, encoding)
+        with path.open(encoding=codec, newline="") as handle:
+            records = _records(path, _Lines(handle))
+            header_line, first = next(records, (1, []))
+            if isinstance(first, str):
+                raise CsvFormatError(f"{name}:{header_line}: header row: {first}")
+            header = [h.strip().lower() for h in first]
+            if not header:
+                what = "blank first line" if path.stat().st_size else "empty file"
+                raise CsvFormatError(
+                    f"{name}:1: {what}; expected a header row: {', '.join(columns)}"
                 )
             unknown = [h for h in header if h not in columns]
             missing = sorted(required - set(header))
@@ -119,18 +279,19 @@ def _rows(
                     f"{name}:1: {'; '.join(problems)} (expected columns: {', '.join(columns)})"
                 )
             width = len(header)
-            line = reader.line_num + 1
-            for cells in reader:
-                if cells:
-                    if len(cells) != width:
-                        yield line, {"": f"has {len(cells)} fields, the header has {width}"}
-                    else:
-                        yield line, dict(zip(header, cells, strict=True))
-                line = reader.line_num + 1
-    except UnicodeDecodeError as exc:
-        raise CsvFormatError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except csv.Error as exc:
-        raise CsvFormatError(f"{name}:{reader.line_num}: {exc}") from exc
+            for line, cells in records:
+                if isinstance(cells, str):
+                    yield line, {"": cells}
+                elif not cells:
+                    continue
+                elif len(cells) != width:
+                    yield line, {"": f"has {len(cells)} fields, the header has {width}"}
+                else:
+                    yield line, dict(zip(header, cells, strict=True))
+    except UnicodeDecodeError:
+        raise _not_decodable(path, codec) from None
+    except OSError as exc:
+        raise CsvFormatError(f"{name}: cannot read the file: {exc.strerror or exc}") from exc
 
 
 def _split(cell: str) -> list[str]:
@@ -145,17 +306,27 @@ class _Row:
 
 
 def _run(target: Session | Engine, work: Any) -> ImportReport:
+    # Refuse a database this callflow did not migrate (never upgraded, or upgraded by a
+    # newer version) before reading the file, let alone writing.
     if isinstance(target, Session):
+        require_schema(target.connection())
         report: ImportReport = work(target)
         target.flush()
         return report
-    with Session(target) as session, session.begin():
+    require_database_file(target.url)
+    with database_errors(target), Session(target) as session, session.begin():
+        require_schema(session.connection())
         report = work(session)
     return report
 
 
 def import_customers(
-    target: Session | Engine, path: str | Path, default_region: str = "CN", *, strict: bool = False
+    target: Session | Engine,
+    path: str | Path,
+    default_region: str = "CN",
+    *,
+    strict: bool = False,
+    encoding: str | None = None,
 ) -> ImportReport:
     """Import customers from the CSV file *path*; returns an `ImportReport`.
 
@@ -173,15 +344,21 @@ def import_customers(
 
     With an Engine the import commits; with a Session it joins the caller's transaction
     (the caller commits or rolls back). *strict*: import nothing if any row is bad.
+    *encoding*: the file's text encoding (e.g. ``gbk``); by default UTF-8, with or
+    without a BOM. A file that cannot be read at all (wrong encoding, bad header, a
+    quote never closed, unreadable) raises `CsvFormatError`; a database that cannot be
+    used raises `DatabaseError` (with an Engine) before anything is written.
 
         report = import_customers(engine, "customers.csv")
         assert not report.errors, "\\n".join(report.messages())
     """
     source = Path(path)
-    return _run(target, lambda s: _import_customers(s, source, default_region, strict))
+    return _run(target, lambda s: _import_customers(s, source, default_region, strict, encoding))
 
 
-def _import_customers(session: Session, path: Path, region: str, strict: bool) -> ImportReport:
+def _import_customers(
+    session: Session, path: Path, region: str, strict: bool, encoding: str | None
+) -> ImportReport:
     report = ImportReport(str(path))
     staff_ids = set(session.scalars(select(Staff.id)))
     phones = session.execute(select(CustomerPhone.phone, CustomerPhone.customer_id))
@@ -192,7 +369,7 @@ def _import_customers(session: Session, path: Path, region: str, strict: bool) -
     existing_rows: dict[int, _Row] = {}
     present: set[str] | None = None
 
-    for line, cells in _rows(path, CUSTOMER_COLUMNS, {"phone", "name"}):
+    for line, cells in _rows(path, CUSTOMER_COLUMNS, {"phone", "name"}, encoding):
         if "" in cells:
             report.errors.append(RowError(line, cells[""]))
             continue
@@ -371,7 +548,11 @@ def _update_existing(
 
 
 def import_staff(
-    target: Session | Engine, path: str | Path, *, strict: bool = False
+    target: Session | Engine,
+    path: str | Path,
+    *,
+    strict: bool = False,
+    encoding: str | None = None,
 ) -> ImportReport:
     """Import staff from the CSV file *path*; returns an `ImportReport`.
 
@@ -380,21 +561,21 @@ def import_staff(
       name    required, stored verbatim.
       device  TECH/resource, e.g. PJSIP/1001; required.
       groups  ';'-separated group names (sales;service); replaces the member's groups.
-    Transactions and *strict* work as in `import_customers`.
+    Transactions, *strict*, *encoding* and errors work as in `import_customers`.
 
         report = import_staff(engine, "staff.csv")
         print(report)       # staff.csv: 12 inserted, 0 updated, 0 unchanged, 0 errors
     """
     source = Path(path)
-    return _run(target, lambda s: _import_staff(s, source, strict))
+    return _run(target, lambda s: _import_staff(s, source, strict, encoding))
 
 
-def _import_staff(session: Session, path: Path, strict: bool) -> ImportReport:
+def _import_staff(session: Session, path: Path, strict: bool, encoding: str | None) -> ImportReport:
     report = ImportReport(str(path))
     existing = {s.id: s for s in session.scalars(select(Staff).options(selectinload(Staff.groups)))}
     seen: dict[str, int] = {}
     pending = []
-    for line, cells in _rows(path, STAFF_COLUMNS, {"id", "name", "device"}):
+    for line, cells in _rows(path, STAFF_COLUMNS, {"id", "name", "device"}, encoding):
         if "" in cells:
             report.errors.append(RowError(line, cells[""]))
             continue

@@ -25,7 +25,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from callflow.store.base import Base, Timestamped
 from callflow.store.errors import InvalidValue
 from callflow.store.staff import Staff
-from callflow.store.validators import E164, validate_language, validate_name, validate_timezone
+from callflow.store.validators import (
+    E164,
+    validate_language,
+    validate_name,
+    validate_region,
+    validate_tier,
+    validate_timezone,
+)
 
 
 class Customer(Timestamped, Base):
@@ -54,7 +61,11 @@ class Customer(Timestamped, Base):
 
     @validates("tier")
     def _check_tier(self, _key: str, value: str) -> str:
-        return validate_name("tier", value)
+        return validate_tier(value)
+
+    @validates("region")
+    def _check_region(self, _key: str, value: str | None) -> str | None:
+        return None if value is None else validate_region(value)
 
     @validates("language")
     def _check_language(self, _key: str, value: str | None) -> str | None:

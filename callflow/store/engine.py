@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
+
+from callflow.store.errors import DatabaseError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite:///callflow.db"
 ENV_VAR = "CALLFLOW_DB"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+BACKENDS = ("sqlite", "postgresql")
+URL_FORMS = "sqlite:///path/to/file.db or postgresql://user:password@host:port/dbname"
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 
 def resolve_url(url: str | URL | None = None) -> URL:
@@ -30,10 +37,23 @@ def resolve_url(url: str | URL | None = None) -> URL:
 
         resolve_url(None)                       # sqlite:///callflow.db
         resolve_url("postgres://u@h/db")        # postgresql+psycopg://u@h/db
+
+    Text that is not a URL, or a backend other than SQLite and PostgreSQL, raises
+    `DatabaseError` saying which forms work (the password, if any, masked).
     """
-    resolved = make_url(url or os.environ.get(ENV_VAR) or DEFAULT_URL)
+    given = url or os.environ.get(ENV_VAR) or DEFAULT_URL
+    try:
+        resolved = make_url(given)
+    except (ArgumentError, ValueError):
+        shown = _PASSWORD.sub(r"\1***@", str(given))
+        raise DatabaseError(f"{shown!r} is not a database URL; use {URL_FORMS}") from None
     if resolved.drivername in ("postgresql", "postgres"):
         resolved = resolved.set(drivername="postgresql+psycopg")
+    if resolved.get_backend_name() not in BACKENDS:
+        raise DatabaseError(
+            f"{safe_url(resolved)}: callflow stores its data in SQLite or PostgreSQL; "
+            f"use {URL_FORMS}"
+        )
     return resolved
 
 
@@ -55,6 +75,13 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         cursor.close()
 
 
+def _create(url: URL, **kwargs: Any) -> Engine:
+    try:
+        return create_engine(url, **kwargs)
+    except (ArgumentError, ImportError) as exc:  # an unknown or uninstalled driver
+        raise DatabaseError(f"{safe_url(url)}: cannot use this database driver ({exc})") from exc
+
+
 def make_engine(url: str | URL | None = None, *, echo: bool = False) -> Engine:
     """Create the engine for *url* (see `resolve_url`), configured for its backend.
 
@@ -68,7 +95,7 @@ def make_engine(url: str | URL | None = None, *, echo: bool = False) -> Engine:
     kwargs: dict[str, Any] = {"echo": echo}
     if resolved.get_backend_name() == "postgresql":
         kwargs["pool_pre_ping"] = True
-    engine = create_engine(resolved, **kwargs)
+    engine = _create(resolved, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     log.info("store database: %s", safe_url(resolved))
@@ -87,7 +114,7 @@ def make_lookup_engine(url: str | URL | None = None) -> Engine:
         lookup = CustomerLookup(make_lookup_engine("postgresql://crm@db/crm"))
     """
     resolved = resolve_url(url)
-    engine = create_engine(resolved, isolation_level="AUTOCOMMIT")
+    engine = _create(resolved, isolation_level="AUTOCOMMIT")
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

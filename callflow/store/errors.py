@@ -9,8 +9,10 @@ Every error says what was wrong and with which value, so a log line is enough to
 
 from __future__ import annotations
 
+from callflow.errors import CallflowError
 
-class StoreError(Exception):
+
+class StoreError(CallflowError):
     """Base class of everything `callflow.store` raises on purpose."""
 
 
@@ -29,4 +31,14 @@ class InvalidPhone(InvalidValue):
 
 
 class CsvFormatError(StoreError, ValueError):
-    """A CSV file cannot be imported at all (missing or unknown columns, bad encoding)."""
+    """A CSV file cannot be imported at all (missing or unknown columns, bad encoding,
+    unreadable); the message starts with ``file:line:`` (or ``file:``)."""
+
+
+class DatabaseError(StoreError, RuntimeError):
+    """The database cannot be used: bad URL, unreachable, locked, corrupt, read-only, or
+    its schema is not the one this callflow expects.
+
+    The message names the database (password masked) and says what to do, e.g.
+    ``sqlite:///crm.db: the database has no callflow tables; run `callflow db upgrade```.
+    """

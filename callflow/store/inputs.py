@@ -20,14 +20,14 @@ from callflow.store.validators import (
     parse_value,
     validate_device,
     validate_language,
-    validate_name,
     validate_names,
+    validate_region,
     validate_staff_id,
+    validate_tier,
     validate_timezone,
 )
 
 NAME_MAX = 200
-REGION_MAX = 64
 
 
 class Change(StrEnum):
@@ -103,18 +103,16 @@ def customer_data(
         raise InvalidValue("no phone number given")
     manager = _optional(manager)
     region = _optional(region)
-    if region is not None and (len(region) > REGION_MAX or "\x00" in region):
-        raise InvalidValue(f"region {region!r} must be at most {REGION_MAX} characters, no NUL")
     language = _optional(language)
     timezone = _optional(timezone)
     value_text = value.strip() if isinstance(value, str) else value
     return CustomerData(
         name=_person_name(name),
         phones=tuple(sorted(numbers)),
-        tier=validate_name("tier", tier) if tier and tier.strip() else "standard",
+        tier=validate_tier(tier) if tier and tier.strip() else "standard",
         value=parse_value(value_text) if value_text not in (None, "") else Decimal("0.00"),
         manager_id=None if manager is None else validate_staff_id(manager),
-        region=region,
+        region=None if region is None else validate_region(region),
         language=None if language is None else validate_language(language),
         timezone=None if timezone is None else validate_timezone(timezone),
         tags=validate_names("tag", list(tags)),

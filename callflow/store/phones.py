@@ -6,12 +6,14 @@ caller lookup go through `normalize_phone`, so the same caller always finds the 
 
     normalize_phone("138 0013 8000")            # '+8613800138000'
     normalize_phone("sip:+8613800138000@pbx")   # '+8613800138000'
+    normalize_phone("\uff11\uff13\uff18...")       # full-width digits read as 0-9
     normalize_phone("12ab")                     # raises InvalidPhone
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import phonenumbers
 
@@ -55,7 +57,10 @@ def normalize_phone(raw: str, default_region: str = "CN") -> str:
         raise InvalidPhone(raw, default_region, "is not text")
     if len(raw) > _MAX_INPUT:
         raise InvalidPhone(raw, default_region, f"is longer than {_MAX_INPUT} characters")
-    candidate = _strip_transport(raw)
+    # Chinese input methods and spreadsheets type full-width digits, plus and minus
+    # (U+FF10-FF19, U+FF0B, U+FF0D); NFKC turns them, and the ideographic space, into ASCII.
+    text = raw if raw.isascii() else unicodedata.normalize("NFKC", raw)
+    candidate = _strip_transport(text)
     if not candidate or not _DIGITS.fullmatch(candidate):
         raise InvalidPhone(raw, default_region)
     try:

@@ -10,6 +10,7 @@ Each returns the canonical form of a value or raises `InvalidValue` naming it::
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,10 +21,14 @@ STAFF_ID = re.compile(r"[a-z][a-z0-9_]{0,31}")
 # TECH/resource. The resource charset excludes what Asterisk treats as syntax in Dial()
 # and in dialplan expressions: ',', '&', '$', '{', '(', ')', quotes, ';', '|', spaces.
 DEVICE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9][A-Za-z0-9_.@+/-]{0,79}")
-NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")  # tiers, tags, groups
+NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")  # tags, groups
+# The dialplan compares the caller's tier with the site's tiers as identifiers (it keeps
+# only a-z0-9_ of the stored tier), so a tier with any other character would never match.
+TIER = re.compile(r"[a-z][a-z0-9_]{0,31}")
 LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}")  # BCP 47 subset: zh, zh-CN
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 VALUE_MAX = Decimal("9999999999.99")  # Numeric(12, 2)
+REGION_MAX = 64  # String(64)
 
 
 def validate_staff_id(value: str) -> str:
@@ -49,6 +54,28 @@ def validate_name(kind: str, value: str) -> str:
     if not isinstance(canonical, str) or not NAME.fullmatch(canonical):
         raise InvalidValue(f"{kind} {value!r} must match [a-z][a-z0-9_-]{{0,31}}")
     return canonical
+
+
+def validate_tier(value: str) -> str:
+    """A customer tier; lower-cased, an identifier ``[a-z][a-z0-9_]{0,31}`` (``vip``)."""
+    canonical = value.strip().lower() if isinstance(value, str) else value
+    if not isinstance(canonical, str) or not TIER.fullmatch(canonical):
+        raise InvalidValue(
+            f"tier {value!r} must be an identifier: a letter, then up to 31 of a-z 0-9 _ "
+            "(sites match tiers by name)"
+        )
+    return canonical
+
+
+def validate_region(value: str) -> str:
+    """A customer region: free text, at most 64 characters, no control characters."""
+    if not isinstance(value, str) or len(value) > REGION_MAX:
+        raise InvalidValue(f"region {value!r} must be text of at most {REGION_MAX} characters")
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise InvalidValue(
+            f"region {value!r} contains a control character (newline, tab, NUL, ...)"
+        )
+    return value
 
 
 def validate_names(kind: str, values: list[str] | tuple[str, ...] | set[str]) -> frozenset[str]:

@@ -87,3 +87,16 @@ def test_every_rendering_of_a_number_normalises_to_the_same_e164(digits: str, se
         assert normalize_phone(rendering, "CN") == expected, rendering
         # ...and from another default region, when written internationally
     assert normalize_phone(renderings[1], "US") == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "\uff11\uff13\uff18\uff10\uff10\uff11\uff13\uff18\uff10\uff10\uff10",  # full-width digits
+        "\uff0b\uff18\uff16\u3000\uff11\uff13\uff18\uff0d\uff10\uff10\uff11\uff13\uff0d"
+        "\uff18\uff10\uff10\uff10",  # full-width plus, ideographic space, full-width minus
+    ],
+)
+def test_full_width_forms_are_normalised(raw: str) -> None:
+    assert normalize_phone(raw) == "+8613800138000"
+    assert try_normalize_phone(raw) == "+8613800138000"

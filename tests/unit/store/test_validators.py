@@ -14,7 +14,9 @@ from callflow.store.validators import (
     DEVICE,
     parse_value,
     validate_device,
+    validate_region,
     validate_staff_id,
+    validate_tier,
     validate_timezone,
 )
 
@@ -111,3 +113,23 @@ def test_customer_data_errors(kwargs: dict[str, object], message: str) -> None:
 def test_staff_data() -> None:
     data = staff_data(id="alice", name="Alice", device="PJSIP/1001", groups=["Sales", "care"])
     assert data.groups == frozenset({"sales", "care"})
+
+
+@pytest.mark.parametrize(("raw", "tier"), [("vip", "vip"), (" VIP ", "vip"), ("gold_2", "gold_2")])
+def test_tier_is_an_identifier(raw: str, tier: str) -> None:
+    assert validate_tier(raw) == tier
+
+
+@pytest.mark.parametrize("raw", ["gold-plus", "2nd", "", "v i p", "vip!", "a" * 33, "ví p"])
+def test_tier_refuses_what_the_dialplan_cannot_match(raw: str) -> None:
+    with pytest.raises(InvalidValue, match="must be an identifier"):
+        validate_tier(raw)
+
+
+def test_region_refuses_control_characters_and_keeps_text() -> None:
+    assert validate_region("广东 深圳") == "广东 深圳"
+    for bad in ("a\nb", "a\rb", "a\tb", "a\x00b", "\x1b[31m", "a\x7fb"):
+        with pytest.raises(InvalidValue, match="contains a control character"):
+            validate_region(bad)
+    with pytest.raises(InvalidValue, match="at most 64 characters"):
+        validate_region("x" * 65)
