@@ -28,6 +28,8 @@ log = logging.getLogger("callflow.fastagi")
 _REPLY = re.compile(r"(\d{3})(?: result=(-?\d+)(?: \((.*)\))?)?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,79}")
+#: one line of the AGI environment exactly as res_agi's setup_env writes it
+_ENV_LINE = re.compile(r"(agi_[a-z0-9_]{1,40}): (.*)")
 
 
 class AgiError(RuntimeError):
@@ -131,7 +133,28 @@ class AgiSession:
 Handler = Callable[[AgiRequest, AgiSession], Awaitable[None]]
 
 
+def add_env_line(env: dict[str, str], line: str) -> None:
+    """Add one ``agi_key: value`` line of the AGI environment to *env*.
+
+    Refuses (:class:`AgiError`) a line not in res_agi's exact form and a key already
+    seen: a line break inside text that reaches the environment (a caller's name, a
+    redirecting number) makes Asterisk send extra lines, and a later ``agi_callerid``
+    must never replace the real one::
+
+        add_env_line(env, "agi_callerid: 13800000001")
+    """
+    match = _ENV_LINE.fullmatch(line)
+    if match is None:
+        raise AgiError(f"malformed AGI environment line {line[:80]!r}")
+    key, value = match.groups()
+    if key in env:
+        raise AgiError(f"AGI environment repeats {key!r} (a line break in a caller's text?)")
+    env[key] = value.strip()
+
+
 async def read_request(reader: asyncio.StreamReader) -> AgiRequest:
+    """Read the environment Asterisk sends first; malformed or repeated lines end the
+    conversation (see :func:`add_env_line`)."""
     env: dict[str, str] = {}
     while True:
         raw = await reader.readline()
@@ -140,8 +163,7 @@ async def read_request(reader: asyncio.StreamReader) -> AgiRequest:
         line = raw.decode(errors="replace").rstrip("\r\n")
         if not line:
             return AgiRequest(env)
-        key, _, value = line.partition(":")
-        env[key.strip()] = value.strip()
+        add_env_line(env, line)
 
 
 class FastAgiServer:

@@ -58,31 +58,33 @@ def unpack(packed: str) -> dict[str, str]:
     """What the compiled Lookup node does with CF_CRM: CUT on '.', BASE64_DECODE, drop
     the pad (``${...:1}``)."""
     status, *fields = packed.split(".")
-    assert status == "ok"
+    assert re.fullmatch(r"ok:[0-9+]*", status)
     decoded = [base64.b64decode(f, validate=True).decode() for f in fields]
     assert all(d.startswith(ANSWER_PAD) for d in decoded)
     return {name: d[1:] for name, d in zip(ANSWER_FIELDS, decoded, strict=True)} if fields else {}
 
 
 def test_packed_answer_carries_every_field_and_leaves_out_what_the_dialplan_derives():
-    values = unpack(pack_answer(assignments(VIEW)))
+    values = unpack(pack_answer(assignments(VIEW), "138"))
     assert list(values) == list(ANSWER_FIELDS)
     assert values["CF_TIER"] == "vip" and values["CF_MANAGER"] == "wang"
     assert values["CF_REGION"] == ""  # empty, but still a field: the dialplan clears it
     assert values["CF_CUSTOMER_NAME"] == 'Li "Lei",) ${SHELL(x)}'
-    assert pack_answer(assignments(None)) == "ok"  # a caller the CRM does not know
-    assert answer_command([]) == 'SET VARIABLE CF_CRM "ok"'
+    assert pack_answer(assignments(None), "139") == "ok:139"  # a caller the CRM does not know
+    assert answer_command([], "+86139") == 'SET VARIABLE CF_CRM "ok:+86139"'
+    with pytest.raises(ValueError, match="not digits"):
+        pack_answer([], "139.ok")  # the key cannot add a field
 
 
 def test_packed_answer_refuses_a_variable_the_dialplan_would_not_unpack():
     with pytest.raises(ValueError, match="'CF_PRIO' is not one of CF_CUSTOMER_ID"):
-        pack_answer([("CF_PRIO", "10")])
+        pack_answer([("CF_PRIO", "10")], "138")
 
 
 @given(st.dictionaries(st.sampled_from(ANSWER_FIELDS), st.text(), min_size=1))
 def test_packed_answer_round_trips_any_text_in_dialplan_safe_characters(found):
-    packed = pack_answer(found.items())
-    assert re.fullmatch(rf"ok(\.[A-Za-z0-9+/=]+){{{len(ANSWER_FIELDS)}}}", packed)
+    packed = pack_answer(found.items(), "+86138")
+    assert re.fullmatch(rf"ok:\+86138(\.[A-Za-z0-9+/=]+){{{len(ANSWER_FIELDS)}}}", packed)
     assert unpack(packed) == {name: found.get(name, "") for name in ANSWER_FIELDS}
 
 
