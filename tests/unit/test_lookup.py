@@ -178,3 +178,27 @@ async def test_recorded_agent_is_the_staff_id_of_the_answering_member(
     await recorder.flush()
     with sessions() as session:
         assert session.query(CallRecord.agent).scalar() == expected
+
+
+def test_benchmark_rate_of_a_sequential_run_and_of_taken_turns():
+    """benchmarks/lookup.py once printed the classic row as '30 calls at 30000000000.0/s'."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "benchmarks" / "lookup.py"
+    spec = importlib.util.spec_from_file_location("cf_bench_lookup", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench  # dataclasses look their module up
+    try:
+        spec.loader.exec_module(bench)
+    finally:
+        del sys.modules[spec.name]
+    # the classic script: one call after another, 1.2 s each
+    classic = [bench.Sample(i * 1.2, i * 1.2 + 1.2, True) for i in range(30)]
+    assert bench.rate(classic, 1.2).strip() == "0.8/s"
+    # 10 calls/s in two turns 5 s apart: the pause is not sampling time
+    turns = [bench.Sample(t / 10, t / 10 + 0.002, True) for t in range(10)]
+    turns += [bench.Sample(6 + t / 10, 6 + t / 10 + 0.002, True) for t in range(10)]
+    assert abs(float(bench.rate(turns, 0.002).strip().removesuffix("/s")) - 20 / 1.802) < 0.1
