@@ -32,7 +32,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from callflow.model.variables import ANSWER_FIELDS, ANSWER_PAD, ANSWER_VAR
-from callflow.runtime.fastagi import AgiRequest, AgiSession, quote
+from callflow.runtime.fastagi import AgiRequest, AgiSession, RateLimitedLog, quote
 from callflow.store.repositories import CallerFinder, CustomerView
 
 log = logging.getLogger("callflow.lookup")
@@ -178,6 +178,8 @@ class LookupRoute:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="cf-lookup")
         self.answered = 0
         self.fallbacks = 0
+        #: a flood of bad requests cannot flood the log
+        self.warnings = RateLimitedLog(log)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -191,7 +193,7 @@ class LookupRoute:
                 found = await loop.run_in_executor(self._pool, self.lookup.answer, number)
         except TimeoutError:
             self.fallbacks += 1
-            log.warning(
+            self.warnings.warning(
                 "lookup for call %s (site %s): store gave no answer within %gs; "
                 "caller continues at default priority",
                 request.uniqueid,
@@ -201,7 +203,7 @@ class LookupRoute:
             return
         except Exception as exc:
             self.fallbacks += 1
-            log.warning(
+            self.warnings.warning(
                 "lookup for call %s (site %s) failed: %s; caller continues at default priority",
                 request.uniqueid,
                 site,
