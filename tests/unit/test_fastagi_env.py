@@ -225,3 +225,26 @@ def test_the_classic_script_refuses_a_repeated_line_and_keys_on_its_argument(mon
     assert run_classic(agi, ["lookup", "acme", UNKNOWN]) is True
     assert asked == [UNKNOWN]
     assert not run_classic(agi, ["lookup", "acme"])  # no number argument: no answer
+
+
+async def test_the_live_runtime_looks_up_the_filtered_number():
+    from callflow.runtime.interpreter import Interpreter
+    from callflow.runtime.session import CallSession
+    from tests.unit.test_runtime_interpreter import FakeChannel
+
+    asked: list[str] = []
+
+    async def crm(caller: str) -> dict[str, str]:
+        asked.append(caller)
+        return {}
+
+    site = Site(
+        name="acme", entries={"100": "who"}, nodes=[Lookup(id="who", next="bye"), Hangup(id="bye")]
+    )
+    fake = FakeChannel()
+    session = CallSession(
+        fake, channel="c1", site="acme", entry="100", caller=f"+86 139-0000\n0009;{VIP}"
+    )
+    fake.session = session
+    await Interpreter(site, lookup=crm).run_call(session)
+    assert asked == [f"+8613900000009{VIP}"]  # what FILTER(0-9+) leaves in dialplan
