@@ -77,8 +77,11 @@ class _PanoramiskLog:
         else:
             log.warning("AMI %s: " + msg, self.owner.address, *args)
 
-    def exception(self, msg: str, *args: Any) -> None:  # 'Not able to connect'
-        self.owner._unreachable()
+    def exception(self, msg: str, *args: Any) -> None:
+        if "connect" in msg:  # 'Not able to connect'
+            self.owner._unreachable()
+        else:  # 'Fail to send <action>': the action may be the Login, with its secret
+            log.warning("AMI %s: sending an action failed", self.owner.address)
 
     def error(self, msg: str, *args: Any) -> None:  # 'Connection lost': on_disconnect says it
         pass
