@@ -193,16 +193,24 @@ async def run_channels(
     return samples
 
 
+def rate(samples: list[Sample], p50: float) -> str:
+    """Calls per second while sampling. A pause longer than 1 s and than 3 median
+    latencies is a turn taken by the other measurement and is left out; a sequential run
+    (the classic script, one call after another) counts its gaps, which are the calls."""
+    starts = sorted(s.t0 for s in samples)
+    turn = max(1.0, 3 * p50)
+    span = sum(b - a for a, b in itertools.pairwise(starts) if b - a < turn)
+    span += max(s.t1 for s in samples) - max(s.t0 for s in samples)  # the last call
+    return f"{len(samples) / span:6.1f}/s" if span > 0 else "   n/a"
+
+
 def summary(name: str, samples: list[Sample]) -> dict[str, float]:
     latencies = sorted((s.t1 - s.t0) * 1000 for s in samples)
-    starts = sorted(s.t0 for s in samples)
-    # the time spent sampling: turns taken by the other measurement are left out
-    span = sum(b - a for a, b in itertools.pairwise(starts) if b - a < 1.0)
     p50 = statistics.median(latencies)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     ok = sum(1 for s in samples if s.ok)
     print(
-        f"{name:9} {len(samples):5} calls at {len(samples) / max(span, 1e-9):6.1f}/s: "
+        f"{name:9} {len(samples):5} calls at {rate(samples, p50 / 1000)}: "
         f"p50 {p50:8.2f} ms  p99 {p99:8.2f} ms  max {latencies[-1]:8.2f} ms  ok {ok}"
     )
     return {"p50": p50, "p99": p99}

@@ -2,8 +2,10 @@
 
 For sites that cannot run ``callflow serve``. Declare the site with
 ``LookupSettings(url="agi:/usr/local/bin/callflow-agi")``; the compiled Lookup node then
-runs ``AGI(/usr/local/bin/callflow-agi,lookup,<site>)``, and this script answers exactly
-like the FastAGI ``lookup`` route (:mod:`callflow.runtime.lookup`). The database comes
+runs ``AGI(/usr/local/bin/callflow-agi,lookup,<site>,<number>)``, and this script
+answers exactly like the FastAGI ``lookup`` route (:mod:`callflow.runtime.lookup`): it
+keys on the filtered ``<number>`` argument and refuses an AGI environment with a repeated
+or malformed line. The database comes
 from ``$CALLFLOW_DB`` in Asterisk's environment (never from the dialplan)::
 
     CALLFLOW_DB=postgresql://crm@db/crm asterisk -f     # or a wrapper script
@@ -26,8 +28,8 @@ from typing import Any, TextIO
 from asterisk.agi import AGI
 
 from callflow.model.variables import ANSWER_VAR
-from callflow.runtime.fastagi import quote
-from callflow.runtime.lookup import CustomerLookup, _reason, pack_answer
+from callflow.runtime.fastagi import add_env_line, quote
+from callflow.runtime.lookup import CustomerLookup, _reason, lookup_key, pack_answer
 from callflow.store.engine import make_lookup_engine
 
 log = logging.getLogger("callflow.agi")
@@ -54,6 +56,18 @@ def _setup_logging() -> None:
     )
 
 
+class StrictAGI(AGI):  # type: ignore[misc]
+    """pyst2's AGI reading the environment as the FastAGI server does: a repeated or
+    malformed line (a line break in a caller's name) raises instead of overwriting."""
+
+    def _get_agi_env(self) -> None:
+        while True:
+            line = self.stdin.readline().rstrip("\r\n")
+            if not line:
+                return
+            add_env_line(self.env, line)
+
+
 def run(agi: Any, args: Sequence[str]) -> bool:
     """Answer one AGI request on *agi* (a pyst2 ``AGI``); True if it answered."""
     route = args[0] if args else ""
@@ -65,10 +79,11 @@ def run(agi: Any, args: Sequence[str]) -> bool:
     try:
         engine = make_lookup_engine()
         try:
-            found = CustomerLookup(engine).answer(agi.env.get("agi_callerid", ""))
+            key = lookup_key(args[1:])
+            found = CustomerLookup(engine).answer(key)
         finally:
             engine.dispose()
-        agi.execute("SET VARIABLE", ANSWER_VAR, quote(pack_answer(found)))
+        agi.execute("SET VARIABLE", ANSWER_VAR, quote(pack_answer(found, key)))
     except Exception as exc:  # any failure: the dialplan falls back, the cause is logged
         log.warning(
             "lookup for call %s (site %s) failed: %s; caller continues at default priority",
@@ -92,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stdout: TextIO = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", line_buffering=True)
     try:
         with open(os.devnull, "w") as quiet:  # pyst2 traces every line to stderr
-            agi = AGI(stdin=stdin, stdout=stdout, stderr=quiet)
+            agi = StrictAGI(stdin=stdin, stdout=stdout, stderr=quiet)
             run(agi, args)
     except _OverBudget as exc:
         log.warning("lookup %s: %s; caller continues at default priority", args, exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 import click
 
@@ -11,13 +12,81 @@ from callflow.cli.common import DB_OPTION, load
 from callflow.errors import ValidationError
 
 
+def _ami_address(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    from callflow.runtime.ami import AmiAddress
+
+    if value is None:
+        return None
+    try:
+        return AmiAddress.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _allow(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    from callflow.runtime.fastagi import parse_allow
+
+    if value is None:
+        return None
+    try:
+        return parse_allow(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _finite(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    if value != value:  # nan passes every range comparison
+        raise click.BadParameter("must be a number of seconds, not nan")
+    return value
+
+
+def _ari_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from callflow.runtime.ari import split_url
+
+    if value is None:
+        return None
+    try:
+        split_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @click.command("serve")
 @click.argument("site_spec", metavar="[SITE]", required=False)
 @DB_OPTION
-@click.option("--host", default="127.0.0.1", show_default=True, help="FastAGI address.")
-@click.option("--port", default=4573, show_default=True, help="FastAGI port.")
-@click.option("--budget", default=0.5, show_default=True, help="Seconds per lookup.")
-@click.option("--ami", default=None, envvar="CALLFLOW_AMI", help="AMI host:port for records.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="FastAGI address (loopback: only this machine's Asterisk can ask).",
+)
+@click.option(
+    "--port", default=4573, show_default=True, type=click.IntRange(0, 65535), help="FastAGI port."
+)
+@click.option(
+    "--allow",
+    default=None,
+    callback=_allow,
+    envvar="CALLFLOW_AGI_ALLOW",
+    help="Client addresses/networks FastAGI answers, e.g. 127.0.0.1,10.0.0.0/8 "
+    "(default: any that reaches --host).",
+)
+@click.option(
+    "--budget",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0, 30, min_open=True),
+    callback=_finite,
+    help="Seconds per lookup.",
+)
+@click.option(
+    "--ami",
+    default=None,
+    envvar="CALLFLOW_AMI",
+    callback=_ami_address,
+    help="AMI host[:port] (port 5038 by default) for records; connected in the background.",
+)
 @click.option("--ami-user", default="callflow", envvar="CALLFLOW_AMI_USER")
 @click.option(
     "--ami-secret", default="", envvar="CALLFLOW_AMI_SECRET", help="[$CALLFLOW_AMI_SECRET]"
@@ -27,6 +96,7 @@ from callflow.errors import ValidationError
     "--ari-url",
     default=None,
     envvar="CALLFLOW_ARI_URL",
+    callback=_ari_url,
     help="ARI base URL, e.g. http://127.0.0.1:8088/ari [$CALLFLOW_ARI_URL].",
 )
 @click.option("--ari-user", default=None, envvar="CALLFLOW_ARI_USER", help="[$CALLFLOW_ARI_USER]")
@@ -41,8 +111,9 @@ def serve_cmd(
     db_url: str | None,
     host: str,
     port: int,
+    allow: Any,
     budget: float,
-    ami: str | None,
+    ami: Any,
     ami_user: str,
     ami_secret: str,
     webhook: str | None,
@@ -59,7 +130,9 @@ def serve_cmd(
     import asyncio
     import logging
 
-    crm_options = _CrmOptions(db_url, host, port, budget, ami, ami_user, ami_secret, webhook)
+    crm_options = _CrmOptions(
+        db_url, host, port, budget, ami, ami_user, ami_secret, webhook, allow=allow
+    )
     if site_spec is None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
         asyncio.run(_serve_crm(crm_options))
@@ -90,6 +163,7 @@ def serve_cmd(
         crm = asyncio.create_task(_serve_crm(crm_options), name="crm")
         crm.add_done_callback(lambda _task: stop.set())  # it only ends by failing
         click.echo(f"live: {site.name} as ARI application {settings.app} on {settings.url}")
+        # settings.url never holds credentials: AriSettings moves them out of the URL
         try:
             await serve(site, settings, lookup=lookup, lookup_timeout=budget, stop=stop)
         finally:
@@ -115,19 +189,23 @@ class _CrmOptions:
     host: str
     port: int
     budget: float
-    ami: str | None
+    #: an AmiAddress, or None
+    ami: Any
     ami_user: str
     ami_secret: str
     webhook: str | None
+    #: client networks FastAGI answers (None: any)
+    allow: Any = None
     #: queue member device -> staff id, for call records (from the site, if one is served)
     agents: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 async def _serve_crm(options: _CrmOptions) -> None:
+    """FastAGI first (every call's lookup depends on it), then AMI in the background:
+    an unreachable AMI or a wrong secret is logged and retried, never fatal."""
     import asyncio
 
-    from panoramisk import Manager
-
+    from callflow.runtime.ami import AmiConnection
     from callflow.runtime.fastagi import FastAgiServer
     from callflow.runtime.lookup import CustomerLookup, LookupRoute
     from callflow.runtime.records import AMI_EVENT_CLASSES, CallRecorder
@@ -138,29 +216,31 @@ async def _serve_crm(options: _CrmOptions) -> None:
     lookup_engine = make_lookup_engine(options.db_url)
     sessions = make_sessionmaker(engine)
     route = LookupRoute(CustomerLookup(lookup_engine), budget=options.budget)
-    manager = None
-    if options.ami:
-        ami_host, _, ami_port = options.ami.rpartition(":")
-        manager = Manager(
-            host=ami_host or "127.0.0.1",
-            port=int(ami_port),
-            username=options.ami_user,
-            secret=options.ami_secret,
-            events=AMI_EVENT_CLASSES,
-        )
-        CallRecorder(sessions, agents=options.agents).register(manager)
-        if options.webhook:
-            ScreenPop(options.webhook, sessions).register(manager)
-        await manager.connect()
     host, port = options.host, options.port
-    async with FastAgiServer({"lookup": route}, host=host, port=port, budget=options.budget + 0.5):
-        ami = f", AMI {options.ami}" if options.ami else ""
-        click.echo(f"FastAGI lookup on agi://{host}:{port}/lookup{ami}")
+    server = FastAgiServer(
+        {"lookup": route}, host=host, port=port, budget=options.budget + 0.5, allow=options.allow
+    )
+    ami = None
+    try:
         try:
-            await asyncio.Event().wait()
-        finally:
-            route.close()
-            if manager is not None:
-                manager.close()
-            lookup_engine.dispose()
-            engine.dispose()
+            await server.start()
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        if options.ami is not None:
+            ami = AmiConnection(
+                options.ami, options.ami_user, options.ami_secret, events=AMI_EVENT_CLASSES
+            )
+            CallRecorder(sessions, agents=options.agents).register(ami.manager)
+            if options.webhook:
+                ScreenPop(options.webhook, sessions).register(ami.manager)
+            ami.start()
+        via = f", AMI {options.ami} (connecting in the background)" if ami else ""
+        click.echo(f"FastAGI lookup on agi://{host}:{server.port}/lookup{via}")
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+        route.close()
+        if ami is not None:
+            ami.close()
+        lookup_engine.dispose()
+        engine.dispose()

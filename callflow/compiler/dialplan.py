@@ -65,6 +65,8 @@ from callflow.model.visitor import NodeVisitor
 #: customer variables the lookup sets; cleared when it fails
 #: Queue() outcomes after which the caller is still with us and goes to overflow
 QUEUE_GAVE_UP = ("TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL")
+#: seconds the compiled Lookup waits for the CRM before the caller goes on as unknown
+LOOKUP_TIMEOUT = 2.0
 #: device states in which an account manager is not rung
 MANAGER_AWAY = ("INUSE", "BUSY", "UNAVAILABLE", "INVALID", "RINGING", "RINGINUSE", "ONHOLD")
 
@@ -308,24 +310,46 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         return [self.node_context(node, Extension("s", tuple(steps)))]
 
     def visit_lookup(self, node: Lookup) -> list[Context]:
+        """Ask the CRM under a bound Asterisk itself enforces.
+
+        res_agi waits for a FastAGI server's commands without any timeout, so a server
+        that accepts and never answers would hold the call: ``TIMEOUT(absolute)`` soft
+        hangs the channel after :data:`LOOKUP_TIMEOUT` seconds, ``AGIEXITONHANGUP`` makes
+        ``AGI()`` return on that (and on a real hang-up, so the end event still comes),
+        and the ``T`` extension carries on as an unknown caller. The caller's number is
+        passed explicitly, filtered to digits and ``+``; the lookup never trusts the
+        AGI environment's ``agi_callerid``.
+        """
         lookup = self.site.lookup
         after = self.goto(node.next)
+        number = "${FILTER(0-9+,${CALLERID(num)})}"
         steps = [
             *self.enter(node),
             Step("Set", "CF_LOOKUP="),
             Step("Set", f"{ANSWER_VAR}="),
-            Step("AGI", agi_target(lookup.url, lookup.script, self.site.name)),
+            Step("Set", "AGIEXITONHANGUP=yes"),
+            Step("Set", f"TIMEOUT(absolute)={_seconds(LOOKUP_TIMEOUT)}", comment="hung CRM"),
+            Step("AGI", agi_target(lookup.url, lookup.script, self.site.name, number)),
+            Step("Set", "TIMEOUT(absolute)=0"),
             Step(
                 "GotoIf",
-                f'$["${{AGISTATUS}}" = "SUCCESS" & "${{CUT({ANSWER_VAR},.,1)}}" = "ok"]?found',
+                f'$["${{AGISTATUS}}" = "SUCCESS" & "${{CUT({ANSWER_VAR},.,1)}}" = "ok:{number}"]'
+                "?found",
+                comment="an answer about this caller's number, not another's",
             ),
-            Step("Set", "CF_LOOKUP=failed", comment="lookup down, slow or failed: unknown caller"),
+            Step(
+                "Set",
+                "CF_LOOKUP=failed",
+                label="failed",
+                comment="lookup down, slow or failed: unknown caller",
+            ),
             *(Step("Set", f"{v}=") for v in CUSTOMER_VARS),
             after,
             *unpack_answer(),
             after,
         ]
-        return [self.node_context(node, Extension("s", tuple(steps)))]
+        bound = (Step("Goto", "s,failed", comment=f"no answer within {LOOKUP_TIMEOUT:g}s"),)
+        return [self.node_context(node, Extension("s", tuple(steps)), Extension("T", bound))]
 
     # -- site-wide contexts ------------------------------------------------------------------
     def entry_steps(self, number: str, target: str) -> tuple[Step, ...]:
@@ -453,7 +477,11 @@ def unpack_answer() -> list[Step]:
 
     return [
         Step("Set", "CF_LOOKUP=ok", label="found"),
-        Step("GotoIf", f'$["${{{ANSWER_VAR}}}" = "ok"]?done', comment="not in the CRM"),
+        Step(
+            "GotoIf",
+            f"$[${{LEN(${{CUT({ANSWER_VAR},.,2)}})}} = 0]?done",
+            comment="not in the CRM",
+        ),
         *(Step("Set", f"{name}={field(name)}") for name in ANSWER_FIELDS if name != "CF_LANG"),
         Step("Set", f"CF_CRM_LANG={field('CF_LANG')}"),
         Step("GotoIf", "$[${LEN(${CF_CRM_LANG})} = 0]?name", comment="no language on file"),

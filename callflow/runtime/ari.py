@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import aiohttp
 from aioari import AsynchronousHttpClient
@@ -70,9 +70,13 @@ class AriSettings:
         AriSettings.from_env("callflow-acme", url="http://127.0.0.1:8088/ari")
         """
         source = os.environ if env is None else env
-        found_url = url or source.get(ENV_URL, "http://127.0.0.1:8088/ari")
-        found_user = user or source.get(ENV_USER, "")
+        found_url, url_user, url_password = split_url(
+            url or source.get(ENV_URL, "http://127.0.0.1:8088/ari")
+        )
+        found_user = user or source.get(ENV_USER, "") or url_user
         found_password = password if password is not None else source.get(ENV_PASSWORD, "")
+        if not found_password and url_password:
+            found_password = url_password
         if not found_user:
             raise ValueError(f"no ARI user: pass one or set {ENV_USER}")
         return cls(found_url, found_user, found_password, app)
@@ -86,6 +90,36 @@ class AriSettings:
     def redact(self, text: str) -> str:
         """``text`` with the password (if any) replaced by ``***``."""
         return text.replace(self.password, "***") if self.password else text
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    """``(url without credentials, user, password)`` for an ARI base URL; ValueError (the
+    URL shown without its password) when it is not ``http(s)://host[:port]/...``::
+
+        split_url("http://cf:s3cret@127.0.0.1:8088/ari")
+        # ('http://127.0.0.1:8088/ari', 'cf', 's3cret')
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port  # ValueError when not a number in range
+    except ValueError as exc:
+        raise ValueError(f"ARI URL {_masked(url)!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"ARI URL {_masked(url)!r}: expected http(s)://host[:port]/ari")
+    netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    if port is not None:
+        netloc += f":{port}"
+    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    return clean, unquote(parts.username or ""), unquote(parts.password or "")
+
+
+def _masked(url: str) -> str:
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    scheme, sep, creds = head.partition("://")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{tail}" if sep else f"***@{tail}"
 
 
 class AriClient:
@@ -108,6 +142,8 @@ class AriClient:
         self.on_event = on_event
         self.on_registered = on_registered
         self.backoff = backoff
+        #: seconds between attempts while ARI refuses our user or password
+        self.auth_retry = 30.0
         self.request_timeout = request_timeout
         self._client: Any = None
         self._http: aiohttp.ClientSession | None = None
@@ -130,6 +166,16 @@ class AriClient:
             except _Booting:
                 log.info("Asterisk is still booting (HTTP 503); retrying", extra=self._extra())
                 delay = self.backoff[0]
+            except _AuthFailed as exc:
+                delay = self.auth_retry
+                log.error(
+                    "ARI authentication failed for user %r (HTTP %s): check --ari-user and "
+                    "--ari-password; next attempt in %gs",
+                    self.settings.user,
+                    exc.status,
+                    delay,
+                    extra=self._extra(),
+                )
             except Exception as exc:  # any failure: log it (without secrets) and retry
                 log.warning(
                     "ARI connection failed: %s; retrying in %.1fs",
@@ -145,7 +191,7 @@ class AriClient:
             with contextlib.suppress(TimeoutError):
                 jitter = delay * random.uniform(0.0, 0.2)
                 await asyncio.wait_for(self._stopping.wait(), delay + jitter)
-            delay = min(delay * 2, self.backoff[1])
+            delay = min(delay * 2, max(self.backoff[1], delay))
 
     async def stop(self) -> None:
         """Leave the application: close the websocket (channels stay in Asterisk)."""
@@ -174,8 +220,11 @@ class AriClient:
         try:
             await client.init()
         except Exception as exc:
-            if _status(exc) == 503:
+            status = _status(exc)
+            if status == 503:
                 raise _Booting from exc
+            if status in (401, 403):
+                raise _AuthFailed(status) from exc
             raise
         ws = await client.swagger.events.eventWebsocket(app=quote(self.settings.app, safe=""))
         self._ws = ws
@@ -326,6 +375,14 @@ class AriClient:
 
 class _Booting(Exception):
     """ARI answered 503: Asterisk has not finished booting."""
+
+
+class _AuthFailed(Exception):
+    """ARI answered 401/403: wrong user or password."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
 
 
 def _status(exc: BaseException) -> int | None:

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 log = logging.getLogger("callflow.fastagi")
@@ -28,6 +30,8 @@ log = logging.getLogger("callflow.fastagi")
 _REPLY = re.compile(r"(\d{3})(?: result=(-?\d+)(?: \((.*)\))?)?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,79}")
+#: one line of the AGI environment exactly as res_agi's setup_env writes it
+_ENV_LINE = re.compile(r"(agi_[a-z0-9_]{1,40}): (.*)")
 
 
 class AgiError(RuntimeError):
@@ -131,7 +135,28 @@ class AgiSession:
 Handler = Callable[[AgiRequest, AgiSession], Awaitable[None]]
 
 
+def add_env_line(env: dict[str, str], line: str) -> None:
+    """Add one ``agi_key: value`` line of the AGI environment to *env*.
+
+    Refuses (:class:`AgiError`) a line not in res_agi's exact form and a key already
+    seen: a line break inside text that reaches the environment (a caller's name, a
+    redirecting number) makes Asterisk send extra lines, and a later ``agi_callerid``
+    must never replace the real one::
+
+        add_env_line(env, "agi_callerid: 13800000001")
+    """
+    match = _ENV_LINE.fullmatch(line)
+    if match is None:
+        raise AgiError(f"malformed AGI environment line {line[:80]!r}")
+    key, value = match.groups()
+    if key in env:
+        raise AgiError(f"AGI environment repeats {key!r} (a line break in a caller's text?)")
+    env[key] = value.strip()
+
+
 async def read_request(reader: asyncio.StreamReader) -> AgiRequest:
+    """Read the environment Asterisk sends first; malformed or repeated lines end the
+    conversation (see :func:`add_env_line`)."""
     env: dict[str, str] = {}
     while True:
         raw = await reader.readline()
@@ -140,15 +165,64 @@ async def read_request(reader: asyncio.StreamReader) -> AgiRequest:
         line = raw.decode(errors="replace").rstrip("\r\n")
         if not line:
             return AgiRequest(env)
-        key, _, value = line.partition(":")
-        env[key.strip()] = value.strip()
+        add_env_line(env, line)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_allow(text: str) -> tuple[Network, ...]:
+    """``"127.0.0.1,10.0.0.0/8"`` -> networks; ValueError naming the bad item::
+
+    parse_allow("127.0.0.1, ::1")
+    """
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise ValueError("expected one or more addresses or networks, comma-separated")
+    out = []
+    for item in items:
+        try:
+            out.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ValueError(f"{item!r} is not an IP address or network ({exc})") from None
+    return tuple(out)
+
+
+class RateLimitedLog:
+    """WARNINGs that cannot flood: the first ``burst`` per ``interval`` seconds, then one
+    summary of how many were left out (said with the next one after the interval)."""
+
+    def __init__(self, logger: logging.Logger, *, burst: int = 10, interval: float = 60.0):
+        self.logger, self.burst, self.interval = logger, burst, interval
+        self._window = float("-inf")
+        self._said = 0
+        self.suppressed = 0
+
+    def warning(self, msg: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._window >= self.interval:
+            if self.suppressed:
+                self.logger.warning(
+                    "%d more FastAGI warnings left out in the last %gs",
+                    self.suppressed,
+                    self.interval,
+                )
+            self._window, self._said, self.suppressed = now, 0, 0
+        if self._said < self.burst:
+            self._said += 1
+            self.logger.warning(msg, *args)
+        else:
+            self.suppressed += 1
 
 
 class FastAgiServer:
     """Serve FastAGI ``routes`` (script name -> handler) on ``host:port``.
 
     ``budget`` seconds bound each conversation (headers, handler, replies); a handler that
-    overruns is cancelled and the call continues in dialplan without its answer.
+    overruns is cancelled and the call continues in dialplan without its answer. With
+    ``allow`` (networks, see :func:`parse_allow`), connections from any other address are
+    closed unread: anyone who reaches the port could otherwise look up any customer.
+    Failures are logged through a :class:`RateLimitedLog`.
     """
 
     def __init__(
@@ -158,12 +232,28 @@ class FastAgiServer:
         host: str = "127.0.0.1",
         port: int = 4573,
         budget: float = 1.0,
+        allow: Iterable[Network] | None = None,
     ) -> None:
         self.routes = dict(routes)
         self.host, self._port, self.budget = host, port, budget
+        self.allow = tuple(allow) if allow is not None else None
         self._server: asyncio.Server | None = None
         self.served = 0
         self.failed = 0
+        self.refused = 0
+        self.warnings = RateLimitedLog(log)
+
+    def allows(self, address: str) -> bool:
+        """Whether a client at ``address`` may talk to this server."""
+        if self.allow is None:
+            return True
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in self.allow)
 
     @property
     def port(self) -> int:
@@ -191,6 +281,15 @@ class FastAgiServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         request: AgiRequest | None = None
+        peer = writer.get_extra_info("peername")
+        client = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+        if not self.allows(client):
+            self.refused += 1
+            self.warnings.warning("FastAGI connection from %s refused: not in --allow", client)
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+            return
         try:
             async with asyncio.timeout(self.budget):
                 request = await read_request(reader)
@@ -204,7 +303,9 @@ class FastAgiServer:
             call = request.uniqueid if request else "?"
             script = request.script if request else "?"
             reason = "over its time budget" if isinstance(exc, TimeoutError) else repr(exc)
-            log.warning("FastAGI %s for call %s failed: %s", script, call, reason)
+            self.warnings.warning(
+                "FastAGI %s for call %s from %s failed: %s", script, call, client, reason
+            )
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):

@@ -81,6 +81,11 @@ def _filter(value: str, allowed: str) -> str:
     return "".join(c for c in lowered if c in ok)
 
 
+def lookup_number(caller: str) -> str:
+    """What the compiled Lookup passes the CRM: ``${FILTER(0-9+,${CALLERID(num)})}``."""
+    return "".join(c for c in caller if c in "0123456789+")
+
+
 class Interpreter(NodeVisitor[Awaitable[str | None]]):
     """Execute a site's nodes for live calls (see the module docstring)."""
 
@@ -296,7 +301,7 @@ class Interpreter(NodeVisitor[Awaitable[str | None]]):
         if self.lookup is not None:
             try:
                 async with asyncio.timeout(self.lookup_timeout):
-                    found = await self.lookup(session.caller)
+                    found = await self.lookup(lookup_number(session.caller))
             except Exception as exc:  # down, slow or broken: an unknown caller
                 log.warning(
                     "lookup failed: %s",

@@ -1,8 +1,11 @@
 """The CRM lookup behind the compiled Lookup node: caller number in, channel variables out.
 
-The dialplan runs ``AGI(agi://host:port/lookup,<site>)`` (FastAGI, served by
-:class:`LookupRoute`) or ``AGI(<program>,lookup,<site>)`` (the classic ``callflow-agi``
-script, one process per call). Both answer with one ``SET VARIABLE CF_CRM`` holding the
+The dialplan runs ``AGI(agi://host:port/lookup,<site>,<number>)`` (FastAGI, served by
+:class:`LookupRoute`) or ``AGI(<program>,lookup,<site>,<number>)`` (the classic
+``callflow-agi`` script, one process per call). ``<number>`` is ``CALLERID(num)`` passed
+through ``FILTER(0-9+)`` by the dialplan: the lookup keys on that argument, never on the
+``agi_callerid`` header, which text in a caller's name can forge (:func:`lookup_key`).
+Both answer with one ``SET VARIABLE CF_CRM`` holding the
 whole customer (:func:`pack_answer`; one round trip to Asterisk instead of one per
 variable), which the compiled Lookup node unpacks into ``CF_TIER``, ``CF_MANAGER``... and
 marks ``CF_LOOKUP=ok``. A lookup cut short by an error, the time budget or a database
@@ -21,14 +24,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from callflow.model.variables import ANSWER_FIELDS, ANSWER_PAD, ANSWER_VAR
-from callflow.runtime.fastagi import AgiRequest, AgiSession, quote
+from callflow.runtime.fastagi import AgiRequest, AgiSession, RateLimitedLog, quote
 from callflow.store.repositories import CallerFinder, CustomerView
 
 log = logging.getLogger("callflow.lookup")
@@ -37,6 +41,24 @@ log = logging.getLogger("callflow.lookup")
 NAME_LIMIT = 80
 
 Assignment = tuple[str, str]
+
+#: what the compiled dialplan's ``FILTER(0-9+,${CALLERID(num)})`` can leave
+_KEY = re.compile(r"[0-9+]{0,64}")
+
+
+def lookup_key(args: Sequence[str]) -> str:
+    """The caller number a lookup keys on: the second AGI argument (after the site),
+    which the compiled dialplan filters to digits and ``+``. Raises ValueError when it is
+    missing (a dialplan compiled by an older callflow: recompile and deploy) or holds anything
+    else (not our dialplan)::
+
+        lookup_key(["acme", "13800000001"])   # '13800000001'
+    """
+    if len(args) < 2:
+        raise ValueError("no caller number argument (dialplan compiled by an older callflow?)")
+    if not _KEY.fullmatch(args[1]):
+        raise ValueError(f"caller number argument {args[1][:40]!r} is not digits and +")
+    return args[1]
 
 
 class StoreUnavailable(RuntimeError):
@@ -74,16 +96,22 @@ def assignments(view: CustomerView | None) -> list[Assignment]:
 _DERIVED = frozenset({"CF_LOOKUP", "CALLERID(name)"})
 
 
-def pack_answer(found: Iterable[Assignment]) -> str:
-    """The ``CF_CRM`` value that carries *found* to the compiled Lookup node.
+def pack_answer(found: Iterable[Assignment], key: str) -> str:
+    """The ``CF_CRM`` value that carries *found*, the answer for caller number *key*
+    (see :func:`lookup_key`), to the compiled Lookup node.
 
-    ``ok`` alone for an unknown caller; otherwise every field of
+    ``ok:<key>`` alone for an unknown caller; otherwise followed by every field of
     :data:`~callflow.model.variables.ANSWER_FIELDS`, present or empty, base64-encoded, so
-    nothing a CRM holds can break out of the one AGI argument or the dialplan::
+    nothing a CRM holds can break out of the one AGI argument or the dialplan. The
+    dialplan takes the answer only if ``<key>`` is the number it asked about: an AGI
+    environment forged through a caller's name cannot lend the caller another's answer::
 
-        pack_answer([("CF_LOOKUP", "ok")])                       # 'ok'
-        pack_answer([("CF_TIER", "vip"), ("CF_LOOKUP", "ok")])   # 'ok.LQ==.LXZpcA==.LQ==...'
+        pack_answer([("CF_LOOKUP", "ok")], "139")                  # 'ok:139'
+        pack_answer([("CF_TIER", "vip"), ("CF_LOOKUP", "ok")], "138")
+        # 'ok:138.LQ==.LXZpcA==.LQ==...'
     """
+    if not _KEY.fullmatch(key):
+        raise ValueError(f"lookup answer: key {key[:40]!r} is not digits and +")
     values: dict[str, str] = {}
     for name, value in found:
         if name in _DERIVED:
@@ -92,17 +120,17 @@ def pack_answer(found: Iterable[Assignment]) -> str:
             raise ValueError(f"lookup answer: {name!r} is not one of {', '.join(ANSWER_FIELDS)}")
         values[name] = value
     if not values:
-        return "ok"
+        return f"ok:{key}"
     fields = (
         base64.b64encode((ANSWER_PAD + values.get(name, "")).encode()).decode()
         for name in ANSWER_FIELDS
     )
-    return ".".join(("ok", *fields))
+    return ".".join((f"ok:{key}", *fields))
 
 
-def answer_command(found: Iterable[Assignment]) -> str:
-    """The one AGI command that answers a lookup: ``SET VARIABLE CF_CRM "ok..."``."""
-    return agi_command(ANSWER_VAR, pack_answer(found))
+def answer_command(found: Iterable[Assignment], key: str) -> str:
+    """The one AGI command that answers a lookup: ``SET VARIABLE CF_CRM "ok:<key>..."``."""
+    return agi_command(ANSWER_VAR, pack_answer(found, key))
 
 
 def agi_command(name: str, value: str) -> str:
@@ -150,6 +178,8 @@ class LookupRoute:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="cf-lookup")
         self.answered = 0
         self.fallbacks = 0
+        #: a flood of bad requests cannot flood the log
+        self.warnings = RateLimitedLog(log)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -158,11 +188,12 @@ class LookupRoute:
         site = request.args[0] if request.args else "?"
         loop = asyncio.get_running_loop()
         try:
+            number = lookup_key(request.args)
             async with asyncio.timeout(self.budget):
-                found = await loop.run_in_executor(self._pool, self.lookup.answer, request.caller)
+                found = await loop.run_in_executor(self._pool, self.lookup.answer, number)
         except TimeoutError:
             self.fallbacks += 1
-            log.warning(
+            self.warnings.warning(
                 "lookup for call %s (site %s): store gave no answer within %gs; "
                 "caller continues at default priority",
                 request.uniqueid,
@@ -172,18 +203,18 @@ class LookupRoute:
             return
         except Exception as exc:
             self.fallbacks += 1
-            log.warning(
+            self.warnings.warning(
                 "lookup for call %s (site %s) failed: %s; caller continues at default priority",
                 request.uniqueid,
                 site,
                 _reason(exc),
             )
             return
-        await send(agi, found)
+        await send(agi, found, number)
         self.answered += 1
 
 
-async def send(agi: AgiSession, found: Iterable[Assignment]) -> None:
+async def send(agi: AgiSession, found: Iterable[Assignment], key: str) -> None:
     """Answer the lookup with *found* in one command (see :func:`pack_answer`).
 
     One command, not one per variable: a round trip costs ~0.1 ms, and AGI cannot
@@ -191,7 +222,7 @@ async def send(agi: AgiSession, found: Iterable[Assignment]) -> None:
     between them, so commands written ahead of their replies sit unread until the
     conversation's budget runs out; tried on Asterisk 22).
     """
-    await agi.command(answer_command(found))
+    await agi.command(answer_command(found, key))
 
 
 def _reason(exc: BaseException) -> str:

@@ -21,7 +21,7 @@ import pytest
 from callflow.compiler import queue_name
 from callflow.loader import load_site
 from callflow.runtime.fastagi import FastAgiServer
-from callflow.runtime.lookup import send
+from callflow.runtime.lookup import lookup_key, send
 
 from .sites import ari_get, free_port, hostile_site, load, menu_site, priority_site
 
@@ -105,9 +105,10 @@ async def test_queue_order_follows_customer_tier_not_join_order(sandbox, driver)
     tiers = {"5550001": "gold", "5550002": "vip"}
 
     async def lookup(request, agi):
-        tier = tiers.get(request.caller)
+        number = lookup_key(request.args)
+        tier = tiers.get(number)
         if tier:
-            await send(agi, [("CF_TIER", tier)])
+            await send(agi, [("CF_TIER", tier)], number)
 
     async with FastAgiServer({"lookup": lookup}, port=0) as server:
         site = priority_site("prio", f"agi://127.0.0.1:{server.port}")
@@ -134,7 +135,7 @@ async def test_lookup_answer_sets_every_field_but_keeps_language_and_name(sandbo
     """A found customer's empty fields are cleared; no language or name keeps the caller's."""
 
     async def lookup(request, agi):
-        await send(agi, [("CF_TIER", "gold"), ("CF_CUSTOMER_ID", "7")])
+        await send(agi, [("CF_TIER", "gold"), ("CF_CUSTOMER_ID", "7")], lookup_key(request.args))
 
     async with FastAgiServer({"lookup": lookup}, port=0) as server:
         assert load(sandbox, priority_site("unpack", f"agi://127.0.0.1:{server.port}")) == []
@@ -162,7 +163,7 @@ async def test_lookup_answer_sets_every_field_but_keeps_language_and_name(sandbo
 async def test_lookup_failure_still_queues_at_default_priority_within_2s(sandbox, driver, failure):
     async def slow(request, agi):
         await asyncio.sleep(5)
-        await send(agi, [("CF_TIER", "vip")])
+        await send(agi, [("CF_TIER", "vip")], lookup_key(request.args))
 
     name = "down" if failure == "server down" else "slow"
     if failure == "server down":

@@ -10,10 +10,14 @@ checked against the AgentConnect/AgentComplete figures Asterisk reports independ
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import re
+import signal
+import socket
 import sqlite3
 import stat
+import subprocess
 import sys
 import time
 import uuid
@@ -547,3 +551,151 @@ async def test_classic_agi_script_answers_like_the_server(sandbox, driver, crm, 
         await h.hangup()
         await h.wait_end()
     assert crm["server"].served == 0  # the script answered, not the server
+
+
+@pytest.fixture
+def stopped_server(crm_url):
+    """``callflow serve`` in its own process, then SIGSTOPped: it accepts connections (the
+    kernel completes them) and never answers, like a hung CRM server."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [Path(sys.executable).with_name("callflow"), "serve", "--db", crm_url, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGSTOP)
+        yield f"agi://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        proc.terminate()
+        proc.wait(10)
+
+
+async def test_a_hung_lookup_server_queues_20_callers_at_default_priority_within_3s(
+    sandbox, driver, crm, stopped_server
+):
+    site = crm_site("crmhung", stopped_server)
+    assert load(sandbox, site) == []
+    started = time.monotonic()
+    handles = [
+        await driver.start_call("cf-crmhung-entry", "100", caller_id=VIP, prewait=0.2, hold=8)
+        for _ in range(20)
+    ]
+    waiting = await driver.wait_for_callers(queue_name("crmhung", "sales"), 20, timeout=3.0)
+    elapsed = time.monotonic() - started
+    assert len(waiting) == 20, f"{len(waiting)} of 20 callers in the queue after {elapsed:.2f}s"
+    assert elapsed <= 3.0
+    assert {w.priority for w in waiting} == {0}  # VIPs, but the CRM never answered
+    assert await driver.getvar(waiting[0].channel, "CF_LOOKUP") == "failed"
+    for handle in handles:
+        await handle.hangup()
+    results = [await h.wait_end() for h in handles]
+    assert {r.dest for r in results} == {"queue:sales"}
+    rows = await records_for(crm, handles[-1].caller_uniqueid)
+    assert len(rows) == 1 and rows[0].priority == 0
+
+
+async def test_a_caller_who_hangs_up_during_a_hung_lookup_leaves_a_record(
+    sandbox, driver, crm, stopped_server
+):
+    site = crm_site("crmhungup", stopped_server)
+    assert load(sandbox, site) == []
+    started = time.monotonic()
+    # the caller answers, waits 0.5 s, holds 0.3 s and hangs up, inside the lookup's 2 s
+    handle = await driver.start_call(
+        "cf-crmhungup-entry", "100", caller_id=VIP, prewait=0.5, hold=0.3
+    )
+    result = await handle.wait_end(timeout=10)
+    elapsed = time.monotonic() - started
+    # AGI() returned on the hang-up itself (AGIEXITONHANGUP), not at the lookup's bound
+    assert elapsed < 1.8, f"call ended after {elapsed:.2f}s"
+    assert result.trace == ["who"] and result.dest == "", result.event
+    rows = await records_for(crm, handle.caller_uniqueid)
+    assert len(rows) == 1 and rows[0].tier is None
+
+
+#: a context that copies hostile text (base64 in CF_HB64) into one channel field
+#: (CF_HFIELD) before entering a site: res_agi writes such fields raw into the AGI
+#: environment, so a line break in them adds lines of the caller's choosing
+HOSTILE_CONTEXT = "cf-test-hostile"
+
+
+def forged_env(number: str) -> str:
+    """A complete AGI environment tail naming ``number``, ended by a blank line."""
+    lines = [
+        "agi_callingpres: 0", "agi_callingani2: 0", "agi_callington: 0", "agi_callingtns: 0",
+        "agi_dnid: 100", "agi_rdnis: unknown", "agi_context: x", "agi_extension: s",
+        "agi_priority: 1", "agi_enhanced: 0.0", "agi_accountcode: ", "agi_threadid: 1",
+        "agi_arg_1: x", f"agi_arg_2: {number}",
+    ]  # fmt: skip
+    return "x\n" + "\n".join(lines) + "\n\n"
+
+
+async def add_hostile_context(driver) -> None:
+    """Add HOSTILE_CONTEXT to the running dialplan (a reload, as a deploy does, drops it)."""
+    for step in (
+        "s,1,Set(${CF_HFIELD}=${BASE64_DECODE(${CF_HB64})})",
+        "s,2,Goto(${CF_HTARGET},100,1)",
+    ):
+        await driver.command(f"dialplan add extension {step} into {HOSTILE_CONTEXT} replace")
+    shown = await driver.command(f"dialplan show {HOSTILE_CONTEXT}")
+    assert "BASE64_DECODE" in shown and "CF_HTARGET" in shown, shown
+
+
+#: every channel text res_agi writes into the environment; the classic script reads the
+#: same environment, so the caller's name proves it there
+HOSTILE_CASES = [
+    *(
+        ("fastagi", payload, field)
+        for field in ("CALLERID(name)", "CALLERID(num)", "CALLERID(dnid)", "CALLERID(rdnis)",
+                      "CHANNEL(accountcode)")
+        for payload in ("repeat", "forge")
+    ),
+    ("classic", "repeat", "CALLERID(name)"),
+    ("classic", "forge", "CALLERID(name)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("backend", "payload", "field"), HOSTILE_CASES)
+async def test_a_line_break_in_channel_text_cannot_borrow_a_vips_identity(
+    sandbox, driver, crm, classic_agi, backend, payload, field
+):
+    name = f"crmx{backend[:4]}"
+    url = crm["url"] if backend == "fastagi" else classic_agi[0]
+    assert load(sandbox, crm_site(name, url)) == []
+    await add_hostile_context(driver)
+    text = f"x\nagi_callerid: {VIP}" if payload == "repeat" else forged_env(VIP)
+    if field == "CALLERID(num)":
+        text = UNKNOWN + text
+    served = crm["server"].served
+    handle = await driver.start_call(
+        HOSTILE_CONTEXT,
+        "s",
+        caller_id=UNKNOWN,
+        hold=10,
+        variables={
+            "CF_HFIELD": field,
+            "CF_HB64": base64.b64encode(text.encode()).decode(),
+            "CF_HTARGET": f"cf-{name}-entry",
+        },
+    )
+    waiting = await driver.wait_for_callers(queue_name(name, "sales"), 1, timeout=4)
+    assert len(waiting) == 1
+    channel = waiting[0].channel
+    got = await driver.getvar(channel, field)
+    assert got is not None and "\n" in got  # the hostile text did reach the channel
+    assert waiting[0].priority == 0  # not the VIP's 10
+    assert await driver.getvar(channel, "CF_TIER") is None
+    assert await driver.getvar(channel, "CF_CUSTOMER_ID") is None
+    await handle.hangup()
+    assert (await handle.wait_end()).dest == "queue:sales"
+    if backend == "fastagi" and payload == "repeat":
+        assert crm["server"].served == served  # refused before any answer

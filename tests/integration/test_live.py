@@ -35,7 +35,7 @@ from callflow.loader import load_site
 from callflow.model.site import LookupSettings, Site
 from callflow.runtime.ari import AriSettings
 from callflow.runtime.interpreter import app_name
-from callflow.runtime.lookup import send
+from callflow.runtime.lookup import lookup_key, send
 from callflow.runtime.server import LiveService
 from callflow.testing import CallDriver, install_placeholder_prompts
 
@@ -70,10 +70,11 @@ async def crm(caller: str) -> Mapping[str, Any] | None:
 
 async def agi_lookup(request: Any, agi: Any) -> None:
     """The same CRM behind the compiled Lookup node's FastAGI call."""
-    found = CUSTOMERS.get(request.caller)
+    number = lookup_key(request.args)
+    found = CUSTOMERS.get(number)
     if not found:
         return
-    await send(agi, found.items())
+    await send(agi, found.items(), number)
 
 
 def live_site(path: Path, name: str, agi_port: int) -> Site:

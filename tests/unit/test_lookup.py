@@ -58,31 +58,33 @@ def unpack(packed: str) -> dict[str, str]:
     """What the compiled Lookup node does with CF_CRM: CUT on '.', BASE64_DECODE, drop
     the pad (``${...:1}``)."""
     status, *fields = packed.split(".")
-    assert status == "ok"
+    assert re.fullmatch(r"ok:[0-9+]*", status)
     decoded = [base64.b64decode(f, validate=True).decode() for f in fields]
     assert all(d.startswith(ANSWER_PAD) for d in decoded)
     return {name: d[1:] for name, d in zip(ANSWER_FIELDS, decoded, strict=True)} if fields else {}
 
 
 def test_packed_answer_carries_every_field_and_leaves_out_what_the_dialplan_derives():
-    values = unpack(pack_answer(assignments(VIEW)))
+    values = unpack(pack_answer(assignments(VIEW), "138"))
     assert list(values) == list(ANSWER_FIELDS)
     assert values["CF_TIER"] == "vip" and values["CF_MANAGER"] == "wang"
     assert values["CF_REGION"] == ""  # empty, but still a field: the dialplan clears it
     assert values["CF_CUSTOMER_NAME"] == 'Li "Lei",) ${SHELL(x)}'
-    assert pack_answer(assignments(None)) == "ok"  # a caller the CRM does not know
-    assert answer_command([]) == 'SET VARIABLE CF_CRM "ok"'
+    assert pack_answer(assignments(None), "139") == "ok:139"  # a caller the CRM does not know
+    assert answer_command([], "+86139") == 'SET VARIABLE CF_CRM "ok:+86139"'
+    with pytest.raises(ValueError, match="not digits"):
+        pack_answer([], "139.ok")  # the key cannot add a field
 
 
 def test_packed_answer_refuses_a_variable_the_dialplan_would_not_unpack():
     with pytest.raises(ValueError, match="'CF_PRIO' is not one of CF_CUSTOMER_ID"):
-        pack_answer([("CF_PRIO", "10")])
+        pack_answer([("CF_PRIO", "10")], "138")
 
 
 @given(st.dictionaries(st.sampled_from(ANSWER_FIELDS), st.text(), min_size=1))
 def test_packed_answer_round_trips_any_text_in_dialplan_safe_characters(found):
-    packed = pack_answer(found.items())
-    assert re.fullmatch(rf"ok(\.[A-Za-z0-9+/=]+){{{len(ANSWER_FIELDS)}}}", packed)
+    packed = pack_answer(found.items(), "+86138")
+    assert re.fullmatch(rf"ok:\+86138(\.[A-Za-z0-9+/=]+){{{len(ANSWER_FIELDS)}}}", packed)
     assert unpack(packed) == {name: found.get(name, "") for name in ANSWER_FIELDS}
 
 
@@ -176,3 +178,27 @@ async def test_recorded_agent_is_the_staff_id_of_the_answering_member(
     await recorder.flush()
     with sessions() as session:
         assert session.query(CallRecord.agent).scalar() == expected
+
+
+def test_benchmark_rate_of_a_sequential_run_and_of_taken_turns():
+    """benchmarks/lookup.py once printed the classic row as '30 calls at 30000000000.0/s'."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "benchmarks" / "lookup.py"
+    spec = importlib.util.spec_from_file_location("cf_bench_lookup", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench  # dataclasses look their module up
+    try:
+        spec.loader.exec_module(bench)
+    finally:
+        del sys.modules[spec.name]
+    # the classic script: one call after another, 1.2 s each
+    classic = [bench.Sample(i * 1.2, i * 1.2 + 1.2, True) for i in range(30)]
+    assert bench.rate(classic, 1.2).strip() == "0.8/s"
+    # 10 calls/s in two turns 5 s apart: the pause is not sampling time
+    turns = [bench.Sample(t / 10, t / 10 + 0.002, True) for t in range(10)]
+    turns += [bench.Sample(6 + t / 10, 6 + t / 10 + 0.002, True) for t in range(10)]
+    assert abs(float(bench.rate(turns, 0.002).strip().removesuffix("/s")) - 20 / 1.802) < 0.1
