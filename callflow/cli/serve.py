@@ -130,6 +130,7 @@ def serve_cmd(
     import asyncio
     import logging
 
+    _check_url(db_url)
     crm_options = _CrmOptions(
         db_url, host, port, budget, ami, ami_user, ami_secret, webhook, allow=allow
     )
@@ -179,6 +180,18 @@ def serve_cmd(
     finally:
         lookup.close()
         engine.dispose()
+
+
+def _check_url(db_url: str | None) -> None:
+    """Refuse a store URL that can never work (not a URL, unknown driver) before anything
+    listens. A database that is down or locked is not refused: lookups answer "unknown
+    caller" until it is back, and the reason is logged."""
+    from callflow.store import DatabaseError, make_engine
+
+    try:
+        make_engine(db_url).dispose()
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,8 +29,10 @@ BRANCH_VARS: Final = {
     "tags": "CF_TAGS",
 }
 
-#: The lookup server answers in this one channel variable (one AGI round trip): ``ok``
-#: for a caller not in the CRM; for a customer ``ok`` then, for each name of
+#: The lookup server answers in this one channel variable (one AGI round trip):
+#: ``ok:<number>`` for a caller not in the CRM, where ``<number>`` is the filtered caller
+#: number it was asked about (the dialplan accepts an answer only for its own caller);
+#: for a customer ``ok:<number>`` then, for each name of
 #: ``ANSWER_FIELDS`` in order, ``.`` and the base64 of ``ANSWER_PAD`` + the value. The
 #: compiled Lookup node unpacks it with ``CUT()``/``BASE64_DECODE()``; the pad keeps an
 #: empty value a non-empty field (Asterisk warns on ``BASE64_DECODE()`` of nothing) and

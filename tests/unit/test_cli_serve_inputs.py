@@ -55,3 +55,18 @@ def test_a_port_in_use_is_named_not_a_traceback(tmp_path):
     assert result.exit_code == 1 and result.exc_info[0] is SystemExit, result.output
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("notaurl", "is not a database URL"),
+        ("mysql://cf:s3cret@db/crm", "SQLite or PostgreSQL"),
+    ],
+)
+def test_a_store_url_that_can_never_work_is_refused_before_anything_listens(url, says):
+    result = CliRunner().invoke(main, ["serve", "--db", url, "--port", "0"])
+    assert result.exit_code == 1 and result.exc_info[0] is SystemExit, result.output
+    assert says in result.output and "Traceback" not in result.output
+    assert "s3cret" not in result.output
+    assert "FastAGI lookup on" not in result.output
