@@ -346,7 +346,7 @@ class CallDriver:
         if self._manager is not None:
             self._manager.close()
             self._manager = None
-        for handle in set(self._calls.values()):
+        for handle in self._calls.values():
             handle._notify()  # a wait_end() in progress sees the driver closed
         await asyncio.sleep(0)
 
@@ -597,23 +597,27 @@ class CallDriver:
         penalty: int = 0,
         paused: bool = False,
         behaviour: str = "agent",
+        member_name: str | None = None,
     ) -> str:
         """Add a test member to ``queue`` and return its interface.
 
-        ``behaviour`` is ``agent`` (answers, talks, hangs up), ``busy`` or ``noanswer``.
+        ``behaviour`` is ``agent`` (answers, talks, hangs up), ``busy`` or ``noanswer``;
+        ``member_name`` is the display name app_queue shows (default ``name``).
         A paused agent that you later unpause with :meth:`pause_agent` is the way to
         test "a member becomes available while callers wait"::
 
             await driver.add_agent("sales", "1001", paused=True)
             await driver.pause_agent("sales", "1001", paused=False)
         """
+        if not re.fullmatch(r"[0-9a-z][0-9a-z_-]+", name):  # the cf-test-* extensions
+            raise ValueError(f"test agent {name!r}: two or more lower-case letters, digits, _ or -")
         interface = f"Local/{name}@cf-test-{behaviour}/n"
         response = await self.action(
             {
                 "Action": "QueueAdd",
                 "Queue": queue,
                 "Interface": interface,
-                "MemberName": name,
+                "MemberName": name if member_name is None else member_name,
                 "Penalty": str(penalty),
                 "Paused": "true" if paused else "false",
             },
@@ -703,10 +707,9 @@ class CallDriver:
     async def ari_apps(self) -> list[str]:
         """The ARI (Stasis) applications registered with Asterisk right now."""
         output = await self.command("ari show apps")
-        lines = [line.strip() for line in output.splitlines()]
-        if "=" * 10 in "".join(lines[:3]):  # a header, a rule, then one name a line
-            lines = lines[next(i for i, line in enumerate(lines) if line.startswith("===")) + 1 :]
-        return [line for line in lines if line and not line.startswith(("Application", "==="))]
+        # "Application Name", a rule of "=", then one name a line
+        _, rule, names = output.partition("=" * 25)
+        return [line.strip() for line in names.splitlines() if line.strip()] if rule else []
 
     async def wait_for_app(self, name: str, timeout: float = 10.0) -> None:
         """Wait until the ARI application ``name`` is registered (the live runtime is
