@@ -45,7 +45,7 @@ from callflow.testing.driver import (
     install_placeholder_prompts,
     prompt_files,
 )
-from callflow.testing.fakes import FakeChannel
+from callflow.testing.fakes import FakeChannel, run_live_call
 
 __all__ = [
     "SILENCE",
@@ -70,5 +70,6 @@ __all__ = [
     "caller",
     "install_placeholder_prompts",
     "prompt_files",
+    "run_live_call",
     "simulate",
 ]

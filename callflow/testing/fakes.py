@@ -6,20 +6,22 @@ the channel, keeps its variables in a dict, finishes every playback at once and 
 the caller's digits while prompts play::
 
     fake = FakeChannel("1", variables={"CF_NOW": "1763978400"})
-    session = CallSession(fake, channel="c1", site=site.name, entry="100", caller="555")
-    fake.session = session
-    await Interpreter(site).run_call(session)
+    await run_live_call(site, "100", fake, caller="555")
     assert fake.vars["CF_TRACE"] == " menu" and fake.ops[-1] == ("continue", "cf-t-sales")
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from callflow.runtime.interpreter import CustomerLookup, Interpreter
 from callflow.runtime.session import AriEvent, CallSession, ChannelGone
 
-__all__ = ["FakeChannel"]
+if TYPE_CHECKING:
+    from callflow.model.site import Site
+
+__all__ = ["FakeChannel", "run_live_call"]
 
 
 class FakeChannel:
@@ -78,3 +80,26 @@ class FakeChannel:
 
     async def hangup(self, channel: str) -> None:
         self.ops.append(("hangup",))
+
+
+async def run_live_call(
+    site: Site,
+    entry: str,
+    channel: FakeChannel,
+    *,
+    caller: str = "",
+    lookup: CustomerLookup | None = None,
+    lookup_timeout: float = 1.0,
+) -> CallSession:
+    """Run one call to ``entry`` of ``site`` on the live ARI interpreter against
+    ``channel`` and return its finished session::
+
+        session = await run_live_call(site, "100", FakeChannel("1"))
+    """
+    if entry not in site.entries:
+        raise ValueError(f"{entry!r} is not an entry point of site {site.name!r}")
+    session = CallSession(channel, channel="fake-1", site=site.name, entry=entry, caller=caller)
+    channel.session = session
+    interpreter = Interpreter(site, lookup=lookup, lookup_timeout=lookup_timeout)
+    await interpreter.run_call(session)
+    return session
