@@ -628,19 +628,27 @@ class CallDriver:
         return interface
 
     async def pause_agent(
-        self, queue: str, member: str, *, paused: bool = True, by_name: bool = False
+        self,
+        queue: str,
+        member: str,
+        *,
+        paused: bool = True,
+        by_name: bool = False,
+        site: Site | None = None,
     ) -> None:
         """Pause or unpause a queue member.
 
         ``member`` is its interface (``PJSIP/1001``) or, for a test agent added with
         :meth:`add_agent` (or a staff member whose device is one), its id:
-        ``"ann"`` finds ``Local/ann@cf-test-agent/n``. Display names are people's real
-        names and need not be unique, so they match only with ``by_name=True``::
+        ``"ann"`` finds ``Local/ann@cf-test-agent/n``; with ``site`` a staff id also finds
+        that person's device. Display names are people's real names and need not be
+        unique, so they match only with ``by_name=True``::
 
             await driver.pause_agent("shop-sales", "ann", paused=False)
             await driver.pause_agent("shop-sales", "PJSIP/1001")
+            await driver.pause_agent("shop-sales", "ann", site=site)   # ann's device
         """
-        interface = await self._member_interface(queue, member, by_name=by_name)
+        interface = await self._member_interface(queue, member, by_name=by_name, site=site)
         response = await self.action(
             {
                 "Action": "QueuePause",
@@ -653,9 +661,11 @@ class CallDriver:
         if not response.success:
             raise CallError(f"QueuePause {interface} in {queue}: {response.get('message', '')}")
 
-    async def remove_agent(self, queue: str, member: str, *, by_name: bool = False) -> None:
+    async def remove_agent(
+        self, queue: str, member: str, *, by_name: bool = False, site: Site | None = None
+    ) -> None:
         """Remove a queue member (``member`` as in :meth:`pause_agent`)."""
-        interface = await self._member_interface(queue, member, by_name=by_name)
+        interface = await self._member_interface(queue, member, by_name=by_name, site=site)
         response = await self.action(
             {"Action": "QueueRemove", "Queue": queue, "Interface": interface}, as_list=False
         )
@@ -672,8 +682,12 @@ class CallDriver:
             if m.get("event") == "QueueMember" and m.get("queue") == queue
         }
 
-    async def _member_interface(self, queue: str, member: str, *, by_name: bool) -> str:
+    async def _member_interface(
+        self, queue: str, member: str, *, by_name: bool, site: Site | None = None
+    ) -> str:
         members = await self.queue_members(queue)
+        person = site.staff_map.get(member) if site is not None else None
+        device = person.device if person is not None else None
         if by_name:
             found = [interface for interface, name in members.items() if name == member]
             how = "named"
@@ -681,10 +695,10 @@ class CallDriver:
             found = [
                 interface
                 for interface in members
-                if interface == member
+                if interface in (member, device)
                 or re.fullmatch(rf"Local/{re.escape(member)}@cf-test-[a-z]+(/n)?", interface)
             ]
-            how = "with interface or test-agent id"
+            how = "with interface, test-agent id" + (" or staff id" if site else "")
         if len(found) == 1:
             return found[0]
         if not found:

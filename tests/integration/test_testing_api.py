@@ -131,7 +131,7 @@ async def test_queue_joins_and_answer_order_are_reported(sandbox, driver):
     ]
     assert handles[0].joins[0].at <= handles[1].joins[0].at <= handles[2].joins[0].at <= before
     # members are found by interface or test-agent id; the display name needs by_name
-    with pytest.raises(CallError, match="no member with interface or test-agent id 'Ann Lee'"):
+    with pytest.raises(CallError, match="no member with interface, test-agent id 'Ann Lee'"):
         await driver.pause_agent(queue, "Ann Lee", paused=False)
     assert await driver.queue_members(queue) == {
         "PJSIP/callflow-nobody": "Ann",
@@ -148,6 +148,13 @@ async def test_queue_joins_and_answer_order_are_reported(sandbox, driver):
         (interface, "Ann Lee", 3),
     ]
     await driver.pause_agent(queue, "Ann Lee", paused=True, by_name=True)
+    # a site's staff id finds that person's device (Ann, the site's own member)
+    await driver.pause_agent(queue, "ann", site=site)
+    status = await driver.command(f"queue show {queue}")
+    assert "callflow-nobody" in status
+    assert "paused" in next(line for line in status.splitlines() if "callflow-nobody" in line)
+    with pytest.raises(CallError, match="no member with interface, test-agent id 'ann'"):
+        await driver.pause_agent(queue, "ann")  # without the site "ann" is no test agent
     await driver.remove_agent(queue, "a1")
     assert interface not in await driver.queue_members(queue)
 
