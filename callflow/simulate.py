@@ -100,6 +100,9 @@ _NAME_LIMIT = 80
 #: channel variables that never decide where a call goes: a walk that comes back to a
 #: node with everything else unchanged loops forever
 _NOT_ROUTING = frozenset({"CF_TRACE", "CALLERID(name)"})
+#: what Asterisk drops from both ends of a caller name it is given (``ast_strip``: every
+#: byte below 33, so spaces, tabs and control characters)
+_BLANKS = "".join(map(chr, range(33)))
 _INPUT = re.compile(r"[0-9*#]")
 
 
@@ -152,7 +155,9 @@ class Script:
       network delivers them. A found customer's name replaces the caller's name (as the
       lookup sends it: whitespace runs made one space, at most 80 characters) and the
       ``cid_prefix`` of each Dial and Queue passed goes in front, so
-      :attr:`SimResult.caller_name` is what the agent's phone shows.
+      :attr:`SimResult.caller_name` is what the agent's phone shows. Like Asterisk, the
+      simulator drops spaces and control characters from both ends of the name each
+      time it is set (a prefix ``"VIP "`` before no name gives ``"VIP"``).
     - ``at``: when the call is made (as :func:`simulate`'s ``at``, which wins if given).
     - ``answered``: ids of Dial nodes whose ringing is answered (``dials`` gives any other
       outcome by node id); every other dial rings out.
@@ -324,7 +329,7 @@ class _Call:
             "CF_DEST": "",
             "CF_PATH": "",
             "CALLERID(num)": script.caller_id,
-            "CALLERID(name)": script.caller_name,
+            "CALLERID(name)": script.caller_name.strip(_BLANKS),
         }
         self.language = language
         self.now = moment
@@ -352,7 +357,7 @@ class _Call:
     def prefix_name(self, prefix: str) -> None:
         """``Set(CALLERID(name)=<prefix>${CALLERID(name)})``, as the compiled node does."""
         if prefix:
-            self.vars["CALLERID(name)"] = prefix + self.get("CALLERID(name)")
+            self.vars["CALLERID(name)"] = (prefix + self.get("CALLERID(name)")).strip(_BLANKS)
 
 
 #: what a visit returns: the next node id, or None when the call is over
@@ -617,7 +622,7 @@ class Simulator(NodeVisitor[_Next]):
                         continue  # ... but no language keeps the one the caller chose
                     call.vars[name] = value
                 if call.get("CF_CUSTOMER_NAME"):  # and no name keeps the caller's
-                    call.vars["CALLERID(name)"] = call.get("CF_CUSTOMER_NAME")
+                    call.vars["CALLERID(name)"] = call.get("CF_CUSTOMER_NAME").strip(_BLANKS)
             call.log("lookup", "found" if script.customer else "not found: unknown caller")
         return self._goto(call, node.next, "next")
 

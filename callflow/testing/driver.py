@@ -419,8 +419,9 @@ class CallDriver:
         half a second), stays ``hold`` seconds more and hangs up. ``agent_talk`` is how
         long a cf-test-agent that answers this call talks before hanging up.
         ``caller_id`` and ``caller_name`` reach the site leg byte for byte (commas,
-        quotes, backslashes included); a line break or other control character cannot
-        travel over AMI and is refused with ``ValueError``, as in ``variables``.
+        quotes, backslashes included; Asterisk itself drops blanks at both ends of a
+        caller name, as the simulator does); a line break or other control character
+        cannot travel over AMI and is refused with ``ValueError``, as in ``variables``.
         ``at`` (a timezone-aware datetime) is the moment the site's time conditions see,
         the same value :func:`~callflow.simulate.simulate` takes (it sets ``CF_NOW``, see
         :func:`~callflow.simulate.call_time`); ``variables`` are set on the site leg.

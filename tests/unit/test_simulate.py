@@ -234,6 +234,10 @@ def test_caller_name_is_the_crm_name_behind_every_prefix():
     # a customer without a name keeps the caller's; a failed lookup too
     result = simulate(SITE, "8000", script=caller(tier="vip", caller_name="net name"))
     assert result.caller_name == "VIP net name"
+    # Asterisk strips blanks and control characters at both ends whenever it sets the name
+    assert simulate(SITE, "8000", script=caller(tier="vip")).caller_name == "VIP"
+    padded = caller(tier="vip", caller_name=" \t net\x01 ")
+    assert simulate(SITE, "8000", script=padded).caller_name == "VIP net"
     failed = caller("1", lookup_fails=True, caller_name='a,b"c\\d')
     assert simulate(SITE, "8001", script=failed, at=MON_10).caller_name == 'a,b"c\\d'
 
