@@ -370,6 +370,7 @@ class CallDriver:
 
     async def command(self, command: str) -> str:
         """Run an Asterisk CLI command over AMI and return its output."""
+        ami_value("command", command)
         response = await self.action({"Action": "Command", "Command": command})
         if not response.success:
             raise CallError(f"AMI Command {command!r} failed: {response.get('message', '')}")
@@ -389,7 +390,10 @@ class CallDriver:
         return None if value in ("", "(null)") else str(value)
 
     async def setvar(self, channel: str, name: str, value: str) -> None:
-        """Set a channel variable (``channel`` is a name or a uniqueid)."""
+        """Set a channel variable (``channel`` is a name or a uniqueid); ``ValueError``
+        for text AMI cannot carry (see :func:`ami_value`)."""
+        for what, text in (("channel", channel), ("variable", name), ("value", value)):
+            ami_value(f"setvar {what}", text)  # a setvar value is taken whole: no escaping
         response = await self.action(
             {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
         )

@@ -81,3 +81,7 @@ async def test_the_driver_refuses_bad_calls_before_connecting():
         await driver.start_call("c", at=dt.datetime(2027, 1, 1))
     with pytest.raises(CallError, match="not connected"):
         await driver.start_call("c", caller_name='a,"b"')
+    with pytest.raises(ValueError, match=r"setvar value .*control character"):
+        await driver.setvar("chan", "CF_X", "1\r\nAction: Hangup")
+    with pytest.raises(ValueError, match=r"command .*control character"):
+        await driver.command("core show channels\r\nAction: Hangup")
