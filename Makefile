@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint unit integration install sandbox postgres dialplans bench clean
+.PHONY: demo test lint unit integration install sandbox postgres dialplans bench clean wheel-check
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ unit: install
 
 integration: sandbox
 	$(BIN)/pytest -m asterisk
+
+# The wheel as integrators install it: built, installed into a fresh venv, its `callflow`
+# run outside the checkout (version, validate, demo --dry-run, the real demo). `make test`
+# runs the same test with the rest of the suite.
+wheel-check: sandbox
+	CI=true $(BIN)/pytest -q tests/integration/test_wheel.py
 
 dialplans: install
 	for f in examples/*.py; do $(BIN)/callflow compile $$f -o dialplans/$$(basename $$f .py); done

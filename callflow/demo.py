@@ -7,6 +7,14 @@ SQLite store (migrated with ``upgrade``) filled from ``examples/four_s_staff.csv
 ``examples/four_s_customers.csv``, answering the dialplan's lookups through the FastAGI
 ``lookup`` route, and call records written from Asterisk's own AMI events. Then it places
 scripted calls and prints where each one went and what the store recorded.
+
+``callflow demo --dry-run`` needs no Asterisk: it validates and compiles the example,
+fills the store the same way and walks the same calls through the simulator, each with
+what the store says about its caller.
+
+The example and its CSVs ship inside the package as ``callflow/examples`` (pyproject maps
+the checkout's ``examples/`` there), so an installed wheel runs the demo as a checkout
+does, from the same files.
 """
 
 from __future__ import annotations
@@ -26,18 +34,40 @@ from panoramisk import Manager
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from callflow.compiler import compile_site
 from callflow.deploy import CliControl, deploy
+from callflow.errors import CallflowError
 from callflow.loader import load_site
 from callflow.model.site import LookupSettings, Site
 from callflow.runtime.fastagi import FastAgiServer
 from callflow.runtime.lookup import CustomerLookup, LookupRoute
 from callflow.runtime.records import AMI_EVENT_CLASSES, CallRecorder, agent_ids
 from callflow.sandbox import Sandbox, provision
+from callflow.simulate import CUSTOMER_FIELDS, Script, SimResult, simulate
 from callflow.store import CallRecord, Customer, make_engine, make_sessionmaker, upgrade
 from callflow.store.csv_import import import_customers, import_staff
 from callflow.testing import CallDriver, CallResult, install_placeholder_prompts
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+class DemoDataMissing(CallflowError, FileNotFoundError):
+    """The example site or its CSVs are not where the package says."""
+
+
+def examples_dir() -> Path:
+    """The example sites and CSVs: ``callflow/examples`` in an installed wheel, the
+    checkout's ``examples/`` in an editable install (the same files: see the module)."""
+    here = Path(__file__).resolve().parent
+    candidates = (here / "examples", here.parent / "examples")
+    for candidate in candidates:
+        if (candidate / "four_s_dealer.py").is_file():
+            return candidate
+    raise DemoDataMissing(
+        f"the demo's example site is missing: looked for four_s_dealer.py in "
+        f"{' and '.join(str(c) for c in candidates)}; reinstall asterisk-callflow"
+    )
+
+
+EXAMPLES = examples_dir()
 EXAMPLE = EXAMPLES / "four_s_dealer.py"
 STAFF_CSV = EXAMPLES / "four_s_staff.csv"
 CUSTOMERS_CSV = EXAMPLES / "four_s_customers.csv"
@@ -171,7 +201,6 @@ async def _run(
                 entry = f"cf-{site.name}-entry"
                 pending = []
                 for call in CALLS:
-                    variables = {"CF_NOW": str(int(call.at.timestamp()))} if call.at else None
                     pending.append(
                         driver.place_call(
                             entry,
@@ -182,7 +211,7 @@ async def _run(
                             hold=6.0,
                             agent_talk=2.0,
                             timeout=40.0,
-                            variables=variables,
+                            at=call.at,
                         )
                     )
                 results = await asyncio.gather(*pending)
@@ -235,4 +264,38 @@ def run_demo(echo: Callable[[str], None] = print) -> list[tuple[DemoCall, CallRe
             f" {record.disposition} agent={record.agent or '-'} wait={record.wait_seconds}s"
             f" talk={record.talk_seconds if record.talk_seconds is not None else '-'}s"
         )
+    return outcome
+
+
+def dry_run(echo: Callable[[str], None] = print) -> list[tuple[DemoCall, SimResult]]:
+    """The demo without Asterisk: the packaged example validated and compiled, the store
+    filled from its CSVs, and each demo call walked by the simulator with what the store
+    says about its caller::
+
+        for call, result in dry_run():
+            print(call.title, result.dest)
+    """
+    site = load_site(str(EXAMPLE))
+    compiled = compile_site(demo_site(site, 4573))
+    lines = sum(text.count("\n") for text in compiled.files.values())
+    echo(f"{site.name}: valid; compiles to {', '.join(sorted(compiled.files))} ({lines} lines)")
+    outcome = []
+    with tempfile.TemporaryDirectory(prefix="cf-demo-") as tmp, demo_store(Path(tmp), echo) as e:
+        lookup = CustomerLookup(e)
+        for call in CALLS:
+            found = dict(lookup.answer(call.caller))
+            customer = {k: found[v] for k, v in CUSTOMER_FIELDS.items() if v in found}
+            script = Script(
+                inputs=list(call.digits),
+                customer=customer or None,
+                caller_id=call.caller,
+                at=call.at,
+                manager="answer",  # the demo's staff phones are test agents that answer
+            )
+            result = simulate(site, call.entry, script=script)
+            echo(
+                f"  {call.title}: {' > '.join(result.trace)} -> {result.dest or '-'}"
+                f" (path {result.path or '-'})"
+            )
+            outcome.append((call, result))
     return outcome

@@ -60,6 +60,7 @@ __all__ = [
     "SimulationError",
     "Simulator",
     "assert_route",
+    "call_time",
     "caller",
     "fixed_durations",
     "simulate",
@@ -91,7 +92,17 @@ CUSTOMER_FIELDS = {
     "segment": "CF_SEGMENT",
     "region": "CF_REGION",
     "tags": "CF_TAGS",
+    "name": "CF_CUSTOMER_NAME",
 }
+#: longest customer name the lookup puts on the channel (runtime.lookup.NAME_LIMIT; a
+#: unit test holds the two together)
+_NAME_LIMIT = 80
+#: channel variables that never decide where a call goes: a walk that comes back to a
+#: node with everything else unchanged loops forever
+_NOT_ROUTING = frozenset({"CF_TRACE", "CALLERID(name)"})
+#: what Asterisk drops from both ends of a caller name it is given (``ast_strip``: every
+#: byte below 33, so spaces, tabs and control characters)
+_BLANKS = "".join(map(chr, range(33)))
 _INPUT = re.compile(r"[0-9*#]")
 
 
@@ -101,6 +112,23 @@ class SimulationError(CallflowError, RuntimeError):
 
 class RouteMismatch(AssertionError):
     """A simulated call did not go where a test said it would (see :func:`assert_route`)."""
+
+
+def call_time(at: dt.datetime, timezone: str | None = None) -> str:
+    """The ``CF_NOW`` value (Unix seconds) that makes a real call's time conditions see
+    ``at``, as :func:`simulate` does with the same ``at``. A naive ``at`` is local to
+    ``timezone`` (give the site's); without one it must be timezone-aware::
+
+        call_time(datetime(2027, 3, 1, 10, 0), site.timezone)   # '1803952800'
+        driver.place_call(..., variables={"CF_NOW": call_time(at)})  # or place_call(at=at)
+    """
+    if at.tzinfo is None:
+        if timezone is None:
+            raise ValueError(
+                f"call time {at.isoformat()}: a naive datetime needs the site's timezone"
+            )
+        at = at.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
+    return str(int(at.timestamp()))
 
 
 def fixed_durations(default: float = 3.0) -> PromptTimer:
@@ -119,9 +147,18 @@ class Script:
     - ``inputs``: one entry per prompt that waits for a key (a Menu try, a
       LanguageSelect): a digit ``0-9 * #`` (a wrong one is an invalid choice) or
       ``SILENCE`` (None) for a timeout. When inputs run out the caller stays silent.
-    - ``customer``: what the CRM lookup sets (keys ``id``, ``tier``, ``manager``,
-      ``language``, ``segment``, ``region``, ``tags``); None = an unknown caller.
-      ``lookup_fails``: the lookup server is down, so the caller is unknown.
+    - ``customer``: what the CRM holds for the caller (keys ``id``, ``tier``,
+      ``manager``, ``language``, ``segment``, ``region``, ``tags``, ``name``); None = an
+      unknown caller. ``lookup_fails``: the lookup server is down, so the caller is
+      unknown.
+    - ``caller_id``, ``caller_name``: the caller's ``CALLERID(num)`` / ``(name)`` as the
+      network delivers them. A found customer's name replaces the caller's name (as the
+      lookup sends it: whitespace runs made one space, at most 80 characters) and the
+      ``cid_prefix`` of each Dial and Queue passed goes in front, so
+      :attr:`SimResult.caller_name` is what the agent's phone shows. Like Asterisk, the
+      simulator drops spaces and control characters from both ends of the name each
+      time it is set (a prefix ``"VIP "`` before no name gives ``"VIP"``).
+    - ``at``: when the call is made (as :func:`simulate`'s ``at``, which wins if given).
     - ``answered``: ids of Dial nodes whose ringing is answered (``dials`` gives any other
       outcome by node id); every other dial rings out.
     - ``queues``: node id -> :data:`QueueOutcome`; a queue not named ends the walk.
@@ -132,6 +169,8 @@ class Script:
     customer: Mapping[str, str | Sequence[str]] | None = None
     lookup_fails: bool = False
     caller_id: str = ""
+    caller_name: str = ""
+    at: dt.datetime | None = None
     answered: Collection[str] = ()
     dials: Mapping[str, DialOutcome] = field(default_factory=dict)
     queues: Mapping[str, QueueOutcome] = field(default_factory=dict)
@@ -162,6 +201,9 @@ def caller(
     answered: Collection[str] = (),
     queues: Mapping[str, QueueOutcome] | None = None,
     manager: ManagerOutcome = "noanswer",
+    caller_id: str = "",
+    caller_name: str = "",
+    at: dt.datetime | None = None,
 ) -> Script:
     """A :class:`Script` in one line: ``caller("9", SILENCE, "1", tier="vip")``.
 
@@ -183,6 +225,9 @@ def caller(
         answered=answered,
         queues=dict(queues or {}),
         manager=manager,
+        caller_id=caller_id,
+        caller_name=caller_name,
+        at=at,
     )
 
 
@@ -234,6 +279,12 @@ class SimResult:
         return _filter(self.variables.get("CF_CUSTOMER_ID", ""), "0-9")
 
     @property
+    def caller_name(self) -> str:
+        """``CALLERID(name)`` at the end of the walk: the caller's (or the CRM's) name
+        behind every ``cid_prefix`` passed, as Asterisk holds it."""
+        return self.variables.get("CALLERID(name)", "")
+
+    @property
     def lookup(self) -> str:
         """``CF_LOOKUP``: ``ok``, ``failed``, or ``""`` when the flow has no lookup."""
         return _filter(self.variables.get("CF_LOOKUP", ""), "a-z")
@@ -273,7 +324,13 @@ class _Call:
     def __init__(self, script: Script, language: str, moment: int) -> None:
         self.script = script
         self.inputs = list(script.inputs)
-        self.vars: dict[str, str] = {"CF_TRACE": "", "CF_DEST": "", "CF_PATH": ""}
+        self.vars: dict[str, str] = {
+            "CF_TRACE": "",
+            "CF_DEST": "",
+            "CF_PATH": "",
+            "CALLERID(num)": script.caller_id,
+            "CALLERID(name)": script.caller_name.strip(_BLANKS),
+        }
         self.language = language
         self.now = moment
         self.t = 0.0
@@ -292,6 +349,16 @@ class _Call:
     def next_input(self) -> str | None:
         return self.inputs.pop(0) or None if self.inputs else None
 
+    def state(self, target: str) -> tuple[object, ...]:
+        """Everything that decides where the walk goes from ``target`` on."""
+        routing = sorted((k, v) for k, v in self.vars.items() if k not in _NOT_ROUTING)
+        return (target, len(self.inputs), self.language, tuple(routing))
+
+    def prefix_name(self, prefix: str) -> None:
+        """``Set(CALLERID(name)=<prefix>${CALLERID(name)})``, as the compiled node does."""
+        if prefix:
+            self.vars["CALLERID(name)"] = (prefix + self.get("CALLERID(name)")).strip(_BLANKS)
+
 
 #: what a visit returns: the next node id, or None when the call is over
 _Next = str | None
@@ -301,7 +368,11 @@ class Simulator(NodeVisitor[_Next]):
     """Walk a site's calls offline; one instance serves any number of calls.
 
     The site is validated once (:func:`callflow.validate.check`), as the compiler does:
-    only a site that compiles has a dialplan to agree with::
+    only a site that compiles has a dialplan to agree with. A walk ends where the call
+    would; one that comes back to a node with nothing changed that decides the route (no
+    inputs used, no variable set) would loop forever and raises
+    :class:`SimulationError`. ``max_steps`` caps the nodes entered (default: no cap, the
+    loop check ends every walk)::
 
         sim = Simulator(site)
         sim.run("8000", caller("1"), at=datetime(2027, 3, 1, 10, 0))
@@ -314,7 +385,7 @@ class Simulator(NodeVisitor[_Next]):
         site: Site,
         *,
         durations: PromptTimer | None = None,
-        max_steps: int = 500,
+        max_steps: int | None = None,
         validate: bool = True,
     ) -> None:
         if validate:
@@ -330,9 +401,9 @@ class Simulator(NodeVisitor[_Next]):
     def run(
         self, entry: str, script: Script | None = None, at: dt.datetime | None = None
     ) -> SimResult:
-        """Walk one call dialled to ``entry`` at ``at`` (default now; a naive time is
-        local to the site). Time conditions read ``at`` as the dialplan reads
-        ``CF_NOW``: it does not move on while the call goes through the flow."""
+        """Walk one call dialled to ``entry`` at ``at`` (default ``script.at``, else now;
+        a naive time is local to the site). Time conditions read ``at`` as the dialplan
+        reads ``CF_NOW`` (see :func:`call_time`): it does not move on during the call."""
         site = self.site
         if entry not in site.entries:
             raise SimulationError(
@@ -340,23 +411,30 @@ class Simulator(NodeVisitor[_Next]):
                 f"(entries: {', '.join(sorted(site.entries))})"
             )
         script = script or Script()
-        if at is None:
-            at = dt.datetime.now(dt.UTC)
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=zoneinfo.ZoneInfo(site.timezone))
-        call = _Call(script, site.language, int(at.timestamp()))
+        at = at or script.at or dt.datetime.now(dt.UTC)
+        call = _Call(script, site.language, int(call_time(at, site.timezone)))
         call.vars.update(CF_SITE=site.name, CF_ENTRY=entry)
         call.node = entry
         call.log("answer", f"entry {entry}")
         target: str | None = site.entries[entry]
+        seen: dict[tuple[object, ...], int] = {}  # state -> trace length when first there
         steps = 0
         while target is not None:
             steps += 1
-            if steps > self.max_steps:
+            if self.max_steps is not None and steps > self.max_steps:
                 raise SimulationError(
                     f"the call did not end after {self.max_steps} steps "
                     f"(trace so far: {call.get('CF_TRACE').strip()})"
                 )
+            state = call.state(target)
+            trace = call.get("CF_TRACE").split()
+            if state in seen:
+                loop = [*trace[seen[state] :], target]
+                raise SimulationError(
+                    f"the call loops forever: {' -> '.join(loop)}, with no input left and "
+                    f"nothing else changed to end it (trace so far: {' '.join(trace)})"
+                )
+            seen[state] = len(trace)
             node = site.node_map.get(target)
             if node is None:
                 raise SimulationError(f"unknown node {target!r} (validate the site)")
@@ -460,6 +538,7 @@ class Simulator(NodeVisitor[_Next]):
         return self._goto(call, node.next, "next")
 
     def visit_dial(self, node: Dial, call: _Call) -> _Next:
+        call.prefix_name(node.cid_prefix)
         outcome = call.script.dial_outcome(node)
         call.log("ring", f"{node.target} for {node.ring}s: {outcome}")
         if outcome == "answer":
@@ -477,6 +556,7 @@ class Simulator(NodeVisitor[_Next]):
             if key == tier:
                 prio = value
         call.vars["CF_PRIO"] = str(prio)
+        call.prefix_name(node.cid_prefix)
         if node.manager_first:
             manager = _filter(call.get("CF_MANAGER"), "a-z0-9_")
             if manager and manager in self.site.staff_map:
@@ -532,10 +612,17 @@ class Simulator(NodeVisitor[_Next]):
             call.log("lookup", "failed: unknown caller")
         else:
             call.vars["CF_LOOKUP"] = "ok"
-            if script.customer:  # a found customer: the lookup sets every field
+            if script.customer:  # a found customer: the lookup sets every field ...
                 for key, name in CUSTOMER_FIELDS.items():
                     value = script.customer.get(key, "")
-                    call.vars[name] = value if isinstance(value, str) else ".".join(value)
+                    value = value if isinstance(value, str) else ".".join(value)
+                    if key == "name":
+                        value = " ".join(value.split())[:_NAME_LIMIT]
+                    if key == "language" and not value:
+                        continue  # ... but no language keeps the one the caller chose
+                    call.vars[name] = value
+                if call.get("CF_CUSTOMER_NAME"):  # and no name keeps the caller's
+                    call.vars["CALLERID(name)"] = call.get("CF_CUSTOMER_NAME").strip(_BLANKS)
             call.log("lookup", "found" if script.customer else "not found: unknown caller")
         return self._goto(call, node.next, "next")
 

@@ -1,6 +1,7 @@
 """The simulator walks examples/four_s_dealer.py exactly as its compiled dialplan does."""
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from callflow import Dial, Hangup, Menu, Queue, Site, Staff
 from callflow.errors import UnsupportedNode
 from callflow.loader import load_site
-from callflow.model.nodes import Node
+from callflow.model.nodes import Node, Play
 from callflow.simulate import (
     SILENCE,
     RouteMismatch,
@@ -179,8 +180,95 @@ def test_a_loop_that_never_ends_is_reported():
             Hangup(id="bye"),
         ],
     )
-    with pytest.raises(SimulationError, match="did not end"):
+    with pytest.raises(SimulationError, match=r"loops forever: m -> m, with no input left"):
         simulate(site, "1", script=caller())
+    # the same loop with inputs left is no loop: a wrong key, then a timeout, then "1"
+    result = simulate(site, "1", script=caller("5", SILENCE, "1"))
+    assert (result.trace, result.dest) == (["m", "m", "q"], "queue:q")
+    with pytest.raises(SimulationError, match="did not end after 1 steps"):
+        Simulator(site, max_steps=1).run("1", caller(SILENCE, "1"))
+
+
+def test_a_long_chain_without_loops_walks_to_its_end():
+    """A valid loop-free chain of 10,000 nodes is no loop, whatever its length."""
+    size = 10_000
+    chain = [Play(id=f"p{i}", prompts="p", next=f"p{i + 1}") for i in range(size)]
+    site = Site(
+        name="chain",
+        entries={"1": "p0"},
+        staff=[Staff("s", name="S", device="PJSIP/1", groups=("g",))],
+        nodes=[*chain, Queue(id=f"p{size}", members=["g"], max_wait=10, overflow="bye"),
+               Hangup(id="bye")],
+    )  # fmt: skip
+    result = simulate(site, "1")
+    assert len(result.trace) == size + 1
+    assert result.dest == f"queue:p{size}"
+
+
+def test_going_round_a_loop_the_caller_leaves_is_no_loop():
+    """Going back to a node with fewer inputs left is progress, not a loop."""
+    site = Site(
+        name="round",
+        entries={"1": "a"},
+        staff=[Staff("s", name="S", device="PJSIP/1", groups=("g",))],
+        nodes=[
+            Menu(id="a", prompt="p", options={"1": "b", "2": "q"}, on_timeout="q"),
+            Menu(id="b", prompt="p", options={"1": "a", "2": "q"}),
+            Queue(id="q", members=["g"], max_wait=10, overflow="a"),
+        ],
+    )
+    result = simulate(site, "1", script=caller("1111112"))
+    assert result.trace == ["a", "b", "a", "b", "a", "b", "a", "q"]
+    # a queue that overflows back into the menu with no keys left loops for real
+    with pytest.raises(SimulationError, match="loops forever"):
+        simulate(site, "1", script=caller("2", queues={"q": "timeout"}))
+
+
+def test_caller_name_is_the_crm_name_behind_every_prefix():
+    """CALLERID(name) as the compiled dialplan composes it (four_s_dealer: the VIP queue
+    has cid_prefix "VIP ")."""
+    vip = {"tier": "vip", "manager": "nobody", "name": "  Wang\n Wei "}
+    result = simulate(SITE, "8000", script=caller(customer=vip, caller_name="net name"))
+    assert result.dest == "queue:vip_sales"
+    assert result.caller_name == "VIP Wang Wei"
+    # a customer without a name keeps the caller's; a failed lookup too
+    result = simulate(SITE, "8000", script=caller(tier="vip", caller_name="net name"))
+    assert result.caller_name == "VIP net name"
+    # Asterisk strips blanks and control characters at both ends whenever it sets the name
+    assert simulate(SITE, "8000", script=caller(tier="vip")).caller_name == "VIP"
+    padded = caller(tier="vip", caller_name=" \t net\x01 ")
+    assert simulate(SITE, "8000", script=padded).caller_name == "VIP net"
+    failed = caller("1", lookup_fails=True, caller_name='a,b"c\\d')
+    assert simulate(SITE, "8001", script=failed, at=MON_10).caller_name == 'a,b"c\\d'
+
+
+def test_the_name_limit_matches_the_lookup():
+    """The simulator cuts and flattens a CRM name exactly as the FastAGI lookup sends it."""
+    from callflow.runtime.lookup import NAME_LIMIT, assignments
+    from callflow.store.repositories import CustomerView
+
+    raw = "Li\tLei  " + "x" * 200
+    view = CustomerView(1, raw, "vip", Decimal(0), None, None, None, None, None, ())
+    sent = dict(assignments(view))["CALLERID(name)"]
+    result = simulate(SITE, "8000", script=caller(customer={"tier": "vip", "name": raw}))
+    assert result.caller_name == "VIP " + sent
+    assert len(sent) == NAME_LIMIT
+
+
+def test_one_call_time_serves_the_simulator_and_real_calls():
+    """call_time(at) is the CF_NOW a real call needs to see what simulate(at=) sees."""
+    from zoneinfo import ZoneInfo
+
+    from callflow.simulate import call_time
+
+    aware = MON_20.replace(tzinfo=ZoneInfo(SITE.timezone))
+    assert call_time(MON_20, SITE.timezone) == call_time(aware) == str(int(aware.timestamp()))
+    with pytest.raises(ValueError, match="naive datetime needs the site's timezone"):
+        call_time(MON_20)
+    # the time given once in the script is the time given to simulate
+    by_script = simulate(SITE, "8000", script=caller("1", at=MON_20))
+    assert by_script.trace == simulate(SITE, "8000", script=caller("1"), at=MON_20).trace
+    assert by_script.trace != simulate(SITE, "8000", script=caller("1"), at=MON_10).trace
 
 
 def test_unknown_node_types_are_refused_at_start_up():

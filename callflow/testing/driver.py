@@ -1,12 +1,4 @@
-"""Test your own sites: offline against the simulator, or with real calls on a sandbox.
-
-Offline, no Asterisk needed (the simulator walks the flow as the compiled dialplan does)::
-
-    from callflow.testing import assert_route, caller, simulate
-    result = simulate(site, "8001", script=caller("9", tier="vip"))
-    assert_route(result, ["main", "front_desk_queue"], "queue:front_desk_queue")
-
-With real calls, through a running Asterisk (a :class:`~callflow.sandbox.Sandbox`):
+"""Real test calls through a running Asterisk, over AMI: :class:`CallDriver`.
 
 A :class:`CallDriver` speaks AMI. Each call is an ``Originate`` of
 ``Local/s@cf-test-dial``: its ``;2`` leg jumps into the site under test with the
@@ -20,8 +12,10 @@ from its hangup handler, which becomes a :class:`CallResult`::
         assert result.dest == "queue:sales"
 
 Queue tests start several calls at once with :meth:`CallDriver.start_call`, look at
-the queue with :meth:`CallDriver.queue_waiting` and add test agents
-(``Local/<name>@cf-test-agent/n``) with :meth:`CallDriver.add_agent`.
+the queue with :meth:`CallDriver.queue_waiting`, add test agents
+(``Local/<name>@cf-test-agent/n``) with :meth:`CallDriver.add_agent`, and read where
+each caller joined (:attr:`CallHandle.joins`) and who answered in which order
+(:attr:`CallHandle.answer`, :meth:`CallDriver.answer_order`) from app_queue's own events.
 """
 
 from __future__ import annotations
@@ -41,47 +35,54 @@ from typing import TYPE_CHECKING, Any
 
 from panoramisk import Manager
 
-from callflow.simulate import (
-    SILENCE,
-    RouteMismatch,
-    Script,
-    SimEvent,
-    SimResult,
-    SimulationError,
-    Simulator,
-    assert_route,
-    caller,
-    simulate,
-)
+from callflow.simulate import call_time
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from callflow.model.site import Site
     from callflow.sandbox import Sandbox
 
 __all__ = [
-    "SILENCE",
     "CallDriver",
     "CallError",
     "CallHandle",
     "CallResult",
     "CallTimeout",
-    "RouteMismatch",
-    "Script",
-    "SimEvent",
-    "SimResult",
-    "SimulationError",
-    "Simulator",
+    "QueueAnswer",
+    "QueueJoin",
     "WaitingCaller",
-    "assert_route",
-    "caller",
+    "ami_value",
     "install_placeholder_prompts",
     "prompt_files",
-    "simulate",
 ]
 
 _END_EVENT = "CallflowEnd"
 _AGENT_EVENT = "CallflowAgent"
 _END_GRACE = 2.0  # seconds to wait for the site's end event once both legs are gone
+#: Asterisk reads an AMI line into 1,025 bytes and drops longer lines whole
+_AMI_LINE_BYTES = 1024
+#: what Asterisk's argument splitter (``ast_app_separate_args``) would take as syntax in
+#: an Originate ``Variable`` header: a backslash makes each of them literal
+_AMI_SPECIAL = re.compile(r'([\\,"()\[\]])')
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def ami_value(what: str, value: str) -> str:
+    """``value`` escaped for an AMI ``Variable`` header, so the channel variable holds it
+    byte for byte; ``ValueError`` naming ``what`` when AMI cannot carry it (a line break
+    or another control character would end or inject a header)::
+
+        ami_value("caller_name", 'a,b"c\\d')   # 'a\\,b\\"c\\\\d'
+    """
+    bad = _CONTROL.search(value)
+    if bad:
+        raise ValueError(
+            f"{what} {value!r}: control character {bad.group()!r} at {bad.start()} "
+            "cannot travel in an AMI header"
+        )
+    return _AMI_SPECIAL.sub(r"\\\1", value)
 
 
 class CallError(RuntimeError):
@@ -125,6 +126,35 @@ class WaitingCaller:
     call_id: str | None
 
 
+@dataclass(frozen=True)
+class QueueJoin:
+    """A call joining a queue, from app_queue's ``QueueCallerJoin`` event: its
+    ``position`` (1 = next to be served) and the queue's size ``count`` at that moment,
+    ``at`` the driver's wall clock (``time.time()``) when the event arrived."""
+
+    queue: str
+    position: int
+    count: int
+    at: float
+
+
+@dataclass(frozen=True)
+class QueueAnswer:
+    """A queue member answering a call, from app_queue's ``AgentConnect`` event.
+
+    ``interface`` is the member's interface (``PJSIP/1001``,
+    ``Local/ann@cf-test-agent/n``), ``member`` its display name, ``order`` counts the
+    answers this driver saw in that queue (1 = first), ``hold`` the seconds waited.
+    """
+
+    queue: str
+    interface: str
+    member: str
+    order: int
+    hold: int
+    at: float
+
+
 @dataclass
 class CallHandle:
     """A test call in progress, returned by :meth:`CallDriver.start_call`::
@@ -146,6 +176,10 @@ class CallHandle:
     agent: str | None = None
     end_event: dict[str, Any] | None = None
     failure: str | None = None
+    #: every queue this call joined, in order (see :class:`QueueJoin`)
+    joins: list[QueueJoin] = field(default_factory=list)
+    #: the member that answered it in a queue (see :class:`QueueAnswer`), or None
+    answer: QueueAnswer | None = None
     legs_up: set[str] = field(default_factory=set)
     legs_seen: set[str] = field(default_factory=set)
     changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -154,7 +188,8 @@ class CallHandle:
         self.changed.set()
 
     async def wait_end(self, timeout: float | None = None) -> CallResult:
-        """Wait until the site reports the end of the call; ``CallTimeout`` if it doesn't."""
+        """Wait until the site reports the end of the call; ``CallTimeout`` if it doesn't,
+        ``CallError`` at once if the driver is closed."""
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         gone_since: float | None = None
@@ -163,6 +198,11 @@ class CallHandle:
                 return self._result()
             if self.failure is not None:
                 raise CallError(f"{self.description}: {self.failure}")
+            if not self._driver.connected:
+                raise CallError(
+                    f"{self.description}: the CallDriver is closed, so the end of the call "
+                    "can no longer be seen (wait for it inside `async with`)"
+                )
             now = time.monotonic()
             if self.legs_seen and not self.legs_up:
                 gone_since = gone_since or now
@@ -229,6 +269,12 @@ class CallDriver:
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(3)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._answers: dict[str, list[str]] = {}  # queue -> call ids in answer order
+
+    @property
+    def connected(self) -> bool:
+        """Whether the AMI connection is open (between ``connect`` and ``close``)."""
+        return self._manager is not None
 
     @classmethod
     def from_sandbox(cls, sandbox: Sandbox, *, action_timeout: float = 10.0) -> CallDriver:
@@ -271,6 +317,8 @@ class CallDriver:
         manager.register_event("UserEvent", self._on_user_event)
         manager.register_event("Newchannel", self._on_new_channel)
         manager.register_event("Hangup", self._on_hangup)
+        manager.register_event("QueueCallerJoin", self._on_queue_join)
+        manager.register_event("AgentConnect", self._on_agent_connect)
         self._manager = manager
         where = f"AMI on {self.host}:{self.port}"
         try:
@@ -298,6 +346,8 @@ class CallDriver:
         if self._manager is not None:
             self._manager.close()
             self._manager = None
+        for handle in self._calls.values():
+            handle._notify()  # a wait_end() in progress sees the driver closed
         await asyncio.sleep(0)
 
     # ---- plain AMI
@@ -320,6 +370,7 @@ class CallDriver:
 
     async def command(self, command: str) -> str:
         """Run an Asterisk CLI command over AMI and return its output."""
+        ami_value("command", command)
         response = await self.action({"Action": "Command", "Command": command})
         if not response.success:
             raise CallError(f"AMI Command {command!r} failed: {response.get('message', '')}")
@@ -339,7 +390,10 @@ class CallDriver:
         return None if value in ("", "(null)") else str(value)
 
     async def setvar(self, channel: str, name: str, value: str) -> None:
-        """Set a channel variable (``channel`` is a name or a uniqueid)."""
+        """Set a channel variable (``channel`` is a name or a uniqueid); ``ValueError``
+        for text AMI cannot carry (see :func:`ami_value`)."""
+        for what, text in (("channel", channel), ("variable", name), ("value", value)):
+            ami_value(f"setvar {what}", text)  # a setvar value is taken whole: no escaping
         response = await self.action(
             {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
         )
@@ -361,17 +415,46 @@ class CallDriver:
         agent_talk: float | None = None,
         timeout: float = 30.0,
         variables: Mapping[str, str] | None = None,
+        at: dt.datetime | None = None,
     ) -> CallHandle:
         """Start a test call into ``context,exten,1`` and return without waiting.
 
         The caller answers, waits ``prewait`` seconds, sends ``dtmf`` (``w`` pauses
         half a second), stays ``hold`` seconds more and hangs up. ``agent_talk`` is how
         long a cf-test-agent that answers this call talks before hanging up.
-        ``variables`` are set on the site leg (e.g. ``{"CF_NOW": "1767225600"}`` to
-        run a time condition at a chosen moment).
+        ``caller_id`` and ``caller_name`` reach the site leg byte for byte (commas,
+        quotes, backslashes included; Asterisk itself drops blanks at both ends of a
+        caller name, as the simulator does); a line break or other control character
+        cannot travel over AMI and is refused with ``ValueError``, as in ``variables``.
+        ``at`` (a timezone-aware datetime) is the moment the site's time conditions see,
+        the same value :func:`~callflow.simulate.simulate` takes (it sets ``CF_NOW``, see
+        :func:`~callflow.simulate.call_time`); ``variables`` are set on the site leg.
         """
         if not re.fullmatch(r"[0-9A-Da-d*#wW]*", dtmf):
             raise ValueError(f"dtmf {dtmf!r}: only 0-9, A-D, *, # and w are allowed")
+        wanted = dict(variables or {})
+        if at is not None:
+            if at.tzinfo is None:
+                raise ValueError(
+                    f"at={at.isoformat()}: give a timezone-aware datetime (the driver does "
+                    "not know the site's timezone; call_time(at, site.timezone) does)"
+                )
+            wanted["CF_NOW"] = call_time(at)
+        channel_vars = {
+            "__CF_TEST_CID": ami_value("caller_id", caller_id or ""),
+            "__CF_TEST_CNAME": ami_value("caller_name", caller_name or ""),
+        }
+        for name, value in wanted.items():
+            if not _VARIABLE_NAME.fullmatch(name):
+                raise ValueError(f"variable {name!r}: not a plain channel variable name")
+            channel_vars[f"__{name}"] = ami_value(f"variable {name}", value)  # inherited
+        for name, value in channel_vars.items():
+            line = f"Variable: {name}={value}\r\n"
+            if len(line.encode()) > _AMI_LINE_BYTES:
+                raise ValueError(
+                    f"{name.removeprefix('__')}: {len(line.encode())} bytes as an AMI header "
+                    f"line, Asterisk drops lines over {_AMI_LINE_BYTES}"
+                )
         number = next(self._ids)
         call_id = f"cf{self._prefix}{number:04d}"
         handle = CallHandle(
@@ -382,23 +465,17 @@ class CallDriver:
             timeout=timeout,
             _driver=self,
         )
-        self._calls[handle.caller_uniqueid] = handle
-        self._calls[handle.site_uniqueid] = handle
-        channel_vars = {
-            "__CF_TEST_CALL": call_id,
-            "__CF_TEST_CONTEXT": context,
-            "__CF_TEST_EXTEN": exten,
-            "__CF_TEST_CID": caller_id or "",
-            "__CF_TEST_CNAME": caller_name or "",
-            "__CF_TEST_DTMF": dtmf,
-            "__CF_TEST_PREWAIT": f"{prewait:g}",
-            "__CF_TEST_HOLD": f"{hold:g}",
-            "__CF_TEST_AGENT_TALK": "" if agent_talk is None else f"{agent_talk:g}",
-        }
-        for name, value in (variables or {}).items():
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or re.search(r"[\r\n]", value):
-                raise ValueError(f"variable {name!r}={value!r}: not a plain channel variable")
-            channel_vars[f"__{name}"] = value  # inherited by the site leg
+        channel_vars.update(
+            {
+                "__CF_TEST_CALL": call_id,
+                "__CF_TEST_CONTEXT": ami_value("context", context),
+                "__CF_TEST_EXTEN": ami_value("exten", exten),
+                "__CF_TEST_DTMF": dtmf,
+                "__CF_TEST_PREWAIT": f"{prewait:g}",
+                "__CF_TEST_HOLD": f"{hold:g}",
+                "__CF_TEST_AGENT_TALK": "" if agent_talk is None else f"{agent_talk:g}",
+            }
+        )
         action = {
             "Action": "Originate",
             "Channel": "Local/s@cf-test-dial",
@@ -411,10 +488,14 @@ class CallDriver:
             "OtherChannelId": handle.site_uniqueid,
             "Variable": [f"{name}={value}" for name, value in channel_vars.items()],
         }
-        if caller_id:
-            action["CallerID"] = f'"{caller_name or ""}" <{caller_id}>'
+        # The caller leg shows a plain number too; the site leg takes both values from
+        # the variables above (the CallerID header's own quoting would cut a name).
+        if caller_id and re.fullmatch(r"[0-9A-Za-z+*#_.-]{1,80}", caller_id):
+            action["CallerID"] = f"<{caller_id}>"
         if self._manager is None:
             raise CallError("CallDriver is not connected (use `async with`)")
+        self._calls[handle.caller_uniqueid] = handle
+        self._calls[handle.site_uniqueid] = handle
         future = self._manager.send_action(action)
         task = asyncio.ensure_future(self._watch_originate(handle, future))
         self._tasks.add(task)
@@ -434,8 +515,10 @@ class CallDriver:
         agent_talk: float | None = None,
         timeout: float = 30.0,
         variables: Mapping[str, str] | None = None,
+        at: dt.datetime | None = None,
     ) -> CallResult:
-        """Place a test call and wait for the site's report of where it went::
+        """Place a test call and wait for the site's report of where it went
+        (the arguments are :meth:`start_call`'s)::
 
         result = await driver.place_call("acme-main", "s", dtmf="1", hold=5)
         assert result.dest == "queue:sales"
@@ -451,6 +534,7 @@ class CallDriver:
             agent_talk=agent_talk,
             timeout=timeout,
             variables=variables,
+            at=at,
         )
         return await handle.wait_end()
 
@@ -518,23 +602,27 @@ class CallDriver:
         penalty: int = 0,
         paused: bool = False,
         behaviour: str = "agent",
+        member_name: str | None = None,
     ) -> str:
         """Add a test member to ``queue`` and return its interface.
 
-        ``behaviour`` is ``agent`` (answers, talks, hangs up), ``busy`` or ``noanswer``.
+        ``behaviour`` is ``agent`` (answers, talks, hangs up), ``busy`` or ``noanswer``;
+        ``member_name`` is the display name app_queue shows (default ``name``).
         A paused agent that you later unpause with :meth:`pause_agent` is the way to
         test "a member becomes available while callers wait"::
 
             await driver.add_agent("sales", "1001", paused=True)
             await driver.pause_agent("sales", "1001", paused=False)
         """
+        if not re.fullmatch(r"[0-9a-z][0-9a-z_-]+", name):  # the cf-test-* extensions
+            raise ValueError(f"test agent {name!r}: two or more lower-case letters, digits, _ or -")
         interface = f"Local/{name}@cf-test-{behaviour}/n"
         response = await self.action(
             {
                 "Action": "QueueAdd",
                 "Queue": queue,
                 "Interface": interface,
-                "MemberName": name,
+                "MemberName": name if member_name is None else member_name,
                 "Penalty": str(penalty),
                 "Paused": "true" if paused else "false",
             },
@@ -544,9 +632,28 @@ class CallDriver:
             raise CallError(f"QueueAdd {interface} to {queue}: {response.get('message', '')}")
         return interface
 
-    async def pause_agent(self, queue: str, name: str, *, paused: bool = True) -> None:
-        """Pause or unpause a test member added with :meth:`add_agent`."""
-        interface = await self._agent_interface(queue, name)
+    async def pause_agent(
+        self,
+        queue: str,
+        member: str,
+        *,
+        paused: bool = True,
+        by_name: bool = False,
+        site: Site | None = None,
+    ) -> None:
+        """Pause or unpause a queue member.
+
+        ``member`` is its interface (``PJSIP/1001``) or, for a test agent added with
+        :meth:`add_agent` (or a staff member whose device is one), its id:
+        ``"ann"`` finds ``Local/ann@cf-test-agent/n``; with ``site`` a staff id also finds
+        that person's device. Display names are people's real names and need not be
+        unique, so they match only with ``by_name=True``::
+
+            await driver.pause_agent("shop-sales", "ann", paused=False)
+            await driver.pause_agent("shop-sales", "PJSIP/1001")
+            await driver.pause_agent("shop-sales", "ann", site=site)   # ann's device
+        """
+        interface = await self._member_interface(queue, member, by_name=by_name, site=site)
         response = await self.action(
             {
                 "Action": "QueuePause",
@@ -559,22 +666,88 @@ class CallDriver:
         if not response.success:
             raise CallError(f"QueuePause {interface} in {queue}: {response.get('message', '')}")
 
-    async def remove_agent(self, queue: str, name: str) -> None:
-        """Remove a test member added with :meth:`add_agent`."""
-        interface = await self._agent_interface(queue, name)
+    async def remove_agent(
+        self, queue: str, member: str, *, by_name: bool = False, site: Site | None = None
+    ) -> None:
+        """Remove a queue member (``member`` as in :meth:`pause_agent`)."""
+        interface = await self._member_interface(queue, member, by_name=by_name, site=site)
         response = await self.action(
             {"Action": "QueueRemove", "Queue": queue, "Interface": interface}, as_list=False
         )
         if not response.success:
             raise CallError(f"QueueRemove {interface} from {queue}: {response.get('message', '')}")
 
-    async def _agent_interface(self, queue: str, name: str) -> str:
+    async def queue_members(self, queue: str) -> dict[str, str]:
+        """The members of ``queue``: interface -> display name (AMI QueueStatus)."""
         responses = await self.action({"Action": "QueueStatus", "Queue": queue})
         messages = responses if isinstance(responses, list) else [responses]
-        for message in messages:
-            if message.get("event") == "QueueMember" and message.get("name") == name:
-                return str(message.get("stateinterface") or message.get("location"))
-        raise CallError(f"queue {queue!r} has no member named {name!r}")
+        return {
+            str(m.get("location") or m.get("stateinterface")): str(m.get("name", ""))
+            for m in messages
+            if m.get("event") == "QueueMember" and m.get("queue") == queue
+        }
+
+    async def _member_interface(
+        self, queue: str, member: str, *, by_name: bool, site: Site | None = None
+    ) -> str:
+        members = await self.queue_members(queue)
+        person = site.staff_map.get(member) if site is not None else None
+        device = person.device if person is not None else None
+        if by_name:
+            found = [interface for interface, name in members.items() if name == member]
+            how = "named"
+        else:
+            found = [
+                interface
+                for interface in members
+                if interface in (member, device)
+                or re.fullmatch(rf"Local/{re.escape(member)}@cf-test-[a-z]+(/n)?", interface)
+            ]
+            how = "with interface, test-agent id" + (" or staff id" if site else "")
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise CallError(
+                f"queue {queue!r} has no member {how} {member!r} "
+                f"(members: {', '.join(sorted(members)) or 'none'})"
+            )
+        raise CallError(f"queue {queue!r} has {len(found)} members {how} {member!r}: {found}")
+
+    def answer_order(self, queue: str) -> list[str]:
+        """The call ids of this driver's calls that members of ``queue`` answered, first
+        answered first (from ``AgentConnect`` events)::
+
+            assert driver.answer_order("shop-sales") == [vip.call_id, gold.call_id]
+        """
+        return list(self._answers.get(queue, ()))
+
+    # ---- the live runtime
+
+    async def ari_apps(self) -> list[str]:
+        """The ARI (Stasis) applications registered with Asterisk right now."""
+        output = await self.command("ari show apps")
+        # "Application Name", a rule of "=", then one name a line
+        _, rule, names = output.partition("=" * 25)
+        return [line.strip() for line in names.splitlines() if line.strip()] if rule else []
+
+    async def wait_for_app(self, name: str, timeout: float = 10.0) -> None:
+        """Wait until the ARI application ``name`` is registered (the live runtime is
+        connected and calls sent to ``Stasis(name)`` will reach it); ``CallTimeout``
+        naming the applications that are there otherwise::
+
+            await driver.wait_for_app("callflow")
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            apps = await self.ari_apps()
+            if name in apps:
+                return
+            if time.monotonic() > deadline:
+                raise CallTimeout(
+                    f"ARI application {name!r} not registered within {timeout:g}s "
+                    f"(registered: {', '.join(apps) or 'none'})"
+                )
+            await asyncio.sleep(0.1)
 
     # ---- AMI events
 
@@ -592,6 +765,36 @@ class CallDriver:
         if handle is not None:
             handle.legs_up.discard(str(event["uniqueid"]))
             handle._notify()
+
+    def _on_queue_join(self, _manager: Any, event: Any) -> None:
+        handle = self._calls.get(str(event.get("uniqueid", "")))
+        if handle is not None:
+            handle.joins.append(
+                QueueJoin(
+                    queue=str(event.get("queue", "")),
+                    position=int(event.get("position", 0) or 0),
+                    count=int(event.get("count", 0) or 0),
+                    at=time.time(),
+                )
+            )
+            handle._notify()
+
+    def _on_agent_connect(self, _manager: Any, event: Any) -> None:
+        handle = self._calls.get(str(event.get("uniqueid", "")))
+        if handle is None:
+            return
+        queue = str(event.get("queue", ""))
+        order = self._answers.setdefault(queue, [])
+        order.append(handle.call_id)
+        handle.answer = QueueAnswer(
+            queue=queue,
+            interface=str(event.get("interface", "")),
+            member=str(event.get("membername", "")),
+            order=len(order),
+            hold=int(event.get("holdtime", 0) or 0),
+            at=time.time(),
+        )
+        handle._notify()
 
     def _on_user_event(self, _manager: Any, event: Any) -> None:
         kind = event.get("userevent")
