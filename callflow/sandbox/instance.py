@@ -283,6 +283,10 @@ class Sandbox:
         if self.run_as is not None:
             self._check_reachable()
         self.etc_dir = self.workdir / "etc"
+        #: for files the sandbox's Asterisk must read or write beside its configuration,
+        #: e.g. a classic AGI script, its database and its log: the invoking user's and
+        #: (when root started it) the runtime user's, through the group; nobody else's
+        self.share_dir = self.workdir / "share"
         self.keep = keep
         self.detached = detached
         self.boot_timeout = boot_timeout
@@ -456,7 +460,7 @@ class Sandbox:
             if self._owns_workdir:
                 shutil.rmtree(self.workdir, ignore_errors=True)
             else:  # a fixed dir (up()): clear what we wrote, not the dir itself
-                for name in ("etc", "lib", "spool", "run", "log", "cache", STATE_FILE):
+                for name in ("etc", "share", *_WRITABLE_DIRS, STATE_FILE):
                     path = self.workdir / name
                     if path.is_dir():
                         shutil.rmtree(path, ignore_errors=True)
@@ -598,6 +602,8 @@ class Sandbox:
         set_owner_mode(self.workdir, mode=0o700 if who is None else 0o710, gid=group)
         self.etc_dir.mkdir(mode=0o700, exist_ok=True)
         set_owner_mode(self.etc_dir, mode=0o700 if who is None else 0o2750, gid=group)
+        self.share_dir.mkdir(mode=0o700, exist_ok=True)
+        set_owner_mode(self.share_dir, mode=0o700 if who is None else 0o2770, gid=group)
         for name in _WRITABLE_DIRS:
             path = self.workdir / name
             path.mkdir(mode=0o700, exist_ok=True)

@@ -8,7 +8,10 @@ child process that has given up root for that account's uid and gid.
 
 from __future__ import annotations
 
-import encodings.idna  # noqa: F401 - imported here: the probe child cannot read the stdlib
+# imported here because the probe child, once another user, may not be able to read
+# Python's own files (e.g. under /root/.pyenv) to import them lazily
+import encodings.idna  # noqa: F401
+import importlib.readers  # noqa: F401
 import json
 import os
 import pwd
@@ -352,3 +355,32 @@ def test_the_stranger_probe_really_runs_as_the_stranger(stranger: pwd.struct_pas
         [],
     ]
     assert as_user(stranger, lambda: Path(sys.executable).name)  # it can run Python code
+
+
+def test_a_users_own_sandbox_runs_as_that_user_and_is_private(
+    asterisk_root: Path, stranger: pwd.struct_passwd
+) -> None:
+    """Started by a user who is not root: Asterisk runs as that user (no runuser), the
+    work dir is 0700 and the secrets 0600, and root's sandbox stays out of reach."""
+
+    def probe() -> dict[str, Any]:
+        with Sandbox(asterisk_root) as pbx:
+            assert pbx.pid is not None and pbx.run_as is None
+            return {
+                "uid": _status(pbx.pid)["Uid"].split()[0],
+                "version": pbx.cli("core show version")[:11],
+                "workdir": pbx.workdir.stat().st_mode & 0o777,
+                "etc": pbx.etc_dir.stat().st_mode & 0o777,
+                "secrets": [(pbx.etc_dir / n).stat().st_mode & 0o777 for n in SECRET_FILES],
+                "problems": pbx.problems_since(0),
+            }
+
+    outcome = as_user(stranger, probe)
+    assert outcome == {
+        "uid": str(stranger.pw_uid),
+        "version": "Asterisk 22",
+        "workdir": 0o700,
+        "etc": 0o700,
+        "secrets": [0o600, 0o600],
+        "problems": [],
+    }
