@@ -149,3 +149,34 @@ def test_unreachable_names_the_directory_that_keeps_a_user_out() -> None:
         assert unreachable(closed / "inner", stranger) is None
     finally:
         shutil.rmtree(base)
+
+
+def test_roots_old_cache_is_taken_over_by_hard_links_without_writing_to_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """As root the cache moved to /var/cache/callflow; a root already built under
+    ~/.cache/callflow is linked over (seconds, no space), never modified."""
+    from callflow.sandbox import root as build
+
+    home = tmp_path / "home"
+    old = home / ".cache" / "callflow" / build.ROOT_NAME
+    (old / "usr/sbin").mkdir(parents=True)
+    (old / "usr/sbin/asterisk").write_text("binary\n")
+    (old / build.LAUNCHER).write_text("old launcher\n")
+    (old / ".callflow-root-complete").write_text("old marker\n")
+    (old / ".callflow-launcher").write_text("old stamp\n")
+    old.chmod(0o700)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    new = build.provision(tmp_path / "system")  # not an Asterisk root: no launcher made
+    assert new == tmp_path / "system" / build.ROOT_NAME
+    assert new.stat().st_mode & 0o777 == 0o755
+    assert (new / "usr/sbin/asterisk").stat().st_ino == (old / "usr/sbin/asterisk").stat().st_ino
+    assert not (new / build.LAUNCHER).exists()  # made anew for the new path, not linked
+    assert (new / ".callflow-root-complete").stat().st_ino != (
+        old / ".callflow-root-complete"
+    ).stat().st_ino
+    assert (old / ".callflow-root-complete").read_text() == "old marker\n"
+    assert (old / build.LAUNCHER).read_text() == "old launcher\n"
+    assert (old / ".callflow-launcher").read_text() == "old stamp\n"
+    assert old.stat().st_mode & 0o777 == 0o700
