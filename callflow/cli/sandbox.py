@@ -7,6 +7,11 @@ from pathlib import Path
 
 import click
 
+STATE_DIR_HELP = (
+    "Your own directory for the running sandbox (default: ~/.cache/callflow/sandbox, "
+    "$XDG_RUNTIME_DIR/callflow-sandbox, or /run/callflow/sandbox for root)."
+)
+
 
 @click.group()
 def sandbox() -> None:
@@ -26,12 +31,15 @@ def sandbox_provision() -> None:
 
 
 @sandbox.command("up")
-@click.option("--state-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--state-dir", type=click.Path(path_type=Path), default=None, help=STATE_DIR_HELP)
 def sandbox_up(state_dir: Path | None) -> None:
     """Provision (first time, ~1 min) and start the sandbox; it keeps running."""
     from callflow import sandbox as sb
 
-    pbx = sb.up(state_dir)
+    try:
+        pbx = sb.up(state_dir)
+    except sb.SandboxError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(
         f"sandbox running: pid {pbx.pid}, etc {pbx.etc_dir}, ARI {pbx.ari_url}, "
         f"AMI 127.0.0.1:{pbx.ami_port}"
@@ -39,21 +47,28 @@ def sandbox_up(state_dir: Path | None) -> None:
 
 
 @sandbox.command("down")
-@click.option("--state-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--state-dir", type=click.Path(path_type=Path), default=None, help=STATE_DIR_HELP)
 def sandbox_down(state_dir: Path | None) -> None:
     """Stop the sandbox."""
     from callflow import sandbox as sb
 
-    click.echo("stopped" if sb.down(state_dir) else "no sandbox was running")
+    try:
+        stopped = sb.down(state_dir)
+    except sb.SandboxError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("stopped" if stopped else "no sandbox was running")
 
 
 @sandbox.command("status")
-@click.option("--state-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--state-dir", type=click.Path(path_type=Path), default=None, help=STATE_DIR_HELP)
 def sandbox_status(state_dir: Path | None) -> None:
     """Say whether the sandbox runs, and where."""
     from callflow import sandbox as sb
 
-    info = sb.status(state_dir)
+    try:
+        info = sb.status(state_dir)
+    except sb.SandboxError as exc:
+        raise click.ClickException(str(exc)) from exc
     hidden = {"ami_secret", "ari_password"}
     for key, value in info.items():
         click.echo(f"{key}: {'***' if key in hidden else value}")
@@ -62,7 +77,7 @@ def sandbox_status(state_dir: Path | None) -> None:
 
 @sandbox.command("cli")
 @click.argument("command", nargs=-1, required=True)
-@click.option("--state-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--state-dir", type=click.Path(path_type=Path), default=None, help=STATE_DIR_HELP)
 def sandbox_cli(command: tuple[str, ...], state_dir: Path | None) -> None:
     """Run an Asterisk CLI command in the sandbox: callflow sandbox cli dialplan show."""
     from callflow import sandbox as sb
@@ -71,4 +86,8 @@ def sandbox_cli(command: tuple[str, ...], state_dir: Path | None) -> None:
         pbx = sb.attach(state_dir)
     except sb.SandboxError as exc:
         raise click.ClickException(f"{exc} (start it with `callflow sandbox up`)") from exc
-    click.echo(pbx.cli(" ".join(command)), nl=False)
+    try:
+        output = pbx.cli(" ".join(command))
+    except sb.SandboxError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(output, nl=False)

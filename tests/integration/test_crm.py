@@ -13,16 +13,17 @@ import asyncio
 import base64
 import logging
 import re
+import shutil
 import signal
 import socket
 import sqlite3
-import stat
 import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from site import getsitepackages
 
 import pytest
 from aiohttp import web
@@ -31,12 +32,14 @@ from hypothesis import strategies as st
 from panoramisk import Manager
 from sqlalchemy import select
 
+import callflow
 from callflow import Hangup, Lookup, LookupSettings, PriorityRule, Queue, Site, Staff
 from callflow.compiler import queue_name
 from callflow.runtime.fastagi import FastAgiServer
 from callflow.runtime.lookup import NAME_LIMIT, CustomerLookup, LookupRoute
 from callflow.runtime.records import CallRecorder, agent_ids
 from callflow.runtime.screenpop import ScreenPop
+from callflow.sandbox.access import unreachable
 from callflow.store import CallRecord, make_engine, make_lookup_engine, make_sessionmaker, upgrade
 from callflow.store.inputs import customer_data, staff_data
 from callflow.store.repositories import CustomerRepository, StaffRepository
@@ -86,10 +89,17 @@ def seed(url: str) -> None:
 
 
 @pytest.fixture
-def crm_url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'crm.db'}"
+def crm_url(tmp_path, sandbox):
+    # in the sandbox's share dir: the classic AGI script, run by the sandbox's Asterisk
+    # (as an unprivileged user when root started it), reads this database too; SQLite
+    # gives the -wal/-shm files the database's mode, so group-writable (the runtime group)
+    path = sandbox.share_dir / f"crm-{tmp_path.name}.db"
+    url = f"sqlite:///{path}"
     seed(url)
-    return url
+    path.chmod(0o660)
+    yield url
+    for leftover in sandbox.share_dir.glob(f"{path.name}*"):
+        leftover.unlink()
 
 
 @pytest.fixture
@@ -519,18 +529,44 @@ async def test_agi_quoting_round_trips_through_asterisk(sandbox, driver):
             await handle.wait_end()
 
 
+def agi_python(sandbox) -> tuple[str, str]:
+    """(interpreter, PYTHONPATH) the sandbox's Asterisk can run callflow with: this
+    Python, or, when its user cannot enter where this one lives (a pyenv under /root),
+    the system's python3 of the same version with this environment's packages."""
+    if (
+        sandbox.run_as is None
+        or unreachable(Path(sys.executable).resolve(), sandbox.run_as) is None
+    ):
+        return sys.executable, ""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    system = shutil.which(version, path="/usr/local/bin:/usr/bin:/bin")
+    paths = [str(Path(callflow.__file__).parent.parent), *getsitepackages()]
+    blocked = [p for p in [system or "/usr/bin", *paths] if unreachable(Path(p), sandbox.run_as)]
+    if system is None or blocked:
+        pytest.fail(
+            f"the sandbox's Asterisk runs as {sandbox.run_as.user} and cannot run callflow "
+            f"for a classic AGI script: no {version} it may run, or {blocked} closed to it"
+        )
+    return system, ":".join(paths)
+
+
 @pytest.fixture
-def classic_agi(tmp_path, crm_url):
-    """A callflow-agi wrapper (as a site would install it) and the url that calls it."""
-    log = tmp_path / "agi.log"
-    script = tmp_path / "callflow-agi"
+def classic_agi(tmp_path, crm_url, sandbox):
+    """A callflow-agi wrapper (as a site would install it) and the url that calls it; in
+    the sandbox's share dir, where the Asterisk user may run it."""
+    log = sandbox.share_dir / f"agi-{tmp_path.name}.log"
+    script = sandbox.share_dir / f"callflow-agi-{tmp_path.name}"
+    python, pythonpath = agi_python(sandbox)
+    extra = f"PYTHONPATH='{pythonpath}' " if pythonpath else ""
     script.write_text(
         "#!/bin/sh\n"
-        f"CALLFLOW_DB='{crm_url}' CALLFLOW_AGI_LOG='{log}' "
-        f"exec '{sys.executable}' -m callflow.agi_script \"$@\"\n"
+        f"CALLFLOW_DB='{crm_url}' CALLFLOW_AGI_LOG='{log}' {extra}"
+        f"exec '{python}' -m callflow.agi_script \"$@\"\n"
     )
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    return f"agi:{script}", log
+    script.chmod(0o750)
+    yield f"agi:{script}", log
+    script.unlink(missing_ok=True)
+    log.unlink(missing_ok=True)
 
 
 async def test_classic_agi_script_answers_like_the_server(sandbox, driver, crm, classic_agi):

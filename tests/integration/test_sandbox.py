@@ -191,7 +191,7 @@ async def test_queue_callers_wait_by_priority_until_an_agent_is_free(
             ("999", 10, urgent.call_id),
             ("111", 0, first.call_id),
         ]
-        assert "2 calls" in await driver.command("queue show cf-it-q")
+        assert "2 calls" in site.cli("queue show cf-it-q")  # CLI: control socket, not AMI
 
         await driver.pause_agent("cf-it-q", "1001", paused=False)
         served = await urgent.wait_end(timeout=20)

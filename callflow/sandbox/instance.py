@@ -1,25 +1,19 @@
-"""Provision and run an isolated Asterisk 22 for tests and demos.
+"""One running Asterisk 22: its configuration, its process and its control socket.
 
-An Asterisk root is built once with debootstrap into a cache directory; every
-:class:`Sandbox` then runs that Asterisk from its own short work directory, with its
-own configuration, loopback-only ports and credentials, so several can run at once
-without touching the host's ``/etc/asterisk``::
+Every :class:`Sandbox` runs the cached root's Asterisk (:mod:`callflow.sandbox.root`)
+from its own short work directory, with its own configuration, loopback-only ports and
+credentials, so several can run at once without touching the host's ``/etc/asterisk``::
 
     with Sandbox() as pbx:
         print(pbx.cli("core show version"))
         assert pbx.problems_since(0) == []
 
-``up()``/``attach()``/``down()``/``status()`` keep one sandbox running across processes
-for the ``callflow sandbox`` command.
+Who may touch it is :mod:`callflow.sandbox.access`'s business.
 """
 
 from __future__ import annotations
 
-import array
 import contextlib
-import fcntl
-import json
-import math
 import os
 import secrets
 import shutil
@@ -28,9 +22,8 @@ import socket
 import subprocess
 import tempfile
 import time
-import wave
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -38,19 +31,29 @@ from typing import Any
 
 import jinja2
 
-ROOT_NAME = "asterisk-22-root"
-"""Directory name of the built root inside the cache directory."""
+from callflow.sandbox.access import (
+    CONTROL_SOCKET,
+    RunAs,
+    check_socket_path,
+    check_state_dir,
+    drop_capabilities,
+    make_private_dir,
+    runtime_identity,
+    set_owner_mode,
+    unreachable,
+    write_file,
+)
+from callflow.sandbox.common import SandboxError, tail_lines
+from callflow.sandbox.root import LAUNCHER, launcher_ready, layout, provision
 
-DEFAULT_STATE_DIR = Path("/tmp/callflow-sandbox")  # noqa: S108 - short on purpose (socket path)
-"""Where ``up()`` runs the persistent sandbox; short, because the control socket lives there."""
+STATE_FILE = "sandbox.json"
+"""The persistent sandbox's pid, ports and credentials, in its work directory (0600)."""
 
-DEBIAN_SUITE = "forky"
-DEBIAN_PACKAGES = ("asterisk", "asterisk-modules", "asterisk-core-sounds-en")
-_MARKER = ".callflow-root-complete"
-LAUNCHER = "usr/sbin/asterisk-callflow"
-"""The root's binary, patched to start through the root's own loader and libraries."""
-_LAUNCHER_MARKER = ".callflow-launcher"
-_STATE_FILE = "sandbox.json"
+#: directories Asterisk writes into (owned by the runtime user when root starts it)
+_WRITABLE_DIRS = ("lib", "spool", "run", "log", "cache")
+
+#: configuration files that hold a password (0600, or 0640 for the runtime group)
+SECRET_FILES = ("manager.conf", "ari.conf")
 
 # Loaded explicitly (autoload = no): a fixed list boots in about a second and logs nothing
 # at WARNING or above. Module dependencies must be listed too.
@@ -89,7 +92,8 @@ MODULES: tuple[str, ...] = (
     "app_while.so",
     "app_sayunixtime.so",
     "app_stasis.so",
-    # ARI and its HTTP transport
+    # ARI and its HTTP transport (not res_ari_asterisk: callflow needs none of its module
+    # loading, logging channels, dynamic configuration or global variables)
     "res_http_websocket.so",
     "res_websocket_client.so",
     "res_stasis.so",
@@ -101,7 +105,6 @@ MODULES: tuple[str, ...] = (
     "res_ari.so",
     "res_ari_model.so",
     "res_ari_applications.so",
-    "res_ari_asterisk.so",
     "res_ari_bridges.so",
     "res_ari_channels.so",
     "res_ari_device_states.so",
@@ -180,258 +183,6 @@ _BOOT_TIMEOUT = 30.0
 _CLI_TIMEOUT = 20.0
 
 
-class SandboxError(RuntimeError):
-    """Provisioning or running the sandbox failed; the message names the step."""
-
-
-# --------------------------------------------------------------------------- provisioning
-
-
-def default_cache_dir() -> Path:
-    """The cache directory: ``$CALLFLOW_CACHE`` or ``~/.cache/callflow``."""
-    env = os.environ.get("CALLFLOW_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "callflow"
-
-
-def provision(cache_dir: Path | str | None = None) -> Path:
-    """Return an Asterisk 22 root, building it with debootstrap the first time.
-
-    Building needs root and Debian's package mirror (about 45 s, 500 MB). The build
-    goes into a temporary directory beside the final one and is renamed into place
-    only once complete, so an interrupted build is never mistaken for a finished one::
-
-        root = provision()                    # ~/.cache/callflow/asterisk-22-root
-        root = provision("/tmp/cf-cache")     # somewhere else
-    """
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    root = cache / ROOT_NAME
-    if (root / _MARKER).exists() and launcher_ready(root):
-        return root
-    cache.mkdir(parents=True, exist_ok=True)
-    with _locked(cache / ".provision.lock"):
-        if (root / _MARKER).exists():  # cached, or another process built it while we waited
-            # a root cached before the launcher existed gets it now; without root rights
-            # (or patchelf) it still runs, only `core restart now` is refused (Sandbox.cli)
-            with contextlib.suppress(SandboxError, OSError):
-                fix_launcher(root)
-            return root
-        if os.geteuid() != 0:
-            raise SandboxError(
-                f"provision: building {root} needs root (debootstrap); "
-                "run once as root or point CALLFLOW_CACHE at a prepared cache"
-            )
-        for stale in cache.glob(f".{ROOT_NAME}.build-*"):  # an interrupted build
-            _remove_tree(stale)
-        build = Path(tempfile.mkdtemp(prefix=f".{ROOT_NAME}.build-", dir=cache))
-        try:
-            _ensure_debootstrap()
-            _run(
-                "debootstrap",
-                [
-                    "debootstrap",
-                    "--variant=minbase",
-                    "--include=" + ",".join(DEBIAN_PACKAGES),
-                    DEBIAN_SUITE,
-                    str(build),
-                    *(
-                        [os.environ["CALLFLOW_DEBIAN_MIRROR"]]
-                        if "CALLFLOW_DEBIAN_MIRROR" in os.environ
-                        else []
-                    ),
-                ],
-                timeout=1800,
-            )
-            fix_root(build)
-            (build / _MARKER).write_text(json.dumps({"built": time.time()}) + "\n")
-            if root.exists():  # a leftover without marker: never complete, replace it
-                _remove_tree(root)
-            build.rename(root)
-        except BaseException:
-            _remove_tree(build)
-            raise
-        fix_launcher(root)  # after the rename: the launcher names the root's final path
-    return root
-
-
-def _remove_tree(path: Path) -> None:
-    """rmtree that first unmounts what debootstrap may have left mounted inside (/proc,
-    /sys, a bind-mounted /dev): deleting through a live mount would delete the host's files.
-    """
-    prefix = str(path.resolve()) + "/"
-    for _ in range(3):
-        mounts = sorted(
-            (line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()),
-            key=len,
-            reverse=True,
-        )
-        inside = [m for m in mounts if m.startswith(prefix)]
-        if not inside:
-            shutil.rmtree(path, ignore_errors=True)
-            return
-        for mount in inside:
-            subprocess.run(["umount", "-l", mount], capture_output=True, check=False)
-    raise SandboxError(f"provision: {path} still has mounts inside; remove it by hand")
-
-
-def fix_root(root: Path) -> None:
-    """Make a debootstrapped root usable from outside a chroot.
-
-    Debian points ``sounds/en`` and ``sounds/en_US`` at ``/etc/alternatives``, which
-    would resolve on the host; they become relative links. The ``moh`` directory gets a
-    generated hold tone so ``Queue()`` and ``MusicOnHold()`` have something to play.
-    """
-    _layout(root)  # fails early with a clear message when the root is not Asterisk's
-    sounds = root / "usr/share/asterisk/sounds"
-    voices = sorted(p.name for p in sounds.iterdir() if p.is_dir() and not p.is_symlink())
-    if not voices:
-        raise SandboxError(f"fix_root: no sound directories in {sounds}")
-    voice = "en_US_f_Allison" if "en_US_f_Allison" in voices else voices[0]
-    for name in ("en", "en_US"):
-        link = sounds / name
-        if link.is_symlink() and os.path.isabs(os.readlink(link)):
-            link.unlink()
-        if not link.exists() and not link.is_symlink():
-            link.symlink_to(voice)
-    moh = root / "usr/share/asterisk/moh"
-    moh.mkdir(parents=True, exist_ok=True)
-    if not any(moh.iterdir()):
-        _write_hold_tone(moh / "callflow-hold.wav")
-
-
-def _write_hold_tone(path: Path, seconds: float = 8.0, rate: int = 8000) -> None:
-    """A quiet two-note chime, then silence: recognisable as hold music, never loud."""
-    samples = array.array("h")
-    for i in range(int(seconds * rate)):
-        t = i / rate
-        phase = t % 4.0
-        freq = 523.25 if phase < 0.5 else 659.25 if phase < 1.0 else 0.0
-        envelope = 0.0 if freq == 0.0 else math.sin(math.pi * (phase % 0.5) / 0.5)
-        samples.append(int(3000 * envelope * math.sin(2 * math.pi * freq * t)))
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(samples.tobytes())
-
-
-def _launcher_stamp(root: Path) -> str:
-    """What the launcher was made from: the root's path (the loader and libraries are
-    named absolutely) and the original binary's size and mtime."""
-    _loader, binary, _arch = _layout(root)
-    st = binary.stat()
-    return json.dumps({"root": str(root.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns})
-
-
-def launcher_ready(root: Path) -> bool:
-    """Whether ``root`` has an up-to-date :data:`LAUNCHER` (see :func:`fix_launcher`)."""
-    try:
-        stamp = (root / _LAUNCHER_MARKER).read_text().strip()
-        return (root / LAUNCHER).is_file() and stamp == _launcher_stamp(root)
-    except (OSError, SandboxError):
-        return False
-
-
-def fix_launcher(root: Path) -> Path:
-    """Give ``root`` a copy of its Asterisk binary that starts without help: its ELF
-    interpreter is the root's dynamic loader and its RPATH the root's library directories.
-
-    Started through ``ld-linux --library-path`` instead, Asterisk runs, but ``core restart
-    now`` re-executes the bare binary with the host's loader, which cannot find
-    ``libasteriskpj.so.2`` or the root's newer glibc, and the sandbox dies. The original
-    binary is left alone; the copy is made once (a marker says for which root and binary)
-    and renamed into place, so sandboxes sharing the cached root never see half of it::
-
-        fix_launcher(provision())   # root/usr/sbin/asterisk-callflow
-    """
-    launcher = root / LAUNCHER
-    if launcher_ready(root):
-        return launcher
-    loader, binary, arch = _layout(root)
-    _ensure_patchelf()
-    base = root.resolve()
-    tmp = launcher.with_name(f".{launcher.name}.{os.getpid()}")
-    try:
-        shutil.copy2(binary, tmp)
-        _run(
-            "fix_launcher",
-            [
-                "patchelf",
-                "--set-interpreter",
-                str(base / loader.relative_to(root)),
-                "--force-rpath",  # DT_RPATH, not RUNPATH: it also serves the libraries' needs
-                "--set-rpath",
-                f"{base}/usr/lib/{arch}:{base}/lib/{arch}",
-                str(tmp),
-            ],
-            timeout=60,
-        )
-        version = _run("fix_launcher", [str(tmp), "-V"], timeout=30)
-        if not version.startswith("Asterisk "):
-            raise SandboxError(f"fix_launcher: the patched binary says {version.strip()!r}")
-        os.replace(tmp, launcher)
-    finally:
-        tmp.unlink(missing_ok=True)
-    (root / _LAUNCHER_MARKER).write_text(_launcher_stamp(root) + "\n")
-    return launcher
-
-
-def _ensure_patchelf() -> None:
-    if shutil.which("patchelf") is None:
-        _run("apt-get update", ["apt-get", "update"], timeout=600)
-        _run("apt-get install patchelf", ["apt-get", "install", "-y", "patchelf"], timeout=600)
-
-
-def _ensure_debootstrap() -> None:
-    if shutil.which("debootstrap") is None:
-        _run("apt-get update", ["apt-get", "update"], timeout=600)
-        _run(
-            "apt-get install debootstrap",
-            ["apt-get", "install", "-y", "debootstrap"],
-            timeout=600,
-        )
-    scripts = Path("/usr/share/debootstrap/scripts")
-    if not (scripts / DEBIAN_SUITE).exists():
-        # bookworm's debootstrap predates forky; forky bootstraps exactly like sid.
-        (scripts / DEBIAN_SUITE).symlink_to("sid")
-
-
-def _run(step: str, argv: Sequence[str], *, timeout: float) -> str:
-    try:
-        done = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SandboxError(f"{step}: {' '.join(argv)} failed: {exc}") from exc
-    if done.returncode != 0:
-        tail = _tail(done.stdout + done.stderr)
-        raise SandboxError(f"{step}: {' '.join(argv)} exited {done.returncode}:\n{tail}")
-    return done.stdout
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _layout(root: Path) -> tuple[Path, Path, str]:
-    """(dynamic loader, asterisk binary, multiarch name) of a root."""
-    binary = root / "usr/sbin/asterisk"
-    arches = sorted(p.parent.parent.name for p in root.glob("usr/lib/*/asterisk/modules"))
-    loaders = sorted(root.glob(f"usr/lib/{arches[0]}/ld-linux*.so.*")) if arches else []
-    if not binary.exists() or not arches or not loaders:
-        raise SandboxError(f"{root} is not an Asterisk root (no usr/sbin/asterisk or modules)")
-    return loaders[0], binary, arches[0]
-
-
-def _tail(text: str, lines: int = 25) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
 # --------------------------------------------------------------------------- running
 
 
@@ -469,11 +220,25 @@ def _reap(state: dict[str, Any]) -> None:
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """So a killed test run can't leave Asterisk behind (Linux prctl PR_SET_PDEATHSIG)."""
+    """So a killed test run can't leave Asterisk behind (Linux prctl PR_SET_PDEATHSIG;
+    Linux clears it when Asterisk gives up root, so then only the finalizer reaps)."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGKILL)
+
+
+def _detached_setup(console: int) -> Callable[[], None]:
+    def setup() -> None:  # pragma: no cover - runs in the child
+        os.dup2(console, 3)
+        drop_capabilities()
+
+    return setup
+
+
+def _child_setup() -> None:  # pragma: no cover - runs in the child
+    _die_with_parent()
+    drop_capabilities()
 
 
 class Sandbox:
@@ -501,17 +266,27 @@ class Sandbox:
         boot_timeout: float = _BOOT_TIMEOUT,
     ) -> None:
         self.root = Path(root) if root is not None else provision()
-        self._loader, self._binary, self._arch = _layout(self.root)
+        self._loader, self._binary, self._arch = layout(self.root)
         #: the self-contained binary (see :func:`fix_launcher`); None: started through the
         #: root's loader, and ``core restart now`` would kill it
         self.launcher: Path | None = self.root / LAUNCHER if launcher_ready(self.root) else None
+        #: who Asterisk runs as: None when not started by root (then as the invoking user)
+        self.run_as: RunAs | None = runtime_identity()
         self._owns_workdir = workdir is None
-        self.workdir = (
-            Path(workdir)
-            if workdir is not None
-            else Path(tempfile.mkdtemp(prefix="cf-", dir="/tmp"))
-        )
+        if workdir is not None:
+            self.workdir = Path(workdir).absolute()
+            check_socket_path(self.workdir)
+            check_state_dir(self.workdir)
+        else:  # 0700, a name nobody can guess or pre-create
+            self.workdir = Path(tempfile.mkdtemp(prefix="cf-", dir="/tmp"))
+            check_socket_path(self.workdir)
+        if self.run_as is not None:
+            self._check_reachable()
         self.etc_dir = self.workdir / "etc"
+        #: for files the sandbox's Asterisk must read or write beside its configuration,
+        #: e.g. a classic AGI script, its database and its log: the invoking user's and
+        #: (when root started it) the runtime user's, through the group; nobody else's
+        self.share_dir = self.workdir / "share"
         self.keep = keep
         self.detached = detached
         self.boot_timeout = boot_timeout
@@ -530,6 +305,30 @@ class Sandbox:
             "remove": self._owns_workdir and not keep,
         }
         self._finalizer = weakref.finalize(self, _reap, self._state)
+
+    def _check_reachable(self) -> None:
+        """As root, Asterisk runs as :attr:`run_as`: it must be able to enter the root
+        (modules, sounds, launcher) and the work directory's parent."""
+        assert self.run_as is not None
+        needed = {
+            "its modules": self.root / f"usr/lib/{self._arch}/asterisk/modules",
+            "its sounds": self.root / "usr/share/asterisk/sounds",
+            "its binary": self._binary.parent,
+            "the sandbox directory": self.workdir.parent,
+        }
+        for what, path in needed.items():
+            blocked = unreachable(path, self.run_as)
+            if blocked is not None:
+                if self._owns_workdir:
+                    shutil.rmtree(self.workdir, ignore_errors=True)
+                mode = blocked.stat().st_mode & 0o7777 if blocked.exists() else 0
+                raise SandboxError(
+                    f"the sandbox's Asterisk runs as {self.run_as.user}, not root, and "
+                    f"cannot enter {blocked} (mode {mode:04o}) to reach {what} ({path}); "
+                    "as root keep the Asterisk root in a directory every user may enter "
+                    "(the default /var/cache/callflow, or CALLFLOW_CACHE) and the state "
+                    "dir outside /root"
+                )
 
     # ---- what other modules use
 
@@ -575,7 +374,7 @@ class Sandbox:
             raise SandboxError(f"cli {command!r}: no answer within {timeout:g}s") from exc
         if done.returncode != 0:
             raise SandboxError(
-                f"cli {command!r} exited {done.returncode}: {_tail(done.stdout + done.stderr)}"
+                f"cli {command!r} exited {done.returncode}: {tail_lines(done.stdout + done.stderr)}"
             )
         return done.stdout
 
@@ -605,13 +404,13 @@ class Sandbox:
             return []
         return [line for line in text.splitlines() if "] WARNING[" in line or "] ERROR[" in line]
 
-    def log_tail(self, lines: int = 40) -> str:
+    def logtail_lines(self, lines: int = 40) -> str:
         """The last lines of the full log and the console output, for error messages."""
         parts = []
         for name in ("full", "console.log"):
             path = self.workdir / "log" / name
             if path.exists():
-                parts.append(f"--- {name}\n{_tail(path.read_text(errors='replace'), lines)}")
+                parts.append(f"--- {name}\n{tail_lines(path.read_text(errors='replace'), lines)}")
         return "\n".join(parts)
 
     # ---- lifecycle
@@ -636,7 +435,7 @@ class Sandbox:
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=_child_setup,
                 )
             self._state["proc"] = proc
             self.pid = proc.pid
@@ -661,7 +460,7 @@ class Sandbox:
             if self._owns_workdir:
                 shutil.rmtree(self.workdir, ignore_errors=True)
             else:  # a fixed dir (up()): clear what we wrote, not the dir itself
-                for name in ("etc", "lib", "spool", "run", "log", "cache", _STATE_FILE):
+                for name in ("etc", "share", *_WRITABLE_DIRS, STATE_FILE):
                     path = self.workdir / name
                     if path.is_dir():
                         shutil.rmtree(path, ignore_errors=True)
@@ -696,7 +495,7 @@ class Sandbox:
         if self.pid is None:
             raise SandboxError("cli 'core restart now': the sandbox is not running")
         pid = self.pid
-        ctl = self.workdir / "run" / "asterisk.ctl"
+        ctl = self.workdir / CONTROL_SOCKET
 
         def identity() -> tuple[int, int] | None:
             try:
@@ -714,7 +513,7 @@ class Sandbox:
         while time.monotonic() < deadline:
             proc = self._state["proc"]
             if (proc is not None and proc.poll() is not None) or not _pid_alive(pid):
-                tail = self.log_tail()
+                tail = self.logtail_lines()
                 raise SandboxError(f"cli 'core restart now': Asterisk exited\n{tail}")
             now = identity()
             if now is not None and now != before:
@@ -724,34 +523,39 @@ class Sandbox:
             time.sleep(0.05)
         raise SandboxError(
             f"cli 'core restart now': Asterisk did not come back within "
-            f"{deadline - started:g}s\n{self.log_tail()}"
+            f"{deadline - started:g}s\n{self.logtail_lines()}"
         )
 
     def _spawn_detached(self, argv: list[str], console: Path) -> int:
-        """Start Asterisk so that it outlives this process (sh backgrounds it, we reap sh)."""
-        script = '"$@" </dev/null >>"$CF_CONSOLE" 2>&1 & echo $!'
-        done = subprocess.run(
-            ["/bin/sh", "-c", script, "sh", *argv],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "CF_CONSOLE": str(console)},
-            start_new_session=True,
-            timeout=10,
-            check=False,
-        )
+        """Start Asterisk so that it outlives this process (sh backgrounds it, we reap sh).
+
+        The console log is opened here and handed down as fd 3: sh runs without the
+        capabilities root would need to write into Asterisk's own log directory."""
+        script = '"$@" </dev/null >&3 2>&3 3>&- & echo $!'
+        with console.open("ab") as out:
+            done = subprocess.run(
+                ["/bin/sh", "-c", script, "sh", *argv],
+                capture_output=True,
+                text=True,
+                start_new_session=True,
+                preexec_fn=_detached_setup(out.fileno()),
+                pass_fds=(3,),
+                timeout=10,
+                check=False,
+            )
         if done.returncode != 0 or not done.stdout.strip().isdigit():
             raise SandboxError(f"start: could not spawn Asterisk: {done.stderr.strip()}")
         return int(done.stdout.strip())
 
     def _wait_booted(self, started: float) -> None:
-        ctl = self.workdir / "run" / "asterisk.ctl"
+        ctl = self.workdir / CONTROL_SOCKET
         deadline = started + self.boot_timeout
         last_error = ""
         while time.monotonic() < deadline:
             assert self.pid is not None
             proc = self._state["proc"]
             if (proc is not None and proc.poll() is not None) or not _pid_alive(self.pid):
-                tail = self.log_tail()
+                tail = self.logtail_lines()
                 self.stop()
                 raise SandboxError(f"start: Asterisk exited while booting\n{tail}")
             if ctl.exists():
@@ -762,7 +566,7 @@ class Sandbox:
                 else:
                     return
             time.sleep(0.1)
-        tail = self.log_tail()
+        tail = self.logtail_lines()
         self.stop()
         raise SandboxError(
             f"start: Asterisk did not boot within {self.boot_timeout:g}s "
@@ -792,8 +596,19 @@ class Sandbox:
                 os.kill(pid, sig)
 
     def _write_config(self) -> None:
-        for name in ("etc", "lib", "spool", "run", "log", "cache"):
-            (self.workdir / name).mkdir(parents=True, exist_ok=True)
+        who = self.run_as
+        group = who.gid if who is not None else -1
+        make_private_dir(self.workdir)
+        set_owner_mode(self.workdir, mode=0o700 if who is None else 0o710, gid=group)
+        self.etc_dir.mkdir(mode=0o700, exist_ok=True)
+        set_owner_mode(self.etc_dir, mode=0o700 if who is None else 0o2750, gid=group)
+        self.share_dir.mkdir(mode=0o700, exist_ok=True)
+        set_owner_mode(self.share_dir, mode=0o700 if who is None else 0o2770, gid=group)
+        for name in _WRITABLE_DIRS:
+            path = self.workdir / name
+            path.mkdir(mode=0o700, exist_ok=True)
+            if who is not None:
+                set_owner_mode(path, mode=0o750, uid=who.uid, gid=who.gid)
         values = {
             "root": self.root,
             "arch": self._arch,
@@ -805,6 +620,7 @@ class Sandbox:
             "ari_user": self.ari_user,
             "ari_password": self.ari_password,
             "modules": MODULES,
+            "run_as": who,
         }
         env = jinja2.Environment(
             undefined=jinja2.StrictUndefined,
@@ -814,6 +630,7 @@ class Sandbox:
             autoescape=False,  # noqa: S701 - Asterisk config, not HTML
         )
         templates = resources.files("callflow") / "sandbox_templates"
+        file_group = None if who is None else who.gid
         for entry in sorted(templates.iterdir(), key=lambda e: e.name):
             if entry.name.endswith(".j2"):
                 text = env.from_string(entry.read_text()).render(values)
@@ -823,7 +640,8 @@ class Sandbox:
                 target = self.etc_dir / entry.name
             else:
                 continue
-            target.write_text(text)
+            # Asterisk reads them as the runtime user, through the group; nobody else
+            write_file(target, text, mode=0o600 if who is None else 0o640, group=file_group)
 
     def _to_state(self) -> dict[str, Any]:
         return {
@@ -837,74 +655,3 @@ class Sandbox:
             "ari_user": self.ari_user,
             "ari_password": self.ari_password,
         }
-
-
-# --------------------------------------------------------------------------- persistent
-
-
-def up(state_dir: Path | str | None = None, *, root: Path | str | None = None) -> Sandbox:
-    """Start the persistent sandbox (or return the one already running)::
-
-    pbx = up()               # /tmp/callflow-sandbox
-    print(pbx.ami_port)      # still running after this process exits
-    """
-    directory = Path(state_dir) if state_dir is not None else DEFAULT_STATE_DIR
-    try:
-        return attach(directory)
-    except SandboxError:
-        pass
-    directory.mkdir(parents=True, exist_ok=True)
-    with _locked(directory / ".lock"):
-        with contextlib.suppress(SandboxError):
-            return attach(directory)
-        sandbox = Sandbox(root, workdir=directory, keep=True, detached=True)
-        sandbox.start()
-        (directory / _STATE_FILE).write_text(json.dumps(sandbox._to_state(), indent=2) + "\n")
-        return sandbox
-
-
-def attach(state_dir: Path | str | None = None) -> Sandbox:
-    """Re-open the persistent sandbox started by :func:`up`; ``SandboxError`` if none runs."""
-    directory = Path(state_dir) if state_dir is not None else DEFAULT_STATE_DIR
-    try:
-        state = json.loads((directory / _STATE_FILE).read_text())
-    except (OSError, ValueError) as exc:
-        raise SandboxError(f"attach: no sandbox state in {directory}: {exc}") from exc
-    if not isinstance(state.get("pid"), int) or not _pid_alive(state["pid"]):
-        raise SandboxError(f"attach: the sandbox in {directory} is not running")
-    sandbox = Sandbox(state["root"], workdir=directory, keep=True, detached=True)
-    for key in ("http_port", "ami_port", "ami_user", "ami_secret", "ari_user", "ari_password"):
-        setattr(sandbox, key, state[key])
-    sandbox.pid = state["pid"]
-    sandbox.cli("core show uptime seconds", timeout=5)  # it answers: really ours and alive
-    return sandbox
-
-
-def down(state_dir: Path | str | None = None) -> bool:
-    """Stop the persistent sandbox; False when none was running."""
-    directory = Path(state_dir) if state_dir is not None else DEFAULT_STATE_DIR
-    try:
-        sandbox = attach(directory)
-    except SandboxError:
-        (directory / _STATE_FILE).unlink(missing_ok=True)
-        return False
-    sandbox.keep = False
-    sandbox.stop()
-    return True
-
-
-def status(state_dir: Path | str | None = None) -> dict[str, Any]:
-    """What ``callflow sandbox status`` prints: running or not, pid, ports, credentials."""
-    directory = Path(state_dir) if state_dir is not None else DEFAULT_STATE_DIR
-    try:
-        sandbox = attach(directory)
-    except SandboxError as exc:
-        return {"running": False, "state_dir": str(directory), "reason": str(exc)}
-    uptime = sandbox.cli("core show uptime seconds").strip()
-    return {
-        "running": True,
-        "state_dir": str(directory),
-        "uptime": uptime,
-        "ari_url": sandbox.ari_url,
-        **sandbox._to_state(),
-    }
