@@ -25,6 +25,23 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from callflow.contract import (
+    CALLERID_NAME,
+    CALLERID_NUM,
+    CF_CUSTOMER_ID,
+    CF_CUSTOMER_NAME,
+    CF_DEST,
+    CF_ENTRY,
+    CF_LANG,
+    CF_LOOKUP,
+    CF_MANAGER,
+    CF_PATH,
+    CF_PRIO,
+    CF_SITE,
+    CF_TIER,
+    CF_TRACE,
+    CUSTOMER_FIELDS,
+)
 from callflow.errors import CallflowError
 from callflow.model.nodes import (
     Branch,
@@ -48,6 +65,7 @@ from callflow.model.visitor import NodeVisitor
 from callflow.validate import check
 
 __all__ = [
+    "CUSTOMER_FIELDS",
     "SILENCE",
     "DialOutcome",
     "ManagerOutcome",
@@ -83,23 +101,12 @@ ManagerOutcome = Literal["answer", "noanswer", "away"]
 #: how long a prompt plays, in seconds
 PromptTimer = Callable[[Prompt], float]
 
-#: customer attribute -> the channel variable the lookup sets (see the compiler)
-CUSTOMER_FIELDS = {
-    "id": "CF_CUSTOMER_ID",
-    "tier": "CF_TIER",
-    "manager": "CF_MANAGER",
-    "language": "CF_LANG",
-    "segment": "CF_SEGMENT",
-    "region": "CF_REGION",
-    "tags": "CF_TAGS",
-    "name": "CF_CUSTOMER_NAME",
-}
 #: longest customer name the lookup puts on the channel (runtime.lookup.NAME_LIMIT; a
 #: unit test holds the two together)
 _NAME_LIMIT = 80
 #: channel variables that never decide where a call goes: a walk that comes back to a
 #: node with everything else unchanged loops forever
-_NOT_ROUTING = frozenset({"CF_TRACE", "CALLERID(name)"})
+_NOT_ROUTING = frozenset({CF_TRACE, CALLERID_NAME})
 #: what Asterisk drops from both ends of a caller name it is given (``ast_strip``: every
 #: byte below 33, so spaces, tabs and control characters)
 _BLANKS = "".join(map(chr, range(33)))
@@ -120,7 +127,7 @@ def call_time(at: dt.datetime, timezone: str | None = None) -> str:
     ``timezone`` (give the site's); without one it must be timezone-aware::
 
         call_time(datetime(2027, 3, 1, 10, 0), site.timezone)   # '1803952800'
-        driver.place_call(..., variables={"CF_NOW": call_time(at)})  # or place_call(at=at)
+        driver.place_call(..., variables={CF_NOW: call_time(at)})  # or place_call(at=at)
     """
     if at.tzinfo is None:
         if timezone is None:
@@ -266,28 +273,28 @@ class SimResult:
     @property
     def tier(self) -> str:
         """The tier as the end event reports it (filtered like the dialplan does)."""
-        return _filter(self.variables.get("CF_TIER", "").lower(), "a-z0-9_")
+        return _filter(self.variables.get(CF_TIER, "").lower(), "a-z0-9_")
 
     @property
     def manager(self) -> str:
         """``CF_MANAGER`` as the end event reports it."""
-        return _filter(self.variables.get("CF_MANAGER", ""), "a-z0-9_")
+        return _filter(self.variables.get(CF_MANAGER, ""), "a-z0-9_")
 
     @property
     def customer_id(self) -> str:
         """``CF_CUSTOMER_ID`` as the end event reports it (digits only)."""
-        return _filter(self.variables.get("CF_CUSTOMER_ID", ""), "0-9")
+        return _filter(self.variables.get(CF_CUSTOMER_ID, ""), "0-9")
 
     @property
     def caller_name(self) -> str:
         """``CALLERID(name)`` at the end of the walk: the caller's (or the CRM's) name
         behind every ``cid_prefix`` passed, as Asterisk holds it."""
-        return self.variables.get("CALLERID(name)", "")
+        return self.variables.get(CALLERID_NAME, "")
 
     @property
     def lookup(self) -> str:
         """``CF_LOOKUP``: ``ok``, ``failed``, or ``""`` when the flow has no lookup."""
-        return _filter(self.variables.get("CF_LOOKUP", ""), "a-z")
+        return _filter(self.variables.get(CF_LOOKUP, ""), "a-z")
 
     def describe(self) -> str:
         lines = [
@@ -325,11 +332,11 @@ class _Call:
         self.script = script
         self.inputs = list(script.inputs)
         self.vars: dict[str, str] = {
-            "CF_TRACE": "",
-            "CF_DEST": "",
-            "CF_PATH": "",
-            "CALLERID(num)": script.caller_id,
-            "CALLERID(name)": script.caller_name.strip(_BLANKS),
+            CF_TRACE: "",
+            CF_DEST: "",
+            CF_PATH: "",
+            CALLERID_NUM: script.caller_id,
+            CALLERID_NAME: script.caller_name.strip(_BLANKS),
         }
         self.language = language
         self.now = moment
@@ -357,7 +364,7 @@ class _Call:
     def prefix_name(self, prefix: str) -> None:
         """``Set(CALLERID(name)=<prefix>${CALLERID(name)})``, as the compiled node does."""
         if prefix:
-            self.vars["CALLERID(name)"] = (prefix + self.get("CALLERID(name)")).strip(_BLANKS)
+            self.vars[CALLERID_NAME] = (prefix + self.get(CALLERID_NAME)).strip(_BLANKS)
 
 
 #: what a visit returns: the next node id, or None when the call is over
@@ -413,7 +420,7 @@ class Simulator(NodeVisitor[_Next]):
         script = script or Script()
         at = at or script.at or dt.datetime.now(dt.UTC)
         call = _Call(script, site.language, int(call_time(at, site.timezone)))
-        call.vars.update(CF_SITE=site.name, CF_ENTRY=entry)
+        call.vars.update({CF_SITE: site.name, CF_ENTRY: entry})
         call.node = entry
         call.log("answer", f"entry {entry}")
         target: str | None = site.entries[entry]
@@ -424,10 +431,10 @@ class Simulator(NodeVisitor[_Next]):
             if self.max_steps is not None and steps > self.max_steps:
                 raise SimulationError(
                     f"the call did not end after {self.max_steps} steps "
-                    f"(trace so far: {call.get('CF_TRACE').strip()})"
+                    f"(trace so far: {call.get(CF_TRACE).strip()})"
                 )
             state = call.state(target)
-            trace = call.get("CF_TRACE").split()
+            trace = call.get(CF_TRACE).split()
             if state in seen:
                 loop = [*trace[seen[state] :], target]
                 raise SimulationError(
@@ -441,13 +448,13 @@ class Simulator(NodeVisitor[_Next]):
             self._enter(node, call)
             target = self.visit(node, call)
         call.node = call.node or entry
-        call.log("end", call.get("CF_DEST") or "-")
-        prio = call.vars.get("CF_PRIO")
+        call.log("end", call.get(CF_DEST) or "-")
+        prio = call.vars.get(CF_PRIO)
         return SimResult(
-            trace=call.get("CF_TRACE").split(),
-            dest=call.get("CF_DEST"),
+            trace=call.get(CF_TRACE).split(),
+            dest=call.get(CF_DEST),
             elapsed=round(call.t, 3),
-            path=call.get("CF_PATH"),
+            path=call.get(CF_PATH),
             priority=int(prio) if prio else None,
             events=call.events,
             language=call.language,
@@ -457,10 +464,10 @@ class Simulator(NodeVisitor[_Next]):
     # -- helpers --------------------------------------------------------------------------
     def _enter(self, node: Node, call: _Call) -> None:
         call.node = node.id
-        call.vars["CF_TRACE"] = f"{call.get('CF_TRACE')} {node.id}"
+        call.vars[CF_TRACE] = f"{call.get(CF_TRACE)} {node.id}"
         dest = node.destination()
         if dest is not None:
-            call.vars["CF_DEST"] = dest
+            call.vars[CF_DEST] = dest
         call.log("enter", type(node).__name__)
 
     def _play(self, call: _Call, prompts: Sequence[Prompt]) -> None:
@@ -472,7 +479,7 @@ class Simulator(NodeVisitor[_Next]):
     @staticmethod
     def _hangup(call: _Call, why: str) -> _Next:
         """``Goto(hooks,hangup,1)``: the call ends with ``CF_DEST=hangup``."""
-        call.vars["CF_DEST"] = "hangup"
+        call.vars[CF_DEST] = "hangup"
         call.log("hangup", why)
         return None
 
@@ -533,7 +540,7 @@ class Simulator(NodeVisitor[_Next]):
         lang = node.languages.get(key, node.default) if key is not None else node.default
         if lang:
             call.language = lang
-            call.vars["CF_LANG"] = lang
+            call.vars[CF_LANG] = lang
             call.log("language", lang)
         return self._goto(call, node.next, "next")
 
@@ -549,25 +556,25 @@ class Simulator(NodeVisitor[_Next]):
 
     def visit_queue(self, node: Queue, call: _Call) -> _Next:
         rule = self.site.rule_for(node)
-        call.vars["CF_PATH"] = "queue"
-        key = _filter(call.get("CF_TIER").lower(), "a-z0-9_")
+        call.vars[CF_PATH] = "queue"
+        key = _filter(call.get(CF_TIER).lower(), "a-z0-9_")
         prio = rule.default
         for tier, value in sorted(rule.tiers.items()):
             if key == tier:
                 prio = value
-        call.vars["CF_PRIO"] = str(prio)
+        call.vars[CF_PRIO] = str(prio)
         call.prefix_name(node.cid_prefix)
         if node.manager_first:
-            manager = _filter(call.get("CF_MANAGER"), "a-z0-9_")
+            manager = _filter(call.get(CF_MANAGER), "a-z0-9_")
             if manager and manager in self.site.staff_map:
-                call.vars["CF_PATH"] = "manager"
+                call.vars[CF_PATH] = "manager"
                 outcome = call.script.manager
                 call.log("manager", f"{manager} for {node.manager_first}s: {outcome}")
                 if outcome == "answer":
                     return None
                 if outcome == "noanswer":
                     call.wait(node.manager_first)
-                call.vars["CF_PATH"] = "manager-then-queue"
+                call.vars[CF_PATH] = "manager-then-queue"
         outcome_q = call.script.queues.get(node.id, "wait")
         call.log("queue", f"join at priority {prio}: {outcome_q}")
         if outcome_q == "wait":
@@ -606,12 +613,12 @@ class Simulator(NodeVisitor[_Next]):
     def visit_lookup(self, node: Lookup, call: _Call) -> _Next:
         script = call.script
         if script.lookup_fails:
-            call.vars["CF_LOOKUP"] = "failed"
+            call.vars[CF_LOOKUP] = "failed"
             for name in CUSTOMER_VARS:
                 call.vars[name] = ""
             call.log("lookup", "failed: unknown caller")
         else:
-            call.vars["CF_LOOKUP"] = "ok"
+            call.vars[CF_LOOKUP] = "ok"
             if script.customer:  # a found customer: the lookup sets every field ...
                 for key, name in CUSTOMER_FIELDS.items():
                     value = script.customer.get(key, "")
@@ -621,8 +628,8 @@ class Simulator(NodeVisitor[_Next]):
                     if key == "language" and not value:
                         continue  # ... but no language keeps the one the caller chose
                     call.vars[name] = value
-                if call.get("CF_CUSTOMER_NAME"):  # and no name keeps the caller's
-                    call.vars["CALLERID(name)"] = call.get("CF_CUSTOMER_NAME").strip(_BLANKS)
+                if call.get(CF_CUSTOMER_NAME):  # and no name keeps the caller's
+                    call.vars[CALLERID_NAME] = call.get(CF_CUSTOMER_NAME).strip(_BLANKS)
             call.log("lookup", "found" if script.customer else "not found: unknown caller")
         return self._goto(call, node.next, "next")
 

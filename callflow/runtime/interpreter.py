@@ -26,6 +26,24 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from callflow.contract import (
+    CALLERID_NAME,
+    CALLERID_NUM,
+    CF_CUSTOMER_NAME,
+    CF_DEST,
+    CF_ENTRY,
+    CF_LANG,
+    CF_LOOKUP,
+    CF_NOW,
+    CF_PATH,
+    CF_SITE,
+    CF_TRACE,
+    CHANNEL_LANGUAGE,
+    HANGUP_HANDLER_PUSH,
+    app_name,
+    context_name,
+    hangup_handler,
+)
 from callflow.errors import UnsupportedNode
 from callflow.model.nodes import (
     Branch,
@@ -49,28 +67,26 @@ from callflow.model.visitor import NodeVisitor
 from callflow.runtime.session import CallHungUp, CallSession, ControlError
 from callflow.validate import check
 
+__all__ = [
+    "CustomerLookup",
+    "Interpreter",
+    "app_name",
+    "context_name",
+    "lookup_number",
+]
+
 log = logging.getLogger("callflow.live")
 
 #: an in-process CRM lookup: caller number -> the channel variables the FastAGI lookup
-#: route would set (``{"CF_TIER": "vip", ...}``, as ``dict(assignments(view))``), or
+#: route would set (``{CF_TIER: "vip", ...}``, as ``dict(assignments(view))``), or
 #: None when the lookup cannot answer (the caller is then unknown, as in dialplan)
 CustomerLookup = Callable[[str], Awaitable[Mapping[str, str] | None]]
 
 #: what a lookup may set: a channel variable, or CALLERID(name) / CALLERID(num)
 _ASSIGNABLE: Final = re.compile(r"[A-Z][A-Z0-9_]{0,79}|CALLERID\((?:name|num)\)")
 #: an empty value from the CRM leaves these as they were (the caller's choice, the network's)
-_KEPT_WHEN_EMPTY: Final = frozenset({"CF_LANG", "CALLERID(name)", "CALLERID(num)"})
+_KEPT_WHEN_EMPTY: Final = frozenset({CF_LANG, CALLERID_NAME, CALLERID_NUM})
 _ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def context_name(site: str, node_id: str) -> str:
-    """The compiled context of a node (``cf-<site>-<node>``, as the compiler names it)."""
-    return f"cf-{site}-{node_id}"
-
-
-def app_name(site: str) -> str:
-    """The Stasis application a site's live entries go to."""
-    return f"callflow-{site}"
 
 
 def _filter(value: str, allowed: str) -> str:
@@ -145,13 +161,13 @@ class Interpreter(NodeVisitor[Awaitable[str | None]]):
 
     async def setup(self, session: CallSession) -> None:
         """What the compiled entry extension does before its first Goto."""
-        session.set("CF_SITE", self.site.name)
-        session.set("CF_ENTRY", session.entry)
-        session.set("CF_TRACE", "")
-        session.set("CF_DEST", "")
-        session.set("CF_PATH", "")
-        session.set("CHANNEL(language)", self.site.language)
-        session.set("CHANNEL(hangup_handler_push)", f"{self.ctx('hooks')},end,1")
+        session.set(CF_SITE, self.site.name)
+        session.set(CF_ENTRY, session.entry)
+        session.set(CF_TRACE, "")
+        session.set(CF_DEST, "")
+        session.set(CF_PATH, "")
+        session.set(CHANNEL_LANGUAGE, self.site.language)
+        session.set(HANGUP_HANDLER_PUSH, hangup_handler(self.site.name))
         await session.flush()
         await session.answer()
         session.ready = True
@@ -170,7 +186,7 @@ class Interpreter(NodeVisitor[Awaitable[str | None]]):
             node = session.node
             trace = session.trace
             if node is not None and trace and trace[-1] == node:
-                session.set("CF_TRACE", session.trace_text(trace[:-1]))
+                session.set(CF_TRACE, session.trace_text(trace[:-1]))
                 target = node
             else:
                 target = self.site.entries.get(session.entry, "")
@@ -191,7 +207,7 @@ class Interpreter(NodeVisitor[Awaitable[str | None]]):
         if target is not None:
             return target
         session.dest = "hangup"
-        session.set("CF_DEST", "hangup")
+        session.set(CF_DEST, "hangup")
         await session.hangup()
         return None
 
@@ -250,8 +266,8 @@ class Interpreter(NodeVisitor[Awaitable[str | None]]):
         digit = await self.ask(session, self.prompts(node.prompt), node.timeout)
         language = node.languages.get(digit or "", node.default)
         if language:
-            session.set("CHANNEL(language)", language)
-            session.set("CF_LANG", language)
+            session.set(CHANNEL_LANGUAGE, language)
+            session.set(CF_LANG, language)
         return node.next
 
     async def visit_dial(self, node: Dial, session: CallSession) -> str | None:
@@ -265,7 +281,7 @@ class Interpreter(NodeVisitor[Awaitable[str | None]]):
 
     async def visit_time_condition(self, node: TimeCondition, session: CallSession) -> str | None:
         session.enter(node.id, node.destination())
-        digits = "".join(c for c in await session.var("CF_NOW") if c.isascii() and c.isdigit())
+        digits = "".join(c for c in await session.var(CF_NOW) if c.isascii() and c.isdigit())
         zone = ZoneInfo(node.timezone or self.site.timezone)
         try:
             moment = dt.datetime.fromtimestamp(int(digits) if digits else self.clock(), zone)
@@ -295,7 +311,7 @@ class Interpreter(NodeVisitor[Awaitable[str | None]]):
 
     async def visit_lookup(self, node: Lookup, session: CallSession) -> str | None:
         session.enter(node.id, node.destination())
-        session.set("CF_LOOKUP", "")
+        session.set(CF_LOOKUP, "")
         await session.flush()  # the caller may hang up while we ask; keep the trace right
         found: Mapping[str, str] | None = None
         if self.lookup is not None:
@@ -310,20 +326,20 @@ class Interpreter(NodeVisitor[Awaitable[str | None]]):
                 )
                 found = None
         if found is None:
-            session.set("CF_LOOKUP", "failed")
+            session.set(CF_LOOKUP, "failed")
             for name in CUSTOMER_VARS:
                 session.set(name, "")
             return node.next
         values = {name: " ".join(str(v).split()) for name, v in found.items()}  # one line
-        values.pop("CF_LOOKUP", None)
+        values.pop(CF_LOOKUP, None)
         if any(name in ANSWER_FIELDS for name in values):
             # a customer: every field is set, empty ones cleared, as the compiled node does
             values = {name: "" for name in ANSWER_FIELDS} | values
-            values["CALLERID(name)"] = values["CF_CUSTOMER_NAME"]
+            values[CALLERID_NAME] = values[CF_CUSTOMER_NAME]
         for name, value in values.items():
             if not _ASSIGNABLE.fullmatch(name):
                 log.warning("lookup set %r: not a channel variable; ignored", name)
             elif value or name not in _KEPT_WHEN_EMPTY:
                 session.set(name, value)
-        session.set("CF_LOOKUP", "ok")
+        session.set(CF_LOOKUP, "ok")
         return node.next
