@@ -419,7 +419,8 @@ class Simulator:
             check(site)
         self.machine = FlowMachine(site)
         self.compiled = CompiledModel(site)
-        missing = self.machine.unsupported(tuple(site.nodes))
+        handed = tuple(n for n in site.nodes if n.visit_name in self.machine.handed_off)
+        missing = self.machine.unsupported(tuple(site.nodes)) + self.compiled.unsupported(handed)
         if missing:  # fail at start-up, not in the middle of a call
             node = missing[0]
             raise UnsupportedNode(self.backend, type(node).__name__, node.id)

@@ -119,6 +119,8 @@ class FlowMachine(NodeVisitor[Steps]):
     """The meaning of every node, as effect generators (see the module docstring)."""
 
     backend = "the flow machine"
+    #: the nodes whose handler hands the call to their compiled context
+    handed_off: Final = frozenset({"dial", "queue", "voicemail"})
 
     def __init__(self, site: Site) -> None:
         self.site = site
