@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import callflow.deploy
+import callflow.deploy.journal
 from callflow import Hangup, Play, Site, compile_site
 from callflow.compiler import CompiledSite
 from callflow.deploy import (
@@ -128,7 +128,7 @@ def test_a_version_asterisk_cannot_parse_is_rolled_back_automatically(
     # An unclosed section header: Asterisk stops parsing the file there, silently
     # losing every context after it, and logs a warning.
     monkeypatch.setattr(
-        callflow.deploy,
+        callflow.deploy.journal,
         "compile_site",
         mangled(lambda text: text.replace("[cf-it_reject-p0]", "[cf-it_reject-p0")),
     )
@@ -153,7 +153,7 @@ def test_a_rejected_first_deploy_leaves_the_pbx_as_it_was(
     extensions = (sandbox.etc_dir / "extensions.conf").read_text()
     before = sandbox.cli("dialplan show")
     monkeypatch.setattr(
-        callflow.deploy,
+        callflow.deploy.journal,
         "compile_site",
         mangled(lambda text: text.replace("exten => s,2,Playback", "exten => s,Playback")),
     )

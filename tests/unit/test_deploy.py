@@ -4,6 +4,7 @@ main files, their #include lines, the `current` symlink. Real Asterisk: tests/in
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -13,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-import callflow.deploy
+import callflow.deploy.journal
 from callflow import Hangup, Play, Site, compile_site
 from callflow.compiler import CompiledSite
 from callflow.deploy import (
     CliControl,
     DeployRefused,
+    Journal,
     LogReader,
     Manifest,
     SiteTree,
@@ -59,12 +61,14 @@ class FakeAsterisk:
         self.etc_dir = etc_dir
         self.keep_dropped = keep_dropped
         self.commands: list[str] = []
-        self.contexts: dict[str, dict[str, int]] = {}  # context -> extension -> priorities
+        self.contexts: dict[str, dict[str, list[str]]] = {}  # context -> extension -> apps
         self.queues: set[str] = set()
         self.mailboxes: dict[str, set[str]] = {}
 
     def cli(self, command: str) -> str:
         self.commands.append(command)
+        if command == "core show settings":
+            return f"* Directories\n  Configuration directory:     {self.etc_dir}\n"
         if command == "dialplan reload":
             loaded = self._dialplan()
             self.contexts = {**self.contexts, **loaded} if self.keep_dropped else loaded
@@ -87,7 +91,8 @@ class FakeAsterisk:
             exts = self.contexts[name]
             return (
                 f"[ Context '{name}' created by 'pbx_config' ]\n\n"
-                f"-= {len(exts)} extensions ({sum(exts.values())} priorities) in 1 context. =-\n"
+                f"-= {len(exts)} extensions ({sum(map(len, exts.values()))} priorities) "
+                "in 1 context. =-\n"
             )
         if command == "queue show":
             return "".join(
@@ -107,11 +112,11 @@ class FakeAsterisk:
         out = []
         for name, exts in self.contexts.items():
             out.append(f"[ Context '{name}' created by 'pbx_config' ]")
-            for ext, priorities in exts.items():
-                out.append(f"  '{ext}' =>          1. NoOp()   [extensions.conf:1]")
-                out += [f"                    {n}. NoOp()" for n in range(2, priorities + 1)]
+            for ext, apps in exts.items():
+                out.append(f"  '{ext}' =>          1. {apps[0]}   [extensions.conf:1]")
+                out += [f"                    {n}. {app}" for n, app in enumerate(apps[1:], 2)]
             out.append("")
-        total = sum(sum(e.values()) for e in self.contexts.values())
+        total = sum(sum(map(len, e.values())) for e in self.contexts.values())
         exts_total = sum(len(e) for e in self.contexts.values())
         out.append(
             f"-= {exts_total} extensions ({total} priorities) in {len(self.contexts)} contexts. =-"
@@ -140,14 +145,14 @@ class FakeAsterisk:
                 sections[-1][1].append(line)
         return sections
 
-    def _dialplan(self) -> dict[str, dict[str, int]]:
-        contexts: dict[str, dict[str, int]] = {}
+    def _dialplan(self) -> dict[str, dict[str, list[str]]]:
+        contexts: dict[str, dict[str, list[str]]] = {}
         for name, lines in self._sections("extensions.conf"):
-            exts: dict[str, int] = {}
+            exts: dict[str, list[str]] = {}
             for line in lines:
                 if line.startswith("exten =>"):
-                    ext = line.removeprefix("exten =>").strip().split(",")[0]
-                    exts[ext] = exts.get(ext, 0) + 1
+                    ext, _priority, app = line.removeprefix("exten =>").strip().split(",", 2)
+                    exts.setdefault(ext, []).append(app.split(" ;")[0])
             contexts[name] = exts
         return contexts
 
@@ -199,12 +204,25 @@ def test_a_deploy_writes_a_numbered_version_and_points_current_at_it(
     assert re.fullmatch(r"0001-[0-9a-f]{12}", result.version)
     version_dir = root / "versions" / result.version
     assert sorted(p.name for p in version_dir.iterdir()) == sorted([*FILES, "manifest.json"])
-    for name in FILES:
-        assert (version_dir / name).read_text() == compiled.files[name]
-        assert (root / "current" / name).read_text() == compiled.files[name]
-    assert os.readlink(root / "current") == f"versions/{result.version}"
-
     manifest = json.loads((version_dir / "manifest.json").read_text())
+    marker = (
+        "\n; callflow deploy: the version marker (read back from Asterisk by deploy)\n"
+        "[callflow-version-star_motors]\n"
+        f"exten => s,1,NoOp(callflow {result.version} {manifest['hash']})\n"
+    )
+    written = {**compiled.files, "extensions.conf": compiled.files["extensions.conf"] + marker}
+    for name in FILES:
+        assert (version_dir / name).read_text() == written[name]
+        assert (root / "current" / name).read_text() == written[name]
+        assert manifest["files"][name] == hashlib.sha256(written[name].encode()).hexdigest()
+        assert (version_dir / name).stat().st_mode & 0o777 == 0o644
+    assert version_dir.stat().st_mode & 0o777 == 0o755
+    assert os.readlink(root / "current") == f"versions/{result.version}"
+    assert json.loads((root / "journal.json").read_text()) == {
+        "verified": result.version,
+        "pending": None,
+    }
+
     assert manifest["site"] == "star_motors"
     assert manifest["version"] == result.version
     assert manifest["hash"].startswith(result.version.split("-")[1])
@@ -217,8 +235,16 @@ def test_a_deploy_writes_a_numbered_version_and_points_current_at_it(
 
     assert result.previous is None and result.changed and not result.rolled_back
     assert result.files == {name: version_dir / name for name in FILES}
-    assert pbx.commands[:3] == ["dialplan reload", "module reload app_queue.so", "voicemail reload"]
-    assert pbx.commands[3:] == ["dialplan show", "queue show", "voicemail show users"]
+    assert pbx.commands[:2] == ["core show settings", "dialplan show"]  # right dir? collisions?
+    assert pbx.commands[2:5] == [
+        "dialplan reload",
+        "module reload app_queue.so",
+        "voicemail reload",
+    ]
+    assert pbx.commands[5:] == ["dialplan show", "queue show", "voicemail show users"]
+    assert pbx.contexts["callflow-version-star_motors"] == {
+        "s": [f"NoOp(callflow {result.version} {manifest['hash']})"]
+    }
     assert result.seconds >= result.reload_seconds + result.verify_seconds
 
 
@@ -240,10 +266,10 @@ def test_current_is_switched_by_renaming_a_new_link_over_it(
     assert second.version.startswith("0002-") and second.previous == first.version
     assert len(replaced) == 1
     temp, target, points_to = replaced[0]
-    assert temp.startswith(".current.") and target == "current"
+    assert temp.startswith(".callflow-tmp.current") and target == "current"
     assert points_to == f"versions/{second.version}"
     root = etc / "callflow" / "tiny"
-    assert sorted(p.name for p in root.iterdir()) == ["current", "versions"]  # no temp left
+    assert sorted(p.name for p in root.iterdir()) == ["current", "journal.json", "versions"]
 
 
 def test_include_lines_are_added_once_and_the_main_files_keep_their_content(
@@ -315,18 +341,45 @@ def test_deploying_the_current_site_again_writes_nothing_but_still_verifies(
     assert (again.version, again.previous, again.changed) == (first.version, None, False)
     assert again.reload_seconds == 0.0
     assert pbx.reloads() == 0
-    assert pbx.commands == ["dialplan show"]  # tiny has no queues or mailboxes
+    assert pbx.commands == ["core show settings", "dialplan show"]  # tiny: no queues, mailboxes
+    assert not again.reloaded
     assert SiteTree(etc, "tiny").versions() == [first.version]
     assert (etc / "extensions.conf").stat().st_mtime_ns == mtime
 
 
-def test_a_noop_deploy_fails_loudly_when_asterisk_does_not_run_the_current_version(
+def test_a_noop_deploy_reloads_when_asterisk_does_not_run_the_current_version(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    first = deploy(tiny(2), etc, asterisk=pbx)
+    pbx.contexts.pop("cf-tiny-p1")  # e.g. someone reloaded a hand-edited dialplan
+    again = deploy(tiny(2), etc, asterisk=pbx)
+    assert (again.version, again.changed, again.reloaded) == (first.version, False, True)
+    assert "cf-tiny-p1" in pbx.contexts
+
+
+def test_a_noop_deploy_fails_loudly_when_asterisk_will_not_run_the_current_version(
     etc: Path, pbx: FakeAsterisk
 ) -> None:
     deploy(tiny(2), etc, asterisk=pbx)
-    pbx.contexts.pop("cf-tiny-p1")  # e.g. someone reloaded a hand-edited dialplan
+
+    class Forgets(FakeAsterisk):
+        def cli(self, command: str) -> str:
+            out = super().cli(command)
+            self.contexts.pop("cf-tiny-p1", None)
+            return out
+
     with pytest.raises(DeployError, match=r"already current.*\n  - context cf-tiny-p1 is not"):
-        deploy(tiny(2), etc, asterisk=pbx)
+        deploy(tiny(2), etc, asterisk=Forgets(etc))
+
+
+def test_a_noop_deploy_of_a_version_asterisk_runs_without_its_marker_is_not_unchanged(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    """Same contexts, same counts, but not these bytes: the marker tells."""
+    first = deploy(tiny(2), etc, asterisk=pbx)
+    pbx.contexts["callflow-version-tiny"] = {"s": ["NoOp(callflow 0001-000000000000 0)"]}
+    again = deploy(tiny(2), etc, asterisk=pbx)
+    assert (again.version, again.reloaded) == (first.version, True)
 
 
 def test_a_noop_deploy_puts_back_a_removed_include_line_and_reloads(
@@ -364,7 +417,9 @@ def test_a_version_asterisk_loads_short_of_priorities_is_rolled_back(
     etc: Path, pbx: FakeAsterisk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     good = deploy(tiny(2), etc, asterisk=pbx)
-    monkeypatch.setattr(callflow.deploy, "compile_site", mangled(drop_line("exten => s,2,")))
+    monkeypatch.setattr(
+        callflow.deploy.journal, "compile_site", mangled(drop_line("exten => s,2,"))
+    )
     with pytest.raises(DeployError) as failed:
         deploy(tiny(3), etc, asterisk=pbx)
 
@@ -377,7 +432,7 @@ def test_a_version_asterisk_loads_short_of_priorities_is_rolled_back(
     assert tree.versions() == [good.version]
     rejected = next((tree.root / "failed").iterdir())
     assert rejected.name.startswith("0002-") and str(rejected) in message
-    assert pbx.contexts["cf-tiny-p1"] == {"s": 3}
+    assert len(pbx.contexts["cf-tiny-p1"]["s"]) == 3
     assert "cf-tiny-p2" not in pbx.contexts  # the rollback reload dropped it again
     assert pbx.reloads() == 3
 
@@ -386,7 +441,9 @@ def test_a_failed_first_deploy_takes_the_include_lines_out_again(
     etc: Path, pbx: FakeAsterisk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = (etc / "extensions.conf").read_text()
-    monkeypatch.setattr(callflow.deploy, "compile_site", mangled(drop_line("[cf-tiny-hooks]")))
+    monkeypatch.setattr(
+        callflow.deploy.journal, "compile_site", mangled(drop_line("[cf-tiny-hooks]"))
+    )
     with pytest.raises(DeployError, match=r"rolled back to no version"):
         deploy(tiny(2), etc, asterisk=pbx)
 
@@ -427,21 +484,33 @@ def test_new_warnings_in_the_log_fail_the_deploy(etc: Path, pbx: FakeAsterisk) -
     assert SiteTree(etc, "tiny").current() == first.version
 
 
-def test_an_asterisk_that_stops_answering_fails_the_deploy_and_says_so(
+def test_an_asterisk_that_stops_answering_fails_the_deploy_and_the_next_run_goes_back(
     etc: Path, pbx: FakeAsterisk
 ) -> None:
     first = deploy(tiny(2), etc, asterisk=pbx)
 
-    class Down:
+    class Down(FakeAsterisk):
         def cli(self, command: str) -> str:
-            raise DeployError("Unable to connect to remote asterisk")
+            if "reload" in command:
+                raise DeployError("Unable to connect to remote asterisk")
+            return super().cli(command)
 
     with pytest.raises(DeployError) as failed:
-        deploy(tiny(3), etc, asterisk=Down())
+        deploy(tiny(3), etc, asterisk=Down(etc))
     message = str(failed.value)
     assert "reload failed: Unable to connect" in message
-    assert "ROLLBACK FAILED VERIFICATION TOO" in message
-    assert SiteTree(etc, "tiny").current() == first.version
+    assert f"GOING BACK TO version {first.version} FAILED VERIFICATION TOO" in message
+    tree = SiteTree(etc, "tiny")
+    assert tree.current() == first.version  # switched back on disk ...
+    pending = tree.journal().pending  # ... but not verified: still pending
+    assert pending is not None and pending.source == first.version
+
+    pbx.commands.clear()
+    result = deploy(tiny(3), etc, asterisk=pbx)  # Asterisk is back
+    assert result.recovered is not None and "undid an interrupted deploy" in result.recovered
+    assert result.changed and result.version.startswith("0003-")
+    assert pbx.commands.count("dialplan reload") == 2  # going back, then the deploy
+    assert tree.journal() == Journal(verified=result.version)
 
 
 # --------------------------------------------------------------------------- verify
@@ -496,10 +565,16 @@ def test_verify_asks_context_by_context_when_the_listing_does_not_add_up() -> No
             "dialplan show": DIALPLAN_SHOW.replace("(5 priorities)", "(6 priorities)"),
             "dialplan show hints": "-= 2 extensions (6 priorities) in 1 context. =-\n",
             "dialplan show nope": "There is no existence of 'nope' context\n",
+            "dialplan show callflow-version-s": "There is no existence of it\n",
         }
     )
     assert verify(pbx, manifest({"hints": 6, "nope": 1})) == ["context nope is not loaded"]
-    assert pbx.commands == ["dialplan show", "dialplan show hints", "dialplan show nope"]
+    assert pbx.commands == [
+        "dialplan show",
+        "dialplan show hints",
+        "dialplan show nope",
+        "dialplan show callflow-version-s",
+    ]
 
 
 # --------------------------------------------------------------------------- rollback
@@ -537,15 +612,40 @@ def test_rollback_of_a_site_never_deployed_is_an_error(etc: Path, pbx: FakeAster
 def test_a_rollback_that_does_not_verify_restores_the_current_version(
     etc: Path, pbx: FakeAsterisk
 ) -> None:
-    deploy(tiny(2), etc, asterisk=pbx)
+    v1 = deploy(tiny(2), etc, asterisk=pbx).version
+    v2 = deploy(tiny(3), etc, asterisk=pbx).version
+
+    class BreaksV1(FakeAsterisk):
+        def cli(self, command: str) -> str:
+            out = super().cli(command)
+            if command == "dialplan reload" and v1 in os.readlink(etc / "callflow/tiny/current"):
+                self.contexts["cf-tiny-p1"]["s"].pop()
+            return out
+
+    broken = BreaksV1(etc)
+    broken.cli("dialplan reload")
+    with pytest.raises(DeployError, match=rf"failed verification(.|\n)*{v2} is current again"):
+        rollback("tiny", etc, asterisk=broken)
+    tree = SiteTree(etc, "tiny")
+    assert tree.current() == v2 and tree.journal() == Journal(verified=v2)
+    assert broken.contexts["cf-tiny-p2"] == {
+        "s": ["Set(CF_TRACE=${CF_TRACE} p2)", "Playback(hello-world)", "Goto(cf-tiny-bye,s,1)"]
+    }
+
+
+def test_rollback_to_a_hand_edited_version_is_refused_before_anything_changes(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    v1 = deploy(tiny(2), etc, asterisk=pbx).version
     v2 = deploy(tiny(3), etc, asterisk=pbx).version
     tree = SiteTree(etc, "tiny")
-    v1_ext = tree.path(tree.manifest(v2).previous or "") / "extensions.conf"
+    v1_ext = tree.path(v1) / "extensions.conf"
     v1_ext.write_text(v1_ext.read_text().replace("exten => s,3,", "; broken "))
-    with pytest.raises(DeployError, match=rf"failed verification(.|\n)*{v2} is current again"):
+    pbx.commands.clear()
+    with pytest.raises(DeployError, match=rf"version {v1} was edited by hand.*extensions.conf"):
         rollback("tiny", etc, asterisk=pbx)
     assert tree.current() == v2
-    assert pbx.contexts["cf-tiny-p2"] == {"s": 3}
+    assert "dialplan reload" not in pbx.commands
 
 
 # --------------------------------------------------------------------------- diff
