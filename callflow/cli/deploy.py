@@ -125,7 +125,7 @@ def deploy_cmd(
 
     With --rollback, SITE is a site file or just the site's name (e.g. `star_motors`).
     """
-    from callflow.deploy import DeployRefused, SiteTree, deploy
+    from callflow.deploy import DeployRefused, deploy
     from callflow.deploy import rollback as do_rollback
 
     if rollback and _SITE_NAME.fullmatch(site_spec) and not Path(site_spec).exists():
@@ -134,7 +134,7 @@ def deploy_cmd(
         site = load(site_spec)
         site_name = site.name
     etc_dir, control, reader = _target(etc, use_sandbox, state_dir, asterisk_argv, log_file)
-    signal.signal(signal.SIGTERM, _interrupted)
+    previous_handler = signal.signal(signal.SIGTERM, _interrupted)
     try:
         if site is None or rollback:
             result = do_rollback(site_name, etc_dir, asterisk=control, log_reader=reader)
@@ -146,16 +146,12 @@ def deploy_cmd(
     except CallflowError as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
-        try:
-            journal = SiteTree(etc_dir, site_name).journal()
-        except CallflowError:
-            journal = None
-        if journal is None or journal.pending:
-            state = "the unfinished change is still pending: the next deploy or rollback undoes it"
-        else:
-            state = f"Asterisk runs the verified version {journal.verified or '(none)'}"
-        click.echo(f"Error: {site_name}: interrupted; {state}", err=True)
+        click.echo(
+            f"Error: {site_name}: interrupted; {_after_interrupt(etc_dir, site_name)}", err=True
+        )
         sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
     if result.recovered:
         click.echo(f"{site_name}: first {result.recovered}")
     if result.edited:
@@ -176,6 +172,21 @@ def deploy_cmd(
         f"in {result.seconds:.2f}s: reload {result.reload_seconds:.2f}s, "
         f"verify {result.verify_seconds:.2f}s"
     )
+
+
+def _after_interrupt(etc_dir: Path, site_name: str) -> str:
+    """What an interrupted deploy left: read from the journal, not assumed."""
+    from callflow.deploy import SiteTree
+
+    try:
+        journal = SiteTree(etc_dir, site_name).journal()
+    except CallflowError:
+        journal = None
+    if journal is None or journal.pending:
+        return "the unfinished change is still pending: the next deploy or rollback undoes it"
+    if not journal.exists:
+        return "nothing was changed"
+    return f"Asterisk runs the verified version {journal.verified or '(none)'}"
 
 
 @click.command("diff")

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+import callflow.deploy
 import callflow.deploy.journal
+import callflow.deploy.versions
 from callflow import Hangup, Play, Site, compile_site
 from callflow.compiler import CompiledSite
 from callflow.deploy import (
@@ -23,6 +25,7 @@ from callflow.deploy import (
     Journal,
     LogReader,
     Manifest,
+    Pending,
     SiteTree,
     deploy,
     diff,
@@ -702,3 +705,234 @@ def test_cli_control_turns_failures_into_deploy_errors() -> None:
         slow.cli("dialplan reload")
     with pytest.raises(DeployError, match="No such file"):
         CliControl(["/nonexistent/asterisk"]).cli("core show version")
+
+
+# --------------------------------------------------------------------------- the journal
+
+
+def test_a_config_dir_asterisk_does_not_run_from_is_refused_with_nothing_written(
+    etc: Path, tmp_path: Path
+) -> None:
+    elsewhere = FakeAsterisk(tmp_path)  # reports tmp_path as its configuration directory
+    before = sorted(p.name for p in etc.iterdir())
+    with pytest.raises(DeployError, match=rf"{etc} is not the configuration directory.*"):
+        deploy(tiny(2), etc, asterisk=elsewhere)
+    with pytest.raises(DeployError, match="is not the configuration directory"):
+        rollback("tiny", etc, asterisk=elsewhere)
+    assert sorted(p.name for p in etc.iterdir()) == before
+    assert elsewhere.commands == ["core show settings", "core show settings"]
+
+
+def test_rollback_of_a_site_never_deployed_creates_nothing(etc: Path, pbx: FakeAsterisk) -> None:
+    with pytest.raises(DeployError, match="'tiny' is not deployed"):
+        rollback("tiny", etc, asterisk=pbx)
+    assert not (etc / "callflow").exists()
+
+
+class Interrupting(FakeAsterisk):
+    """Raises ``error`` once, at the first command that starts with ``at``, while
+    a site's ``current`` points at a version whose id starts with ``version``."""
+
+    def __init__(self, etc_dir: Path, at: str, error: BaseException, version: str) -> None:
+        super().__init__(etc_dir)
+        self.at, self.error, self.version = at, error, version
+        self.armed = True
+
+    def cli(self, command: str) -> str:
+        points = " ".join(map(os.readlink, self.etc_dir.glob("callflow/*/current")))
+        if self.armed and command.startswith(self.at) and f"/{self.version}" in points:
+            self.armed = False
+            raise self.error
+        return super().cli(command)
+
+
+@pytest.mark.parametrize("at", ["dialplan reload", "voicemail reload", "dialplan show"])
+def test_ctrl_c_during_reload_or_verify_undoes_the_switch_before_it_ends(
+    etc: Path, at: str
+) -> None:
+    pbx = Interrupting(etc, at, KeyboardInterrupt(), version="0002-")
+    first = deploy(tiny(2), etc, asterisk=pbx)
+    with pytest.raises(KeyboardInterrupt):
+        deploy(tiny(3), etc, asterisk=pbx)
+    tree = SiteTree(etc, "tiny")
+    assert tree.current() == first.version
+    assert tree.journal() == Journal(verified=first.version)
+    assert "cf-tiny-p2" not in pbx.contexts and "cf-tiny-p1" in pbx.contexts
+    assert [p.name[:5] for p in (tree.root / "failed").iterdir()] == ["0002-"]
+
+
+def test_an_exception_inside_verify_never_leaves_an_unverified_version_current(
+    etc: Path,
+) -> None:
+    cut = UnicodeDecodeError("utf-8", b"\xe4\xb8", 0, 2, "unexpected end of data")
+    pbx = Interrupting(etc, "queue show", cut, version="0002-")
+    first = deploy(four_s(), etc, asterisk=pbx)
+    with pytest.raises(DeployError, match="verify failed: 'utf-8' codec can't decode"):
+        deploy(dataclasses.replace(four_s(), label="changed"), etc, asterisk=pbx)
+    tree = SiteTree(etc, "star_motors")
+    assert tree.current() == first.version
+    assert tree.journal() == Journal(verified=first.version)
+
+
+def test_a_switch_left_pending_by_a_killed_run_is_undone_before_anything_else(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    first = deploy(tiny(2), etc, asterisk=pbx)
+    tree = SiteTree(etc, "tiny")
+    # what kill -9 between the switch and the end of verify leaves: a pending journal,
+    # current on the new version, Asterisk running it (or half of it), temp files around
+    killed = tree.add(compile_site(tiny(3)), previous=first.version)
+    tree.write_journal(
+        Journal(verified=first.version, pending=Pending("deploy", first.version, killed.version))
+    )
+    tree.switch(killed.version)
+    pbx.cli("dialplan reload")
+    (tree.root / "versions" / ".callflow-tmp.half-written").mkdir()
+    (etc / ".callflow-tmp.extensions.conf.x").write_text("half")
+
+    pbx.commands.clear()
+    again = deploy(tiny(2), etc, asterisk=pbx)  # the same site as before: after the undo
+    assert (
+        again.recovered
+        == f"undid an interrupted deploy to {killed.version}; back on {first.version}"
+    )
+    assert (again.version, again.changed) == (first.version, False)
+    assert "cf-tiny-p2" not in pbx.contexts
+    assert pbx.commands.count("dialplan reload") == 1
+    assert tree.journal() == Journal(verified=first.version)
+    assert not list(etc.rglob(".callflow-tmp.*"))
+    assert (tree.root / "failed" / killed.version).is_dir()
+    assert diff(tiny(2), etc) == ""
+
+
+def test_diff_compares_with_what_was_verified_not_with_a_pending_switch(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    first = deploy(tiny(2), etc, asterisk=pbx)
+    tree = SiteTree(etc, "tiny")
+    killed = tree.add(compile_site(tiny(3)), previous=first.version)
+    tree.write_journal(
+        Journal(verified=first.version, pending=Pending("deploy", first.version, killed.version))
+    )
+    tree.switch(killed.version)
+    assert diff(tiny(3), etc) != ""  # the pending version is not what runs
+    assert f"({first.version})" in diff(tiny(3), etc)
+
+
+def test_a_version_deployed_before_the_journal_is_adopted_once_verified(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    first = deploy(tiny(2), etc, asterisk=pbx)
+    tree = SiteTree(etc, "tiny")
+    tree.journal_path.unlink()
+    again = deploy(tiny(2), etc, asterisk=pbx)
+    assert (again.version, again.changed, again.recovered) == (first.version, False, None)
+    assert tree.journal() == Journal(verified=first.version)
+
+
+def test_a_hand_edited_current_version_is_deployed_afresh_and_reported(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    first = deploy(tiny(2), etc, asterisk=pbx)
+    edited = SiteTree(etc, "tiny").files(first.version)["queues.conf"]
+    edited.write_text(edited.read_text() + "[sneaky]\nstrategy = ringall\n")
+    again = deploy(tiny(2), etc, asterisk=pbx)
+    assert again.changed and again.edited == ("queues.conf",)
+    assert again.version == "0002-" + first.version[5:]
+    assert "sneaky" not in pbx.queues
+
+
+def test_a_context_the_pbx_owns_blocks_a_deploy_before_anything_is_written(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    (etc / "extensions.conf").write_text("[general]\n\n[cf-tiny-p1]\nexten => s,1,NoOp()\n")
+    pbx.cli("dialplan reload")
+    before = sorted(p.name for p in etc.iterdir())
+    with pytest.raises(DeployError, match=r"refused, nothing was changed.*cf-tiny-p1.*PBX"):
+        deploy(tiny(2), etc, asterisk=pbx)
+    assert sorted(p.name for p in etc.iterdir()) == sorted([*before, "callflow"])
+    assert not (etc / "callflow" / "tiny" / "versions").exists()
+
+
+# --------------------------------------------------------------------------- files on disk
+
+
+def test_files_are_readable_by_another_user_whatever_the_umask(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    old = os.umask(0o077)
+    try:
+        result = deploy(tiny(2), etc, asterisk=pbx)
+    finally:
+        os.umask(old)
+    root = etc / "callflow" / "tiny"
+    for directory in (
+        etc / "callflow",
+        root,
+        root / "versions",
+        root / "versions" / result.version,
+    ):
+        assert directory.stat().st_mode & 0o777 == 0o755, directory
+    for path in [*result.files.values(), root / "journal.json", etc / "queues.conf"]:
+        assert path.stat().st_mode & 0o777 == 0o644, path
+
+
+def test_a_symlinked_main_extensions_conf_stays_a_symlink(
+    etc: Path, pbx: FakeAsterisk, tmp_path: Path
+) -> None:
+    real = tmp_path / "shared" / "extensions.conf"
+    real.parent.mkdir()
+    real.write_text("[general]\n")
+    (etc / "extensions.conf").unlink()
+    (etc / "extensions.conf").symlink_to(real)
+
+    deploy(tiny(2), etc, asterisk=pbx)
+    assert (etc / "extensions.conf").is_symlink()
+    assert real.read_text() == f"[general]\n{include_line('tiny', 'extensions.conf')}\n"
+    assert "cf-tiny-p1" in pbx.contexts
+
+
+def test_a_full_disk_is_one_clear_error_and_leaves_no_staging_behind(
+    etc: Path, pbx: FakeAsterisk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = deploy(tiny(2), etc, asterisk=pbx)
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(callflow.deploy.versions.os, "fsync", full)
+    with pytest.raises(DeployError, match=r"cannot write in .*No space left on device"):
+        deploy(tiny(3), etc, asterisk=pbx)
+    monkeypatch.undo()
+    tree = SiteTree(etc, "tiny")
+    assert tree.versions() == [first.version] and tree.current() == first.version
+    assert not list(etc.rglob(".callflow-tmp*"))
+
+
+# --------------------------------------------------------------------------- reading Asterisk
+
+
+def test_only_the_lines_the_reload_logged_count_against_a_deploy() -> None:
+    logged = [
+        "[2026-12-01 02:36:04.208] WARNING[17935] config.c: parse error: no closing ']', line 4",
+        "[2026-12-01 02:51:54.710] WARNING[13527][C-00000001] file.c: File x does not exist",
+        "[2026-12-01 02:51:54.710] WARNING[13527][C-0000002a] pbx.c: Channel sent to invalid",
+        "[2026-12-01 02:51:55.000] WARNING[13000] res_pjsip.c: qualify of 1001 timed out",
+        "[2026-12-01 02:51:55.000] ERROR[13000] app_queue.c: bad member line",
+        "[2026-12-01 02:51:55.000] WARNING[13000] func_odbc.c: in callflow/tiny/current/x",
+        "[x] WARNING[1] taskprocessor.c: Taskprocessor 'a' queue reached 500 scheduled tasks",
+        "an unknown format WARNING",
+    ]
+    assert callflow.deploy.reload_lines(logged, "tiny") == [
+        logged[0],
+        logged[4],
+        logged[5],
+        logged[7],
+    ]
+
+
+def test_cli_control_survives_bytes_asterisk_cut_mid_character() -> None:
+    cut = CliControl(
+        [sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'Li \\xe6\\x9d')"]
+    )
+    assert cut.cli("queue show") == "Li \ufffd"
