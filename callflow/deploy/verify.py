@@ -21,6 +21,8 @@ _CONTEXT = re.compile(r"\[ Context '(.+)' created by '.*' \]$")
 _PRIORITY = re.compile(r"\s+(?:'.*' =>|\[[^\]]*\])?\s*(?:\d+\.|hint:) ")
 _MARKER = re.compile(r"NoOp\((callflow [^)]*)\)")
 _QUEUE = re.compile(r"^(\S+) has \d+ calls? ", re.MULTILINE)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_RUNTIME_MEMBER = re.compile(r"\((?:dynamic|realtime)\)")
 _CONFIG_DIR = re.compile(r"^\s*Configuration directory:\s*(.+?)\s*$", re.MULTILINE)
 
 
@@ -96,9 +98,12 @@ def verify(
             problems.append(f"context {context} has {len(priorities)} priorities, expected {count}")
     problems += [f"context {c} was dropped but is still loaded" for c in gone if c in loaded]
     if (expected and expected.queues) or gone_queues:
-        queues = set(_QUEUE.findall(asterisk.cli("queue show")))
+        shown = asterisk.cli("queue show")
+        queues = set(_QUEUE.findall(shown))
         wanted = expected.queues if expected else ()
         problems += [f"queue {q} is not loaded" for q in wanted if q not in queues]
+        if expected and expected.members:
+            problems += _member_problems(expected, _static_members(shown), queues)
         problems += [
             f"queue {q} was dropped but is still loaded" for q in gone_queues if q in queues
         ]
@@ -108,6 +113,47 @@ def verify(
         for context, numbers in expected.mailboxes.items():
             missing = [n for n in numbers if (context, n) not in boxes]
             problems += [f"mailbox {n}@{context} is not loaded" for n in missing]
+    return problems
+
+
+def _static_members(output: str) -> dict[str, list[str]]:
+    """The member lines of each queue in a ``queue show`` answer, members added at run
+    time (dynamic, realtime) left out: those are not in queues.conf."""
+    members: dict[str, list[str]] = {}
+    queue: list[str] | None = None  # the member lines of the queue being read
+    in_members = False
+    for raw in output.splitlines():
+        plain = _ANSI.sub("", raw)
+        line = plain.strip()
+        if header := _QUEUE.match(plain):
+            queue = members.setdefault(header.group(1), [])
+            in_members = False
+        elif line == "Members:":
+            in_members = queue is not None
+        elif not line or line.startswith(("No Callers", "Callers:", "No Members")):
+            in_members = False
+        elif in_members and queue is not None and not _RUNTIME_MEMBER.search(line):
+            queue.append(line)
+    return members
+
+
+def _member_problems(
+    expected: Manifest, members: dict[str, list[str]], loaded: set[str]
+) -> list[str]:
+    problems = []
+    for queue, interfaces in expected.members.items():
+        if queue not in loaded:
+            continue  # already said
+        shown = members.get(queue, [])
+        missing = [
+            i for i in interfaces if not any(f"({i})" in m or m.startswith(f"{i} ") for m in shown)
+        ]
+        problems += [f"queue {queue} has no member {i}" for i in missing]
+        if not missing and len(shown) != len(interfaces):
+            problems.append(
+                f"queue {queue} has {len(shown)} members from its configuration, "
+                f"expected {len(interfaces)}"
+            )
     return problems
 
 

@@ -77,6 +77,8 @@ class Manifest:
     #: sha256 of each file as written (marker included); empty for versions written
     #: before deploy kept them
     files: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: queue -> the interfaces of its static members (empty for older versions)
+    members: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     @property
     def marker(self) -> str:
@@ -97,6 +99,7 @@ class Manifest:
             contexts={c.name: c.priority_count for c in compiled.contexts},
             queues=tuple(q.name for q in compiled.queues),
             mailboxes={k: tuple(v) for k, v in sorted(mailboxes.items())},
+            members={q.name: tuple(m.interface for m in q.members) for q in compiled.queues},
         )
 
     def to_json(self) -> str:
@@ -115,6 +118,7 @@ class Manifest:
             queues=tuple(data["queues"]),
             mailboxes={str(k): tuple(v) for k, v in data["mailboxes"].items()},
             files={str(k): str(v) for k, v in data.get("files", {}).items()},
+            members={str(k): tuple(v) for k, v in data.get("members", {}).items()},
         )
 
 

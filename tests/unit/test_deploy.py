@@ -65,7 +65,7 @@ class FakeAsterisk:
         self.keep_dropped = keep_dropped
         self.commands: list[str] = []
         self.contexts: dict[str, dict[str, list[str]]] = {}  # context -> extension -> apps
-        self.queues: set[str] = set()
+        self.queues: dict[str, list[str]] = {}  # queue -> member interfaces
         self.mailboxes: dict[str, set[str]] = {}
 
     def cli(self, command: str) -> str:
@@ -77,7 +77,13 @@ class FakeAsterisk:
             self.contexts = {**self.contexts, **loaded} if self.keep_dropped else loaded
             return "Dialplan reloaded.\n"
         if command == "module reload app_queue.so":
-            self.queues = {name for name, _ in self._sections("queues.conf")} - {"general"}
+            self.queues = {
+                name: [
+                    line.split("=>")[1].split(",")[0].strip() for line in lines if "member" in line
+                ]
+                for name, lines in self._sections("queues.conf")
+                if name != "general"
+            }
             return "Module 'app_queue.so' reloaded successfully.\n"
         if command == "voicemail reload":
             self.mailboxes = {}
@@ -99,8 +105,11 @@ class FakeAsterisk:
             )
         if command == "queue show":
             return "".join(
-                f"{name} has 0 calls (max unlimited) in 'ringall' strategy\n   No Callers\n\n"
-                for name in sorted(self.queues)
+                f"{name} has 0 calls (max unlimited) in 'ringall' strategy\n"
+                + ("   Members: \n" if members else "   No Members\n")
+                + "".join(f"      X ({m}) (ringinuse disabled) (Invalid)\n" for m in members)
+                + "   No Callers\n\n"
+                for name, members in sorted(self.queues.items())
             )
         if command == "voicemail show users":
             rows = [
@@ -936,3 +945,33 @@ def test_cli_control_survives_bytes_asterisk_cut_mid_character() -> None:
         [sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'Li \\xe6\\x9d')"]
     )
     assert cut.cli("queue show") == "Li \ufffd"
+
+
+# What Asterisk 22 printed for a queue with two static members and one added at run time.
+QUEUE_SHOW = (
+    "star_motors-care has 0 calls (max unlimited) in 'rrmemory' strategy (0s holdtime), W:0\n"
+    "   Members: \n"
+    "      Local/x@cf-test-agent/n (ringinuse disabled)\x1b[1;36;40m (dynamic)\x1b[0m "
+    "(\x1b[1;32;40mInvalid\x1b[0m) has taken no calls yet\n"
+    "      He Yu (finance) (PJSIP/5001) (ringinuse disabled)\x1b[0m (Invalid) has taken no calls\n"
+    "      Liu Fang (customer care) (PJSIP/4001) (ringinuse disabled) (Invalid) has taken no\n"
+    "   No Callers\n\n"
+)
+
+
+def test_verify_reads_back_the_static_members_of_each_queue() -> None:
+    pbx = Scripted({"dialplan show": DIALPLAN_SHOW, "queue show": QUEUE_SHOW})
+    both = dataclasses.replace(
+        manifest({"hints": 4}),
+        queues=("star_motors-care",),
+        members={"star_motors-care": ("PJSIP/5001", "PJSIP/4001")},
+    )
+    assert verify(pbx, both) == []  # the dynamic member is not the configuration's
+    one_skipped = dataclasses.replace(
+        both, members={"star_motors-care": ("PJSIP/5001", "PJSIP/4001", "PJSIP/2002")}
+    )
+    assert verify(pbx, one_skipped) == ["queue star_motors-care has no member PJSIP/2002"]
+    fewer = dataclasses.replace(both, members={"star_motors-care": ("PJSIP/5001",)})
+    assert verify(pbx, fewer) == [
+        "queue star_motors-care has 2 members from its configuration, expected 1"
+    ]
