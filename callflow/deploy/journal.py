@@ -400,11 +400,10 @@ def _reload_and_verify(
         problems.append(f"reload failed: {exc}")
     reloaded = time.monotonic()
     if not problems:
-        had = replaced or None
-        gone = sorted(set(had.contexts) - set(expected.contexts if expected else ())) if had else []
-        gone_queues = (
-            sorted(set(had.queues) - set(expected.queues if expected else ())) if had else []
-        )
+        kept_contexts = set(expected.contexts) if expected else set()
+        kept_queues = set(expected.queues) if expected else set()
+        gone = sorted(set(replaced.contexts) - kept_contexts) if replaced else []
+        gone_queues = sorted(set(replaced.queues) - kept_queues) if replaced else []
         try:
             problems += verify(asterisk, expected, gone=gone, gone_queues=gone_queues, site=site)
         except Exception as exc:
