@@ -975,3 +975,16 @@ def test_verify_reads_back_the_static_members_of_each_queue() -> None:
     assert verify(pbx, fewer) == [
         "queue star_motors-care has 2 members from its configuration, expected 1"
     ]
+
+
+def test_a_current_link_moved_by_hand_to_a_version_asterisk_does_not_run_is_put_back(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    v1 = deploy(tiny(2), etc, asterisk=pbx).version
+    v2 = deploy(tiny(3), etc, asterisk=pbx).version
+    tree = SiteTree(etc, "tiny")
+    tree.switch(v1)  # by hand, no reload: Asterisk still runs v2
+    again = deploy(tiny(3), etc, asterisk=pbx)
+    assert again.recovered == f"current pointed at {v1}, which was never verified; back on {v2}"
+    assert (again.version, again.changed) == (v2, False)
+    assert tree.versions() == [v1, v2]  # v1 is history, not a rejected version
