@@ -344,7 +344,7 @@ class _Checker:
                 f"{path}.target", "CF104", f"unknown staff member or group {node.target!r}"
             )
         # Dial(dev1&dev2&...,ring): one config line and one argument buffer in Asterisk
-        size = sum(len(p.device) + 1 for p in people) + 8
+        size = sum(len(p.device) + 1 for p in people if isinstance(p.device, str)) + 8
         if size > APP_ARGS_BYTES - 200:
             yield self.err(
                 f"{path}.target",

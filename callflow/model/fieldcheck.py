@@ -89,7 +89,7 @@ def _accepts(annotation: object) -> Callable[[object], bool]:
     """A shallow test: could ``value`` be meant as this alternative of a union?"""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _accepts(typing.get_args(annotation)[0])
+        return _accepts(_number_base(*typing.get_args(annotation)))
     if annotation is type(None):
         return lambda v: v is None
     if annotation is float:
@@ -230,8 +230,16 @@ def _literal_code(args: tuple[Any, ...], field: str) -> str:
     return LITERAL_CODES.get(field, WRONG_TYPE) if literal else WRONG_TYPE
 
 
+def _number_base(base: Any, *metadata: Any) -> Any:
+    """An int with a :class:`Range` takes any number at the type level, so that ``inf`` or
+    ``2.5`` for a whole number of seconds is reported as a number out of its range."""
+    if base is int and any(isinstance(m, Range) for m in metadata):
+        return float
+    return base
+
+
 def _annotated(base: Any, metadata: tuple[Any, ...], field: str) -> Checker:
-    inner = _checker(base, field)
+    inner = _checker(_number_base(base, *metadata), field)
     extra: list[Checker] = []
     for meta in metadata:
         if isinstance(meta, Range):
@@ -251,7 +259,8 @@ def _annotated(base: Any, metadata: tuple[Any, ...], field: str) -> Checker:
 
 def _range(bounds: Range, field: str) -> Checker:
     def in_range(value: Any, path: str, out: list[Diagnostic]) -> bool:
-        if math.isfinite(value) and bounds.lo <= value <= bounds.hi:
+        whole = isinstance(value, int) or not bounds.integer
+        if whole and math.isfinite(value) and bounds.lo <= value <= bounds.hi:
             return True
         out.append(
             Diagnostic(
