@@ -82,7 +82,7 @@ def valid_timezone(name: str) -> bool:
 
 
 def _npath(node: Node) -> str:
-    return f"site.nodes[{node.id!r}]"
+    return f"site.nodes[{shown(node.id)}]"
 
 
 def _item_path(kind: str, item: object, index: int) -> str:
@@ -175,13 +175,13 @@ class _Checker:
             yield self.err(
                 path,
                 "CF103",
-                f"{what} {value!r} is not a valid identifier "
+                f"{what} {shown(value)} is not a valid identifier "
                 "(lower-case letter, then up to 31 of a-z, 0-9, _)",
             )
 
     def target(self, path: str, value: str | None) -> Iterator[Diagnostic]:
         if value is not None and value not in self.site.node_map:
-            yield self.err(path, "CF101", f"unknown target {value!r}")
+            yield self.err(path, "CF101", f"unknown target {shown(value)}")
 
     def prompts(self, path: str, prompts: tuple[Prompt, ...]) -> Iterator[Diagnostic]:
         for i, p in enumerate(prompts):
@@ -258,7 +258,7 @@ class _Checker:
         seen: set[str] = set()
         groups = set(self.site.groups)
         for person in self.staff:
-            path = f"site.staff[{person.id!r}]"
+            path = f"site.staff[{shown(person.id)}]"
             yield from self.ident(path, person.id, "staff id")
             if person.id in seen:
                 yield self.err(path, "CF117", f"duplicate staff id {person.id!r}")
@@ -426,7 +426,7 @@ class _Checker:
 
     # -- campaigns -------------------------------------------------------------------------------
     def check_campaign(self, c: Campaign) -> Iterator[Diagnostic]:
-        path = f"site.campaigns[{c.id!r}]"
+        path = f"site.campaigns[{shown(c.id)}]"
         yield from self.ident(path, c.id, "campaign id")
         if c.window is None:
             yield self.err(

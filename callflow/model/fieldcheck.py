@@ -260,7 +260,7 @@ def _describe(annotation: object) -> str:
     if origin is typing.Literal:
         return "one of " + ", ".join(repr(a) for a in args)
     if origin in (tuple, list, Sequence):
-        return f"a list of {_describe(args[0])}"
+        return "a list of " + _describe(args[0]).removeprefix("a ").removeprefix("an ")
     if origin is Mapping or origin is dict:
         return f"a dict of {_describe(args[0])} to {_describe(args[1])}"
     names = {
@@ -456,21 +456,21 @@ def _text(rule: Text, field: str) -> Checker:
                     )
                 )
                 return False
-        if len(value) > rule.max_chars:
-            out.append(
-                Diagnostic(
-                    path,
-                    TOO_LONG,
-                    f"{field} is {len(value)} characters; at most {rule.max_chars}",
-                )
-            )
-            return False
         if rule.max_bytes is not None and size > rule.max_bytes:
             out.append(
                 Diagnostic(
                     path,
                     TOO_LONG,
                     f"{field} is {size} bytes in UTF-8; at most {rule.max_bytes} ({rule.why})",
+                )
+            )
+            return False
+        if len(value) > rule.max_chars:
+            out.append(
+                Diagnostic(
+                    path,
+                    TOO_LONG,
+                    f"{field} is {len(value)} characters; at most {rule.max_chars}",
                 )
             )
             return False

@@ -302,9 +302,9 @@ class TimeCondition(Node):
         object.__setattr__(self, "hours", as_tuple(self.hours))
         holidays = as_tuple(self.holidays)
         if isinstance(holidays, tuple):
-            days = tuple(as_date(d) for d in holidays)
-            if all(isinstance(d, dt.date) for d in days):  # else reported by validation
-                holidays = tuple(sorted(set(days)))
+            holidays = tuple(as_date(d) for d in holidays)
+            if all(isinstance(d, dt.date) for d in holidays):  # else reported by validation
+                holidays = tuple(sorted(set(holidays)))
         object.__setattr__(self, "holidays", holidays)
 
     def edges(self) -> dict[str, str | None]:

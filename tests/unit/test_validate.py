@@ -53,6 +53,13 @@ def test_broken_site_prints_every_problem_with_path_and_code():
     assert result.output == (GOLDEN / "broken_site.expected").read_text()
 
 
+def test_mistyped_site_prints_one_diagnostic_per_field_and_no_traceback():
+    result = CliRunner().invoke(main, ["validate", str(GOLDEN / "mistyped_site.py")])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.output == (GOLDEN / "mistyped_site.expected").read_text()
+
+
 def test_check_raises_with_all_errors_and_is_a_value_error():
     site = small_site(entries={"100": "nowhere", "x": "main"})
     with pytest.raises(ValueError) as info:
