@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import functools
 import math
+import typing
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -41,6 +42,7 @@ from callflow import (
     validate,
 )
 from callflow.errors import Diagnostic, Severity
+from callflow.model import fieldcheck
 from callflow.simulate import simulate
 
 #: every class a site is made of; each appears in :func:`full_site`
@@ -535,3 +537,25 @@ def test_iso_holiday_strings_are_dates_everywhere():
 def test_holidays_that_are_not_dates_are_refused(bad):
     found = {(d.path, d.code) for d in validate(holiday_site([bad]))}
     assert ("site.nodes['t'].holidays[0]", "CF132") in found
+
+
+# -- the fast path agrees with the full check -----------------------------------------------
+HINTS = {cls: typing.get_type_hints(cls, include_extras=True) for cls in MODEL}
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(fields_of_model()),
+    st.one_of(
+        ANY_VALUE,
+        st.floats(),
+        st.text(st.characters(exclude_categories=()), max_size=300),  # surrogates too
+        st.integers(0, 300).map(lambda n: "\U0001f600" * n),  # over a byte limit
+    ),
+)
+def test_the_fast_clean_check_says_clean_exactly_when_the_full_check_reports_nothing(where, value):
+    cls, name = where
+    annotation = HINTS[cls][name]
+    out: list[Diagnostic] = []
+    fieldcheck._checker(annotation, name)(value, "p", out)
+    assert fieldcheck._clean(annotation, name)(value) == (not out), out
