@@ -51,13 +51,14 @@ def _check_lines(name: str, text: str) -> None:
             raise RenderError(f"{name}:{number}: unexpected line {line[:80]!r}")
         if "\r" in line or "\x00" in line:
             raise RenderError(f"{name}:{number}: carriage return or NUL in output")
-        if len(line) * 4 > CONFIG_LINE_BYTES:  # only long lines can be too long in bytes
+        size = len(line)
+        if not line.isascii():
             try:
                 size = len(line.encode("utf-8"))
             except UnicodeEncodeError as exc:
                 raise RenderError(f"{name}:{number}: not UTF-8 text ({exc.reason})") from exc
-            if size > CONFIG_LINE_BYTES:
-                raise RenderError(
-                    f"{name}:{number}: line of {size} bytes; Asterisk skips lines over "
-                    f"{CONFIG_LINE_BYTES}"
-                )
+        if size > CONFIG_LINE_BYTES:
+            raise RenderError(
+                f"{name}:{number}: line of {size} bytes; Asterisk skips lines over "
+                f"{CONFIG_LINE_BYTES}"
+            )
