@@ -9,6 +9,7 @@ generated comments, diagrams and analysis, never executed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -42,12 +43,17 @@ def as_prompts(
         return ()
     if isinstance(value, (Prompt, str)):
         value = (value,)
-    if not isinstance(value, (list, tuple)):
-        return value
+    if not _is_sequence(value):
+        return value  # type: ignore[return-value]  # reported by validation
     return tuple(p if isinstance(p, Prompt) else Prompt(p) for p in value)
 
 
 def as_tuple(value: Any) -> Any:
-    """A list as a tuple; anything else unchanged (a wrong type is validation's to report,
-    not a constructor's to crash on)."""
-    return tuple(value) if isinstance(value, list) else value
+    """A list (or any other iterable of items: a generator, a tuple) as a tuple; anything
+    else unchanged, a string included, since ``groups=("sales")`` is a mistake to report,
+    not a constructor's to split into letters or crash on."""
+    return tuple(value) if _is_sequence(value) else value
+
+
+def _is_sequence(value: object) -> bool:
+    return isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping))

@@ -329,6 +329,12 @@ NAMED_CASES = [
     ),
     (lambda: small(entries={"100": None}), "site.entries['100']", "CF132"),
     (lambda: small(live=1), "site.live", "CF132"),
+    # a missing comma: ("sales") is a string, not a one-group tuple split into letters
+    (
+        lambda: small(staff=[Staff("ann", name="Ann", device="PJSIP/1001", groups=("sales"))]),
+        "site.staff['ann'].groups",
+        "CF132",
+    ),
 ]
 
 
@@ -559,3 +565,9 @@ def test_the_fast_clean_check_says_clean_exactly_when_the_full_check_reports_not
     out: list[Diagnostic] = []
     fieldcheck._checker(annotation, name)(value, "p", out)
     assert fieldcheck._clean(annotation, name)(value) == (not out), out
+
+
+def test_any_iterable_serves_where_a_list_is_expected():
+    site = small(nodes=(n for n in small().nodes), staff=iter(small().staff))
+    assert isinstance(site.nodes, tuple) and isinstance(site.staff, tuple)
+    assert validate(site) == []
