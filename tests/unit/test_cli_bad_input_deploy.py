@@ -66,7 +66,7 @@ CASES = [
     ("deploy {d}/broken.py --asterisk-etc {d}/etc", "unknown target 'nowhere'", 1),
     ("deploy shop --rollback --asterisk-etc {d}/etc --asterisk-cmd FAKE:etc", "not deployed", 1),
     ("deploy shop --rollback --asterisk-etc {d}/etc --asterisk-cmd FAKE:other", "not the conf", 1),
-    ("deploy shop --asterisk-etc {d}/etc", "use a .py file", 1),
+    ("deploy shop --asterisk-etc {d}/etc", "shop: no such file", 1),
     ("diff {d}/good.py", "give --asterisk-etc", 2),
     ("diff {d}/broken.py --asterisk-etc {d}/etc", "unknown target 'nowhere'", 1),
     ("diff {d}/good.py --asterisk-etc {d}/etc --state-dir {d}/s", "goes with --sandbox", 2),
