@@ -27,7 +27,7 @@ import re
 import secrets
 import time
 import wave
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -258,13 +258,23 @@ class CallDriver:
     """
 
     def __init__(
-        self, host: str, port: int, user: str, secret: str, *, action_timeout: float = 10.0
+        self,
+        host: str,
+        port: int,
+        user: str,
+        secret: str,
+        *,
+        action_timeout: float = 10.0,
+        cli: Callable[[str], str] | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.user = user
         self.secret = secret
         self.action_timeout = action_timeout
+        #: runs a CLI command another way than AMI's Command action (which needs the
+        #: ``command`` privilege a least-privilege AMI user does not have)
+        self._cli = cli
         self._manager: Any = None
         self._calls: dict[str, CallHandle] = {}  # by ;1 and ;2 uniqueid
         self._ids = itertools.count(1)
@@ -279,13 +289,15 @@ class CallDriver:
 
     @classmethod
     def from_sandbox(cls, sandbox: Sandbox, *, action_timeout: float = 10.0) -> CallDriver:
-        """A driver for a :class:`~callflow.sandbox.Sandbox`'s AMI."""
+        """A driver for a :class:`~callflow.sandbox.Sandbox`'s AMI; its CLI commands go
+        through the sandbox's control socket (its AMI user may not run them)."""
         return cls(
             sandbox.ami_host,
             sandbox.ami_port,
             sandbox.ami_user,
             sandbox.ami_secret,
             action_timeout=action_timeout,
+            cli=sandbox.cli,
         )
 
     # ---- connection
@@ -370,8 +382,14 @@ class CallDriver:
             raise CallTimeout(f"AMI {action.get('Action')}: no response within {limit:g}s") from exc
 
     async def command(self, command: str) -> str:
-        """Run an Asterisk CLI command over AMI and return its output."""
+        """Run an Asterisk CLI command and return its output: over the control socket
+        for a sandbox, else over AMI (the AMI user needs the ``command`` privilege)."""
         ami_value("command", command)
+        if self._cli is not None:
+            try:
+                return await asyncio.to_thread(self._cli, command)
+            except (RuntimeError, OSError) as exc:  # SandboxError, a failed subprocess
+                raise CallError(f"CLI command {command!r} failed: {exc}") from exc
         response = await self.action({"Action": "Command", "Command": command})
         if not response.success:
             raise CallError(f"AMI Command {command!r} failed: {response.get('message', '')}")

@@ -94,7 +94,7 @@ def nodes_at(draw: st.DrawFn, i: int, later: list[str]) -> Any:
                 st.dictionaries(st.sampled_from(list("123456789*#")), to, min_size=1, max_size=4)
             ),
             operator=draw(st.sampled_from(["q0", "q1", "d0"])),  # a way to a person
-            timeout=0.001,
+            timeout=0.01,  # the shortest valid: the live side really waits
             tries=draw(st.integers(1, 3)),
             invalid_prompt=draw(st.sampled_from([None, f"inv_{nid}"])),
             timeout_prompt=draw(st.sampled_from([None, f"tmo_{nid}"])),
@@ -110,7 +110,7 @@ def nodes_at(draw: st.DrawFn, i: int, later: list[str]) -> Any:
                 st.dictionaries(st.sampled_from("123"), st.sampled_from(["zh", "en", "zh_TW"]))
             ),
             next=draw(to),
-            timeout=0.001,
+            timeout=0.01,  # the shortest valid: the live side really waits
             default=draw(st.sampled_from([None, "en", "zh"])),
         )
     if kind == "branch":
