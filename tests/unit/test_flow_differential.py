@@ -252,3 +252,32 @@ def test_the_simulator_and_the_live_runtime_walk_every_call_alike(
     assert simulated.language == language
     assert simulated.variables.get(CF_LOOKUP, "") == lookup
     assert simulated.variables.get(CF_LANG, "") in ("", language) or lookup == "ok"
+
+
+def test_the_dotted_capital_i_is_no_vip_anywhere() -> None:
+    """The reproduced divergence of issue 10: simulate() lowered 'VİP' to 'vip' with
+    str.lower() while the runtime (and Asterisk's TOLOWER) left the İ alone."""
+    site = Site(
+        name="gen",
+        entries={"100": "look"},
+        staff=[Staff("ann", name="Ann", device="PJSIP/1", groups=("desk",))],
+        nodes=[
+            Lookup(id="look", next="route"),
+            Branch(id="route", attribute="tier", cases={"vip": "q0", "ey": "q1"}, default="bye"),
+            Queue(id="q0", members=["desk"], max_wait=60, overflow="bye"),
+            Queue(id="q1", members=["desk"], max_wait=60, overflow="bye"),
+            Hangup(id="bye"),
+        ],
+    )
+    at = DST_DAYS[-1]
+    routes = {}
+    for tier in ["V\u0130P", "\u212aey", "VIP"]:
+        view = CustomerView(
+            id=1, name="", tier=tier, value=Decimal(0), manager_id=None, manager_device=None,
+            region=None, language=None, timezone=None, tags=(),
+        )  # fmt: skip
+        script = Script(customer=script_customer(view), caller_id="5550001")
+        simulated = Simulator(site).run("100", script, at)
+        assert (simulated.trace, simulated.dest) == live_walk(site, [], view, False, at)[:2]
+        routes[tier] = simulated.trace[-1]
+    assert routes == {"V\u0130P": "bye", "\u212aey": "q1", "VIP": "q0"}
