@@ -35,6 +35,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callflow.compiler import compile_site
+from callflow.contract import entry_context
 from callflow.deploy import CliControl, deploy
 from callflow.errors import CallflowError
 from callflow.loader import load_site
@@ -198,7 +199,7 @@ async def _run(
                 f"in {time.perf_counter() - started:.2f}s (reload + verify)"
             )
             async with CallDriver.from_sandbox(pbx) as driver:
-                entry = f"cf-{site.name}-entry"
+                entry = entry_context(site.name)
                 pending = []
                 for call in CALLS:
                     pending.append(

@@ -1,7 +1,7 @@
 """Walk a flow offline with a scripted caller on a virtual clock (no Asterisk).
 
-The simulator is a :class:`~callflow.model.visitor.NodeVisitor`, like the dialplan
-compiler, and reproduces what the compiled dialplan does step by step: the same
+The simulator drives the flow machine (:mod:`callflow.flow`), as the live runtime does,
+and reproduces what the compiled dialplan does step by step: the same
 ``CF_TRACE`` (node ids), ``CF_DEST`` (``queue:sales``, ``dial:front_desk``,
 ``voicemail:2000``, ``hangup``), ``CF_PATH`` and queue priority, the same filtering of
 CRM values, the same menu tries and the same ``weekday*10000+HHMM`` clock keys::
@@ -25,29 +25,49 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from callflow.errors import CallflowError
-from callflow.model.nodes import (
-    Branch,
-    Dial,
-    Goto,
-    Hangup,
-    LanguageSelect,
-    Lookup,
-    Menu,
-    Node,
-    Play,
-    Queue,
-    TimeCondition,
-    Voicemail,
+from callflow.contract import (
+    CALLERID_NAME,
+    CALLERID_NUM,
+    CF_DEST,
+    CF_ENTRY,
+    CF_PATH,
+    CF_PRIO,
+    CF_TIER,
+    CF_TRACE,
+    CHANNEL_LANGUAGE,
+    CUSTOMER_FIELDS,
+    IDENT,
+    end_field,
+    lowered_key,
 )
+from callflow.errors import CallflowError, UnsupportedNode
+from callflow.flow import CompiledModel, FlowMachine
+from callflow.flow.effects import (
+    Answer,
+    Clock,
+    Effect,
+    Enter,
+    GetVar,
+    HandOff,
+    Hangup,
+    JoinQueue,
+    Lookup,
+    Note,
+    Play,
+    Ring,
+    RingManager,
+    SetVar,
+    Steps,
+    Wait,
+    WaitDigit,
+)
+from callflow.model.nodes import Dial
 from callflow.model.prompts import Prompt
-from callflow.model.schedule import week_key
 from callflow.model.site import Site
-from callflow.model.variables import BRANCH_VARS, CUSTOMER_VARS
-from callflow.model.visitor import NodeVisitor
 from callflow.validate import check
 
 __all__ = [
+    "CUSTOMER_FIELDS",
     "SILENCE",
     "DialOutcome",
     "ManagerOutcome",
@@ -83,23 +103,12 @@ ManagerOutcome = Literal["answer", "noanswer", "away"]
 #: how long a prompt plays, in seconds
 PromptTimer = Callable[[Prompt], float]
 
-#: customer attribute -> the channel variable the lookup sets (see the compiler)
-CUSTOMER_FIELDS = {
-    "id": "CF_CUSTOMER_ID",
-    "tier": "CF_TIER",
-    "manager": "CF_MANAGER",
-    "language": "CF_LANG",
-    "segment": "CF_SEGMENT",
-    "region": "CF_REGION",
-    "tags": "CF_TAGS",
-    "name": "CF_CUSTOMER_NAME",
-}
 #: longest customer name the lookup puts on the channel (runtime.lookup.NAME_LIMIT; a
 #: unit test holds the two together)
 _NAME_LIMIT = 80
 #: channel variables that never decide where a call goes: a walk that comes back to a
 #: node with everything else unchanged loops forever
-_NOT_ROUTING = frozenset({"CF_TRACE", "CALLERID(name)"})
+_NOT_ROUTING = frozenset({CF_TRACE, CALLERID_NAME})
 #: what Asterisk drops from both ends of a caller name it is given (``ast_strip``: every
 #: byte below 33, so spaces, tabs and control characters)
 _BLANKS = "".join(map(chr, range(33)))
@@ -120,7 +129,7 @@ def call_time(at: dt.datetime, timezone: str | None = None) -> str:
     ``timezone`` (give the site's); without one it must be timezone-aware::
 
         call_time(datetime(2027, 3, 1, 10, 0), site.timezone)   # '1803952800'
-        driver.place_call(..., variables={"CF_NOW": call_time(at)})  # or place_call(at=at)
+        driver.place_call(..., variables={CF_NOW: call_time(at)})  # or place_call(at=at)
     """
     if at.tzinfo is None:
         if timezone is None:
@@ -266,28 +275,28 @@ class SimResult:
     @property
     def tier(self) -> str:
         """The tier as the end event reports it (filtered like the dialplan does)."""
-        return _filter(self.variables.get("CF_TIER", "").lower(), "a-z0-9_")
+        return lowered_key(IDENT, self.variables.get(CF_TIER, ""))
 
     @property
     def manager(self) -> str:
         """``CF_MANAGER`` as the end event reports it."""
-        return _filter(self.variables.get("CF_MANAGER", ""), "a-z0-9_")
+        return end_field("manager", self.variables)
 
     @property
     def customer_id(self) -> str:
         """``CF_CUSTOMER_ID`` as the end event reports it (digits only)."""
-        return _filter(self.variables.get("CF_CUSTOMER_ID", ""), "0-9")
+        return end_field("customer", self.variables)
 
     @property
     def caller_name(self) -> str:
         """``CALLERID(name)`` at the end of the walk: the caller's (or the CRM's) name
         behind every ``cid_prefix`` passed, as Asterisk holds it."""
-        return self.variables.get("CALLERID(name)", "")
+        return self.variables.get(CALLERID_NAME, "")
 
     @property
     def lookup(self) -> str:
         """``CF_LOOKUP``: ``ok``, ``failed``, or ``""`` when the flow has no lookup."""
-        return _filter(self.variables.get("CF_LOOKUP", ""), "a-z")
+        return end_field("lookup", self.variables)
 
     def describe(self) -> str:
         lines = [
@@ -313,11 +322,6 @@ class SimResult:
         }
 
 
-def _filter(value: str, allowed: str) -> str:
-    """Asterisk's ``FILTER(allowed,value)`` for the ranges the compiler uses."""
-    return "".join(re.findall(f"[{allowed}]", value))
-
-
 class _Call:
     """One simulated call's state: the channel variables the dialplan would hold."""
 
@@ -325,11 +329,11 @@ class _Call:
         self.script = script
         self.inputs = list(script.inputs)
         self.vars: dict[str, str] = {
-            "CF_TRACE": "",
-            "CF_DEST": "",
-            "CF_PATH": "",
-            "CALLERID(num)": script.caller_id,
-            "CALLERID(name)": script.caller_name.strip(_BLANKS),
+            CF_TRACE: "",
+            CF_DEST: "",
+            CF_PATH: "",
+            CALLERID_NUM: script.caller_id,
+            CALLERID_NAME: script.caller_name.strip(_BLANKS),
         }
         self.language = language
         self.now = moment
@@ -339,6 +343,17 @@ class _Call:
 
     def get(self, name: str) -> str:
         return self.vars.get(name, "")
+
+    def set(self, name: str, value: str) -> None:
+        """``Set(name=value)`` as Asterisk does it: ``CALLERID(name)`` loses its blank
+        ends, ``CHANNEL(language)`` is the language, other channel functions are not
+        variables of the call."""
+        if name == CALLERID_NAME:
+            self.vars[name] = value.strip(_BLANKS)
+        elif name == CHANNEL_LANGUAGE:
+            self.language = value
+        elif not name.startswith("CHANNEL("):
+            self.vars[name] = value
 
     def log(self, kind: str, detail: str = "") -> None:
         self.events.append(SimEvent(round(self.t, 3), self.node, kind, detail))
@@ -354,19 +369,31 @@ class _Call:
         routing = sorted((k, v) for k, v in self.vars.items() if k not in _NOT_ROUTING)
         return (target, len(self.inputs), self.language, tuple(routing))
 
-    def prefix_name(self, prefix: str) -> None:
-        """``Set(CALLERID(name)=<prefix>${CALLERID(name)})``, as the compiled node does."""
-        if prefix:
-            self.vars["CALLERID(name)"] = (prefix + self.get("CALLERID(name)")).strip(_BLANKS)
+    def crm_answer(self) -> dict[str, str] | None:
+        """What the lookup server answers for this caller: every field of a customer in
+        the CRM (the name made one line of at most 80 characters), nothing for an
+        unknown caller, None when the server is down."""
+        script = self.script
+        if script.lookup_fails:
+            return None
+        if not script.customer:
+            return {}
+        found = {}
+        for key, name in CUSTOMER_FIELDS.items():
+            value = script.customer.get(key, "")
+            value = value if isinstance(value, str) else ".".join(value)
+            if key == "name":
+                value = " ".join(value.split())[:_NAME_LIMIT]
+            found[name] = value
+        return found
 
 
-#: what a visit returns: the next node id, or None when the call is over
-_Next = str | None
-
-
-class Simulator(NodeVisitor[_Next]):
+class Simulator:
     """Walk a site's calls offline; one instance serves any number of calls.
 
+    It drives the flow machine (:class:`~callflow.flow.FlowMachine`) on a virtual clock
+    and answers its effects from a :class:`Script`; for queues, dials and voicemail it
+    runs :class:`~callflow.flow.CompiledModel`, the model of their compiled contexts.
     The site is validated once (:func:`callflow.validate.check`), as the compiler does:
     only a site that compiles has a dialplan to agree with. A walk ends where the call
     would; one that comes back to a node with nothing changed that decides the route (no
@@ -390,9 +417,13 @@ class Simulator(NodeVisitor[_Next]):
     ) -> None:
         if validate:
             check(site)
-        missing = self.unsupported(tuple(site.nodes))
+        self.machine = FlowMachine(site)
+        self.compiled = CompiledModel(site)
+        handed = tuple(n for n in site.nodes if n.visit_name in self.machine.handed_off)
+        missing = self.machine.unsupported(tuple(site.nodes)) + self.compiled.unsupported(handed)
         if missing:  # fail at start-up, not in the middle of a call
-            self.visit(missing[0])
+            node = missing[0]
+            raise UnsupportedNode(self.backend, type(node).__name__, node.id)
         self.site = site
         self.durations = durations or fixed_durations()
         self.max_steps = max_steps
@@ -413,10 +444,8 @@ class Simulator(NodeVisitor[_Next]):
         script = script or Script()
         at = at or script.at or dt.datetime.now(dt.UTC)
         call = _Call(script, site.language, int(call_time(at, site.timezone)))
-        call.vars.update(CF_SITE=site.name, CF_ENTRY=entry)
         call.node = entry
-        call.log("answer", f"entry {entry}")
-        target: str | None = site.entries[entry]
+        target: str | None = self._drive(self.machine.start(entry), call)
         seen: dict[tuple[object, ...], int] = {}  # state -> trace length when first there
         steps = 0
         while target is not None:
@@ -424,10 +453,10 @@ class Simulator(NodeVisitor[_Next]):
             if self.max_steps is not None and steps > self.max_steps:
                 raise SimulationError(
                     f"the call did not end after {self.max_steps} steps "
-                    f"(trace so far: {call.get('CF_TRACE').strip()})"
+                    f"(trace so far: {call.get(CF_TRACE).strip()})"
                 )
             state = call.state(target)
-            trace = call.get("CF_TRACE").split()
+            trace = call.get(CF_TRACE).split()
             if state in seen:
                 loop = [*trace[seen[state] :], target]
                 raise SimulationError(
@@ -438,193 +467,77 @@ class Simulator(NodeVisitor[_Next]):
             node = site.node_map.get(target)
             if node is None:
                 raise SimulationError(f"unknown node {target!r} (validate the site)")
-            self._enter(node, call)
-            target = self.visit(node, call)
+            target = self._drive(self.machine.visit(node), call)
         call.node = call.node or entry
-        call.log("end", call.get("CF_DEST") or "-")
-        prio = call.vars.get("CF_PRIO")
+        call.log("end", call.get(CF_DEST) or "-")
+        prio = call.vars.get(CF_PRIO)
         return SimResult(
-            trace=call.get("CF_TRACE").split(),
-            dest=call.get("CF_DEST"),
+            trace=call.get(CF_TRACE).split(),
+            dest=call.get(CF_DEST),
             elapsed=round(call.t, 3),
-            path=call.get("CF_PATH"),
+            path=call.get(CF_PATH),
             priority=int(prio) if prio else None,
             events=call.events,
             language=call.language,
             variables=dict(call.vars),
         )
 
-    # -- helpers --------------------------------------------------------------------------
-    def _enter(self, node: Node, call: _Call) -> None:
-        call.node = node.id
-        call.vars["CF_TRACE"] = f"{call.get('CF_TRACE')} {node.id}"
-        dest = node.destination()
-        if dest is not None:
-            call.vars["CF_DEST"] = dest
-        call.log("enter", type(node).__name__)
+    # -- the driver: effects -> virtual clock and script ------------------------------------
+    def _drive(self, steps: Steps, call: _Call) -> str | None:
+        answer: object = None
+        try:
+            while True:
+                answer = self._perform(steps.send(answer), call)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
-    def _play(self, call: _Call, prompts: Sequence[Prompt]) -> None:
-        for p in prompts:
-            seconds = self.durations(p)
-            call.log("play", f"{p.file} ({seconds:g}s)")
-            call.wait(seconds)
-
-    @staticmethod
-    def _hangup(call: _Call, why: str) -> _Next:
-        """``Goto(hooks,hangup,1)``: the call ends with ``CF_DEST=hangup``."""
-        call.vars["CF_DEST"] = "hangup"
-        call.log("hangup", why)
-        return None
-
-    def _goto(self, call: _Call, target: str | None, why: str) -> _Next:
-        if target is None:
-            return self._hangup(call, f"{why}: not set")
-        call.log("goto", f"{why} -> {target}")
-        return target
-
-    # -- nodes ------------------------------------------------------------------------------
-    def visit_play(self, node: Play, call: _Call) -> _Next:
-        self._play(call, node.prompts)  # type: ignore[arg-type]
-        return self._goto(call, node.next, "next")
-
-    def visit_goto(self, node: Goto, call: _Call) -> _Next:
-        return self._goto(call, node.target, "target")
-
-    def visit_hangup(self, node: Hangup, call: _Call) -> _Next:
-        self._play(call, node.prompts)  # type: ignore[arg-type]
-        call.log("hangup")
-        return None
-
-    def visit_voicemail(self, node: Voicemail, call: _Call) -> _Next:
-        call.log("voicemail", f"{node.mailbox} ({node.greeting})")
-        return None
-
-    def visit_menu(self, node: Menu, call: _Call) -> _Next:
-        choices = node.choices()
-        tries = 0
-        while True:
-            tries += 1
-            self._play(call, node.prompt)  # type: ignore[arg-type]
-            key = call.next_input()
-            if key is None:
-                call.wait(node.timeout)
-                call.log("timeout", f"try {tries} of {node.tries}")
-                jump, prompts, why = node.on_timeout, node.timeout_prompt, "on_timeout"
-            elif key in choices:
-                call.log("press", key)
-                return self._goto(call, choices[key], f"key {key}")
-            else:
-                call.log("press", f"{key} (invalid)")
-                jump, prompts, why = node.invalid, node.invalid_prompt, "invalid"
-            self._play(call, prompts)  # type: ignore[arg-type]
-            if jump is not None:
-                return self._goto(call, jump, why)
-            if tries >= node.tries:
-                return self._goto(call, node.failure, "failure")
-
-    def visit_language_select(self, node: LanguageSelect, call: _Call) -> _Next:
-        self._play(call, node.prompt)  # type: ignore[arg-type]
-        key = call.next_input()
-        if key is None:
-            call.wait(node.timeout)
-            call.log("timeout")
-        else:
-            call.log("press", key if key in node.languages else f"{key} (invalid)")
-        lang = node.languages.get(key, node.default) if key is not None else node.default
-        if lang:
-            call.language = lang
-            call.vars["CF_LANG"] = lang
-            call.log("language", lang)
-        return self._goto(call, node.next, "next")
-
-    def visit_dial(self, node: Dial, call: _Call) -> _Next:
-        call.prefix_name(node.cid_prefix)
-        outcome = call.script.dial_outcome(node)
-        call.log("ring", f"{node.target} for {node.ring}s: {outcome}")
-        if outcome == "answer":
-            return None
-        if outcome == "noanswer":
-            call.wait(node.ring)
-        return self._goto(call, node.no_answer, "no_answer")
-
-    def visit_queue(self, node: Queue, call: _Call) -> _Next:
-        rule = self.site.rule_for(node)
-        call.vars["CF_PATH"] = "queue"
-        key = _filter(call.get("CF_TIER").lower(), "a-z0-9_")
-        prio = rule.default
-        for tier, value in sorted(rule.tiers.items()):
-            if key == tier:
-                prio = value
-        call.vars["CF_PRIO"] = str(prio)
-        call.prefix_name(node.cid_prefix)
-        if node.manager_first:
-            manager = _filter(call.get("CF_MANAGER"), "a-z0-9_")
-            if manager and manager in self.site.staff_map:
-                call.vars["CF_PATH"] = "manager"
-                outcome = call.script.manager
-                call.log("manager", f"{manager} for {node.manager_first}s: {outcome}")
-                if outcome == "answer":
-                    return None
-                if outcome == "noanswer":
-                    call.wait(node.manager_first)
-                call.vars["CF_PATH"] = "manager-then-queue"
-        outcome_q = call.script.queues.get(node.id, "wait")
-        call.log("queue", f"join at priority {prio}: {outcome_q}")
-        if outcome_q == "wait":
-            return None
-        if outcome_q == "timeout":
-            call.wait(node.max_wait or 0)
-        return self._goto(call, node.overflow, "overflow")
-
-    def visit_time_condition(self, node: TimeCondition, call: _Call) -> _Next:
-        tz = zoneinfo.ZoneInfo(node.timezone or self.site.timezone)
-        local = dt.datetime.fromtimestamp(call.now, tz)
-        if local.date() in node.holidays:
-            call.log("clock", f"{local:%Y-%m-%d %a %H:%M} holiday")
-            return self._goto(call, node.holiday or node.closed, "holiday")
-        key = week_key(local)
-        is_open = any(lo <= key < hi for h in node.hours for lo, hi in h.ranges())
-        call.log("clock", f"{local:%Y-%m-%d %a %H:%M} key {key}: {'open' if is_open else 'closed'}")
-        return self._goto(
-            call, node.open if is_open else node.closed, "open" if is_open else "closed"
-        )
-
-    def visit_branch(self, node: Branch, call: _Call) -> _Next:
-        raw = call.get(BRANCH_VARS[node.attribute]).lower()
-        if node.attribute == "tags":
-            key = f".{_filter(raw, 'a-z0-9_.')}."
-            for value, target in node.cases.items():
-                if re.search(f"[.]{value}[.]", key):
-                    return self._goto(call, target, f"tags has {value}")
-        else:
-            key = _filter(raw, "a-z0-9_")
-            for value, target in node.cases.items():
-                if key == value.lower():
-                    return self._goto(call, target, f"{node.attribute} = {value}")
-        return self._goto(call, node.default, f"default ({node.attribute} {key!r})")
-
-    def visit_lookup(self, node: Lookup, call: _Call) -> _Next:
+    def _perform(self, effect: Effect, call: _Call) -> object:
         script = call.script
-        if script.lookup_fails:
-            call.vars["CF_LOOKUP"] = "failed"
-            for name in CUSTOMER_VARS:
-                call.vars[name] = ""
-            call.log("lookup", "failed: unknown caller")
-        else:
-            call.vars["CF_LOOKUP"] = "ok"
-            if script.customer:  # a found customer: the lookup sets every field ...
-                for key, name in CUSTOMER_FIELDS.items():
-                    value = script.customer.get(key, "")
-                    value = value if isinstance(value, str) else ".".join(value)
-                    if key == "name":
-                        value = " ".join(value.split())[:_NAME_LIMIT]
-                    if key == "language" and not value:
-                        continue  # ... but no language keeps the one the caller chose
-                    call.vars[name] = value
-                if call.get("CF_CUSTOMER_NAME"):  # and no name keeps the caller's
-                    call.vars["CALLERID(name)"] = call.get("CF_CUSTOMER_NAME").strip(_BLANKS)
-            call.log("lookup", "found" if script.customer else "not found: unknown caller")
-        return self._goto(call, node.next, "next")
+        match effect:
+            case Enter(node):
+                call.node = node.id
+                call.vars[CF_TRACE] = f"{call.get(CF_TRACE)} {node.id}"
+                dest = node.destination()
+                if dest is not None:
+                    call.vars[CF_DEST] = dest
+                call.log("enter", type(node).__name__)
+            case Play(prompts):  # the scripted caller presses after the prompts
+                for p in prompts:
+                    seconds = self.durations(p)
+                    call.log("play", f"{p.file} ({seconds:g}s)")
+                    call.wait(seconds)
+            case WaitDigit(timeout):
+                key = call.next_input()
+                if key is None:
+                    call.wait(timeout)
+                return key
+            case SetVar(name, value):
+                call.set(name, value)
+            case GetVar(name):
+                return call.get(name)
+            case Clock():
+                return call.now
+            case Lookup():
+                return call.crm_answer()
+            case HandOff(node):
+                return self._drive(self.compiled.visit(node), call)
+            case Answer():
+                call.log("answer", f"entry {call.get(CF_ENTRY)}")
+            case Hangup(reason, dest):
+                if dest is not None:
+                    call.vars[CF_DEST] = dest
+                call.log("hangup", reason)
+            case Note(kind, detail):
+                call.log(kind, detail)
+            case Wait(seconds):
+                call.wait(seconds)
+            case Ring(node):
+                return script.dial_outcome(node)
+            case RingManager():
+                return script.manager
+            case JoinQueue(node):
+                return script.queues.get(node.id, "wait")
+        return None
 
 
 def simulate(

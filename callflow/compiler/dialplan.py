@@ -43,6 +43,53 @@ from callflow.compiler.ir import (
     QueueMember,
     Step,
 )
+from callflow.contract import (
+    ANSWER_FIELDS,
+    ANSWER_VAR,
+    BRANCH_VARS,
+    CALLERID_NAME,
+    CALLERID_NUM,
+    CF_BRANCH_KEY,
+    CF_CLOCK,
+    CF_CRM_LANG,
+    CF_CUSTOMER_NAME,
+    CF_DEST,
+    CF_DEVSTATE,
+    CF_ENTRY,
+    CF_LANG,
+    CF_LOOKUP,
+    CF_MANAGER,
+    CF_MANAGER_KEY,
+    CF_NOW,
+    CF_PATH,
+    CF_PRIO,
+    CF_SITE,
+    CF_TIER,
+    CF_TIER_KEY,
+    CF_TRACE,
+    CF_TRIES,
+    CF_WEEK,
+    CHANNEL_LANGUAGE,
+    COMPILED_NODE,
+    CUSTOMER_VARS,
+    DIGITS,
+    END_EVENT,
+    END_FIELDS,
+    HANGUP_EXTEN,
+    HANGUP_HANDLER_EXTEN,
+    HANGUP_HANDLER_PUSH,
+    HOOKS_NODE,
+    IDENT,
+    NUMBER,
+    STAFF_NODE,
+    TAG_LIST,
+    app_name,
+    context_name,
+    entry_context,
+    hangup_handler,
+    mailbox_context,
+    queue_name,
+)
 from callflow.model.nodes import (
     Branch,
     Dial,
@@ -59,7 +106,6 @@ from callflow.model.nodes import (
 )
 from callflow.model.prompts import Prompt
 from callflow.model.site import Site
-from callflow.model.variables import ANSWER_FIELDS, ANSWER_VAR, BRANCH_VARS, CUSTOMER_VARS
 from callflow.model.visitor import NodeVisitor
 
 #: customer variables the lookup sets; cleared when it fails
@@ -71,26 +117,23 @@ LOOKUP_TIMEOUT = 2.0
 MANAGER_AWAY = ("INUSE", "BUSY", "UNAVAILABLE", "INVALID", "RINGING", "RINGINUSE", "ONHOLD")
 
 
-def context_name(site: str, node_id: str) -> str:
-    return f"cf-{site}-{node_id}"
+__all__ = ["DialplanCompiler", "app_name", "build", "context_name", "queue_name"]
 
 
-def queue_name(site: str, queue_id: str) -> str:
-    """The app_queue name of a site's queue (what ``queue show`` takes)."""
-    return f"{site}-{queue_id}"
+def var(name: str) -> str:
+    """A variable's value in dialplan: ``${NAME}``."""
+    return f"${{{name}}}"
 
 
-def app_name(site: str) -> str:
-    """The Stasis application of a site's live entries."""
-    return f"callflow-{site}"
+def filtered(allowed: str, name: str, *, lower: bool = False) -> str:
+    """``${FILTER(allowed,${NAME})}``, with ``TOLOWER()`` inside when ``lower`` (the
+    simulator and the runtime use :func:`callflow.contract.lowered_key` for this)."""
+    value = f"${{TOLOWER({var(name)})}}" if lower else var(name)
+    return f"${{FILTER({allowed},{value})}}"
 
 
-def mailbox_context(site: str) -> str:
-    return f"callflow-{site}"
-
-
-def _any_equal(var: str, values: Iterable[str]) -> str:
-    return " | ".join(f'"${{{var}}}" = "{v}"' for v in values)
+def _any_equal(name: str, values: Iterable[str]) -> str:
+    return " | ".join(f'"{var(name)}" = "{v}"' for v in values)
 
 
 class DialplanCompiler(NodeVisitor[list[Context]]):
@@ -111,16 +154,20 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
     def goto(self, target: str | None, *, label: str | None = None) -> Step:
         step = self._gotos.get((target, label))
         if step is None:
-            where = f"{self.ctx('hooks')},hangup,1" if target is None else f"{self.ctx(target)},s,1"
+            where = (
+                f"{self.ctx(HOOKS_NODE)},{HANGUP_EXTEN},1"
+                if target is None
+                else f"{self.ctx(target)},s,1"
+            )
             step = self._gotos[(target, label)] = Step("Goto", where, label=label)
         return step
 
     def enter(self, node: Node) -> list[Step]:
         note = comment(node.label) if node.label else ""
-        steps = [Step("Set", f"CF_TRACE=${{CF_TRACE}} {node.id}", comment=note)]
+        steps = [Step("Set", f"{CF_TRACE}={var(CF_TRACE)} {node.id}", comment=note)]
         dest = node.destination()
         if dest is not None:
-            steps.append(Step("Set", f"CF_DEST={dest}"))
+            steps.append(Step("Set", f"{CF_DEST}={dest}"))
         return steps
 
     @staticmethod
@@ -152,8 +199,8 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         prompts: tuple[Prompt, ...] = node.prompt  # type: ignore[assignment]
         start = [
             *self.enter(node),
-            Step("Set", "CF_TRIES=0"),
-            Step("Set", "CF_TRIES=$[${CF_TRIES} + 1]", label="prompt"),
+            Step("Set", f"{CF_TRIES}=0"),
+            Step("Set", f"{CF_TRIES}=$[{var(CF_TRIES)} + 1]", label="prompt"),
             *self.play(prompts, "Background"),
             Step("WaitExten", _seconds(node.timeout)),
         ]
@@ -169,7 +216,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             return [*self.play(prompts), self.goto(jump)]
         return [
             *self.play(prompts),
-            Step("GotoIf", f"$[${{CF_TRIES}} < {node.tries}]?s,prompt"),
+            Step("GotoIf", f"$[{var(CF_TRIES)} < {node.tries}]?s,prompt"),
             self.goto(node.failure),
         ]
 
@@ -192,7 +239,9 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         steps = self.enter(node)
         if node.cid_prefix:
             steps.append(
-                Step("Set", f"CALLERID(name)={base64_literal(node.cid_prefix)}${{CALLERID(name)}}")
+                Step(
+                    "Set", f"{CALLERID_NAME}={base64_literal(node.cid_prefix)}{var(CALLERID_NAME)}"
+                )
             )
         steps += [
             Step("Dial", f"{self.devices(node.target)},{node.ring}"),
@@ -206,28 +255,32 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         rule = self.site.rule_for(node)
         steps = self.enter(node)
         steps += [
-            Step("Set", "CF_PATH=queue"),
-            Step("Set", "CF_TIER_KEY=${FILTER(a-z0-9_,${TOLOWER(${CF_TIER})})}"),
+            Step("Set", f"{CF_PATH}=queue"),
+            Step("Set", f"{CF_TIER_KEY}={filtered(IDENT, CF_TIER, lower=True)}"),
             Step("Set", f"QUEUE_PRIO={rule.default}"),
         ]
         for tier, prio in sorted(rule.tiers.items()):
-            steps.append(Step("ExecIf", f'$["${{CF_TIER_KEY}}" = "{tier}"]?Set(QUEUE_PRIO={prio})'))
-        steps.append(Step("Set", "CF_PRIO=${QUEUE_PRIO}"))
+            steps.append(
+                Step("ExecIf", f'$["{var(CF_TIER_KEY)}" = "{tier}"]?Set(QUEUE_PRIO={prio})')
+            )
+        steps.append(Step("Set", f"{CF_PRIO}=${{QUEUE_PRIO}}"))
         if node.cid_prefix:
             steps.append(
-                Step("Set", f"CALLERID(name)={base64_literal(node.cid_prefix)}${{CALLERID(name)}}")
+                Step(
+                    "Set", f"{CALLERID_NAME}={base64_literal(node.cid_prefix)}{var(CALLERID_NAME)}"
+                )
             )
         if node.manager_first:
-            staff = self.ctx("staff")
+            staff = self.ctx(STAFF_NODE)
             steps += [
-                Step("Set", "CF_MANAGER_KEY=${FILTER(a-z0-9_,${CF_MANAGER})}"),
-                Step("GotoIf", '$["${CF_MANAGER_KEY}" = ""]?join'),
-                Step("GotoIf", f"${{DIALPLAN_EXISTS({staff},${{CF_MANAGER_KEY}},1)}}?:join"),
-                Step("Set", "CF_PATH=manager"),
+                Step("Set", f"{CF_MANAGER_KEY}={filtered(IDENT, CF_MANAGER)}"),
+                Step("GotoIf", f'$["{var(CF_MANAGER_KEY)}" = ""]?join'),
+                Step("GotoIf", f"${{DIALPLAN_EXISTS({staff},{var(CF_MANAGER_KEY)},1)}}?:join"),
+                Step("Set", f"{CF_PATH}=manager"),
                 Step("Set", "DIALSTATUS="),
-                Step("Gosub", f"{staff},${{CF_MANAGER_KEY}},1({node.manager_first})"),
+                Step("Gosub", f"{staff},{var(CF_MANAGER_KEY)},1({node.manager_first})"),
                 Step("GotoIf", '$["${DIALSTATUS}" = "ANSWER"]?answered'),
-                Step("Set", "CF_PATH=manager-then-queue"),
+                Step("Set", f"{CF_PATH}=manager-then-queue"),
             ]
         qargs = f"{queue_name(self.site.name, node.id)},,,,{node.max_wait}"
         steps += [
@@ -252,16 +305,16 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         holidays_ctx = f"{self.ctx(node.id)}-holidays"
         steps = [
             *self.enter(node),
-            Step("Set", "CF_CLOCK=${FILTER(0-9,${CF_NOW})}"),
-            Step("ExecIf", '$["${CF_CLOCK}" = ""]?Set(CF_CLOCK=${EPOCH})'),
+            Step("Set", f"{CF_CLOCK}={filtered(DIGITS, CF_NOW)}"),
+            Step("ExecIf", f'$["{var(CF_CLOCK)}" = ""]?Set({CF_CLOCK}=${{EPOCH}})'),
         ]
         if node.holidays:
-            day = f"${{STRFTIME(${{CF_CLOCK}},{tz},%Y%m%d)}}"
+            day = f"${{STRFTIME({var(CF_CLOCK)},{tz},%Y%m%d)}}"
             steps.append(Step("GotoIf", f"${{DIALPLAN_EXISTS({holidays_ctx},{day},1)}}?holiday"))
-        steps.append(Step("Set", f"CF_WEEK=${{STRFTIME(${{CF_CLOCK}},{tz},%u%H%M)}}"))
+        steps.append(Step("Set", f"{CF_WEEK}=${{STRFTIME({var(CF_CLOCK)},{tz},%u%H%M)}}"))
         ranges = sorted({r for h in node.hours for r in h.ranges()})
         for lo, hi in ranges:
-            steps.append(Step("GotoIf", f"$[${{CF_WEEK}} >= {lo} & ${{CF_WEEK}} < {hi}]?open"))
+            steps.append(Step("GotoIf", f"$[{var(CF_WEEK)} >= {lo} & {var(CF_WEEK)} < {hi}]?open"))
         steps += [
             self.goto(node.closed),
             self.goto(node.open, label="open"),
@@ -282,28 +335,24 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         return out
 
     def visit_branch(self, node: Branch) -> list[Context]:
-        var = BRANCH_VARS[node.attribute]
+        name = BRANCH_VARS[node.attribute]
         steps = self.enter(node)
         if node.attribute == "tags":
-            steps.append(
-                Step("Set", f"CF_BRANCH_KEY=.${{FILTER(a-z0-9_.,${{TOLOWER(${{{var}}})}})}}.")
-            )
+            steps.append(Step("Set", f"{CF_BRANCH_KEY}=.{filtered(TAG_LIST, name, lower=True)}."))
             for value, target in node.cases.items():
                 steps.append(
                     Step(
                         "GotoIf",
-                        f'${{REGEX("[.]{value}[.]" ${{CF_BRANCH_KEY}})}}?{self.ctx(target)},s,1',
+                        f'${{REGEX("[.]{value}[.]" {var(CF_BRANCH_KEY)})}}?{self.ctx(target)},s,1',
                     )
                 )
         else:
-            steps.append(
-                Step("Set", f"CF_BRANCH_KEY=${{FILTER(a-z0-9_,${{TOLOWER(${{{var}}})}})}}")
-            )
+            steps.append(Step("Set", f"{CF_BRANCH_KEY}={filtered(IDENT, name, lower=True)}"))
             for value, target in node.cases.items():
                 steps.append(
                     Step(
                         "GotoIf",
-                        f'$["${{CF_BRANCH_KEY}}" = "{value.lower()}"]?{self.ctx(target)},s,1',
+                        f'$["{var(CF_BRANCH_KEY)}" = "{value.lower()}"]?{self.ctx(target)},s,1',
                     )
                 )
         steps.append(self.goto(node.default))
@@ -322,10 +371,10 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         """
         lookup = self.site.lookup
         after = self.goto(node.next)
-        number = "${FILTER(0-9+,${CALLERID(num)})}"
+        number = filtered(NUMBER, CALLERID_NUM)
         steps = [
             *self.enter(node),
-            Step("Set", "CF_LOOKUP="),
+            Step("Set", f"{CF_LOOKUP}="),
             Step("Set", f"{ANSWER_VAR}="),
             Step("Set", "AGIEXITONHANGUP=yes"),
             Step("Set", f"TIMEOUT(absolute)={_seconds(LOOKUP_TIMEOUT)}", comment="hung CRM"),
@@ -339,7 +388,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             ),
             Step(
                 "Set",
-                "CF_LOOKUP=failed",
+                f"{CF_LOOKUP}=failed",
                 label="failed",
                 comment="lookup down, slow or failed: unknown caller",
             ),
@@ -354,13 +403,13 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
     # -- site-wide contexts ------------------------------------------------------------------
     def entry_steps(self, number: str, target: str) -> tuple[Step, ...]:
         return (
-            Step("Set", f"CF_SITE={self.site.name}"),
-            Step("Set", f"CF_ENTRY={number}"),
-            Step("Set", "CF_TRACE="),
-            Step("Set", "CF_DEST="),
-            Step("Set", "CF_PATH="),
-            Step("Set", f"CHANNEL(language)={self.site.language}"),
-            Step("Set", f"CHANNEL(hangup_handler_push)={self.ctx('hooks')},end,1"),
+            Step("Set", f"{CF_SITE}={self.site.name}"),
+            Step("Set", f"{CF_ENTRY}={number}"),
+            Step("Set", f"{CF_TRACE}="),
+            Step("Set", f"{CF_DEST}="),
+            Step("Set", f"{CF_PATH}="),
+            Step("Set", f"{CHANNEL_LANGUAGE}={self.site.language}"),
+            Step("Set", f"{HANGUP_HANDLER_PUSH}={hangup_handler(self.site.name)}"),
             Step("Answer"),
             self.goto(target),
         )
@@ -371,13 +420,15 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             if self.site.is_live(number):
                 steps: tuple[Step, ...] = (
                     Step("Stasis", f"{app_name(self.site.name)},{number}", comment="live"),
-                    Step("Goto", f"{self.ctx('compiled')},{number},1"),
+                    Step("Goto", f"{self.ctx(COMPILED_NODE)},{number},1"),
                 )
             else:
                 steps = self.entry_steps(number, target)
             exts.append(Extension(number, steps))
         label = comment(self.site.label) if self.site.label else self.site.name
-        return Context(self.ctx("entry"), tuple(exts), comment=f"entry points of {label}")
+        return Context(
+            entry_context(self.site.name), tuple(exts), comment=f"entry points of {label}"
+        )
 
     def compiled_entry_context(self) -> Context | None:
         """The compiled flow of each live entry: its fallback and the runtime's hand-back."""
@@ -388,24 +439,28 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         ]
         if not exts:
             return None
-        return Context(self.ctx("compiled"), tuple(exts), comment="live entries, compiled")
+        return Context(self.ctx(COMPILED_NODE), tuple(exts), comment="live entries, compiled")
 
     def hooks_context(self) -> Context:
         end = (
             Step(
                 "UserEvent",
-                "CallflowEnd,site: ${CF_SITE},entry: ${CF_ENTRY},trace: ${CF_TRACE},"
-                "dest: ${CF_DEST},path: ${CF_PATH},"
-                "tier: ${FILTER(a-z0-9_,${CF_TIER})},prio: ${CF_PRIO},"
-                "customer: ${FILTER(0-9,${CF_CUSTOMER_ID})},"
-                "manager: ${FILTER(a-z0-9_,${CF_MANAGER})},lookup: ${FILTER(a-z,${CF_LOOKUP})}",
+                ",".join(
+                    [
+                        END_EVENT,
+                        *(
+                            f"{field}: {var(name) if allowed is None else filtered(allowed, name)}"
+                            for field, (name, allowed) in END_FIELDS.items()
+                        ),
+                    ]
+                ),
             ),
             Step("Return"),
         )
-        hangup = (Step("Set", "CF_DEST=hangup"), Step("Hangup"))
+        hangup = (Step("Set", f"{CF_DEST}=hangup"), Step("Hangup"))
         return Context(
-            self.ctx("hooks"),
-            (Extension("end", end), Extension("hangup", hangup)),
+            self.ctx(HOOKS_NODE),
+            (Extension(HANGUP_HANDLER_EXTEN, end), Extension(HANGUP_EXTEN, hangup)),
             comment="hang-up handler: reports where the call went",
         )
 
@@ -417,18 +472,18 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             steps = (
                 Step(
                     "Set",
-                    f"CF_DEVSTATE=${{DEVICE_STATE({_state_device(person.device)})}}",
+                    f"{CF_DEVSTATE}=${{DEVICE_STATE({_state_device(person.device)})}}",
                     comment=comment(person.name),
                 ),
-                Step("GotoIf", f"$[{_any_equal('CF_DEVSTATE', MANAGER_AWAY)}]?away"),
+                Step("GotoIf", f"$[{_any_equal(CF_DEVSTATE, MANAGER_AWAY)}]?away"),
                 Step("Dial", f"{person.device},${{ARG1}}"),
                 Step("Return"),
-                Step("Set", "DIALSTATUS=${CF_DEVSTATE}", label="away"),
+                Step("Set", f"DIALSTATUS={var(CF_DEVSTATE)}", label="away"),
                 Step("Return"),
             )
             exts.append(Extension(person.id, steps))
         return Context(
-            self.ctx("staff"), tuple(exts), comment="account managers, rung before the queue"
+            self.ctx(STAFF_NODE), tuple(exts), comment="account managers, rung before the queue"
         )
 
     def queue_conf(self, node: Queue) -> QueueConf:
@@ -476,19 +531,19 @@ def unpack_answer() -> list[Step]:
         return f"${{BASE64_DECODE(${{CUT({ANSWER_VAR},.,{ANSWER_FIELDS.index(name) + 2})}}):1}}"
 
     return [
-        Step("Set", "CF_LOOKUP=ok", label="found"),
+        Step("Set", f"{CF_LOOKUP}=ok", label="found"),
         Step(
             "GotoIf",
             f"$[${{LEN(${{CUT({ANSWER_VAR},.,2)}})}} = 0]?done",
             comment="not in the CRM",
         ),
-        *(Step("Set", f"{name}={field(name)}") for name in ANSWER_FIELDS if name != "CF_LANG"),
-        Step("Set", f"CF_CRM_LANG={field('CF_LANG')}"),
-        Step("GotoIf", "$[${LEN(${CF_CRM_LANG})} = 0]?name", comment="no language on file"),
-        Step("Set", "CF_LANG=${CF_CRM_LANG}"),
-        Step("GotoIf", "$[${LEN(${CF_CUSTOMER_NAME})} = 0]?done", label="name"),
-        Step("Set", "CALLERID(name)=${CF_CUSTOMER_NAME}"),
-        Step("Set", "CF_CRM_LANG=", label="done"),
+        *(Step("Set", f"{name}={field(name)}") for name in ANSWER_FIELDS if name != CF_LANG),
+        Step("Set", f"{CF_CRM_LANG}={field(CF_LANG)}"),
+        Step("GotoIf", f"$[${{LEN({var(CF_CRM_LANG)})}} = 0]?name", comment="no language on file"),
+        Step("Set", f"{CF_LANG}={var(CF_CRM_LANG)}"),
+        Step("GotoIf", f"$[${{LEN({var(CF_CUSTOMER_NAME)})}} = 0]?done", label="name"),
+        Step("Set", f"{CALLERID_NAME}={var(CF_CUSTOMER_NAME)}"),
+        Step("Set", f"{CF_CRM_LANG}=", label="done"),
         Step("Set", f"{ANSWER_VAR}="),
     ]
 
@@ -508,7 +563,7 @@ def _seconds(value: float) -> str:
 
 
 def _set_language(lang: str) -> list[Step]:
-    return [Step("Set", f"CHANNEL(language)={lang}"), Step("Set", f"CF_LANG={lang}")]
+    return [Step("Set", f"{CHANNEL_LANGUAGE}={lang}"), Step("Set", f"{CF_LANG}={lang}")]
 
 
 def _state_device(device: str) -> str:
@@ -538,5 +593,5 @@ def build(site: Site) -> CompiledSite:
         contexts=tuple(contexts),
         queues=queues,
         mailboxes=tuple(boxes[k] for k in sorted(boxes)),
-        entry_context=comp.ctx("entry"),
+        entry_context=entry_context(site.name),
     )

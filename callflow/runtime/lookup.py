@@ -31,7 +31,21 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from callflow.model.variables import ANSWER_FIELDS, ANSWER_PAD, ANSWER_VAR
+from callflow.contract import (
+    ANSWER_FIELDS,
+    ANSWER_PAD,
+    ANSWER_VAR,
+    CALLERID_NAME,
+    CF_CUSTOMER_ID,
+    CF_CUSTOMER_NAME,
+    CF_LANG,
+    CF_LOOKUP,
+    CF_MANAGER,
+    CF_REGION,
+    CF_SEGMENT,
+    CF_TAGS,
+    CF_TIER,
+)
 from callflow.runtime.fastagi import AgiRequest, AgiSession, RateLimitedLog, quote
 from callflow.store.repositories import CallerFinder, CustomerView
 
@@ -75,25 +89,25 @@ def assignments(view: CustomerView | None) -> list[Assignment]:
         assignments(None)   # [("CF_LOOKUP", "ok")]
     """
     if view is None:
-        return [("CF_LOOKUP", "ok")]
+        return [(CF_LOOKUP, "ok")]
     name = " ".join(view.name.split())[:NAME_LIMIT]
     found = [
-        ("CF_CUSTOMER_ID", str(view.id)),
-        ("CF_TIER", view.tier),
-        ("CF_MANAGER", view.manager_id or ""),
-        ("CF_LANG", view.language or ""),
+        (CF_CUSTOMER_ID, str(view.id)),
+        (CF_TIER, view.tier),
+        (CF_MANAGER, view.manager_id or ""),
+        (CF_LANG, view.language or ""),
         # the store has no segment column yet: region, else tier, is the segment
-        ("CF_SEGMENT", view.region or view.tier),
-        ("CF_REGION", view.region or ""),
-        ("CF_TAGS", ".".join(view.tags)),
-        ("CF_CUSTOMER_NAME", name),
-        ("CALLERID(name)", name),
+        (CF_SEGMENT, view.region or view.tier),
+        (CF_REGION, view.region or ""),
+        (CF_TAGS, ".".join(view.tags)),
+        (CF_CUSTOMER_NAME, name),
+        (CALLERID_NAME, name),
     ]
-    return [(key, value) for key, value in found if value] + [("CF_LOOKUP", "ok")]
+    return [(key, value) for key, value in found if value] + [(CF_LOOKUP, "ok")]
 
 
 #: what pack_answer leaves out: the dialplan sets both itself from the fields
-_DERIVED = frozenset({"CF_LOOKUP", "CALLERID(name)"})
+_DERIVED = frozenset({CF_LOOKUP, CALLERID_NAME})
 
 
 def pack_answer(found: Iterable[Assignment], key: str) -> str:

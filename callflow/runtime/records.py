@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from callflow.contract import END_EVENT
 from callflow.model.site import Site
 from callflow.store.customers import Customer
 from callflow.store.repositories import CallRecordRepository, StaffRepository
@@ -193,7 +194,7 @@ class CallRecorder:
                 self._schedule(call)  # the end came first: rewrite with the talk time
         elif kind == "DialEnd" and _get(event, "DialStatus") == "ANSWER":
             call.answered_at = call.answered_at or now
-        elif kind == "UserEvent" and _get(event, "UserEvent") == "CallflowEnd":
+        elif kind == "UserEvent" and _get(event, "UserEvent") == END_EVENT:
             call.uniqueid = _get(event, "Uniqueid")
             call.caller = _get(event, "CallerIDNum") or None
             call.ended_at = now

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
+from callflow.contract import CF_DEST, CF_ENTRY, CF_SITE, CF_TRACE
 from callflow.model.site import Site
 from callflow.runtime.ari import AriClient, AriSettings
 from callflow.runtime.fastagi import FastAgiServer, Handler
@@ -133,10 +134,10 @@ class LiveRuntime:
         get = self.control.get_var
         try:
             site, entry, trace_text, dest = (
-                await get(channel, "CF_SITE"),
-                await get(channel, "CF_ENTRY"),
-                await get(channel, "CF_TRACE"),
-                await get(channel, "CF_DEST"),
+                await get(channel, CF_SITE),
+                await get(channel, CF_ENTRY),
+                await get(channel, CF_TRACE),
+                await get(channel, CF_DEST),
             )
             info = await self.control.channel_info(channel)
         except ControlError as exc:

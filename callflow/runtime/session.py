@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from callflow.contract import CF_DEST, CF_TRACE
 from callflow.model.prompts import Prompt
 
 T = TypeVar("T")
@@ -165,10 +166,10 @@ class CallSession:
         """Record entering a node exactly as the compiled context's first steps do."""
         self.node = node_id
         self.trace.append(node_id)
-        self.set("CF_TRACE", self.trace_text())
+        self.set(CF_TRACE, self.trace_text())
         if destination is not None:
             self.dest = destination
-            self.set("CF_DEST", destination)
+            self.set(CF_DEST, destination)
 
     def trace_text(self, trace: Iterable[str] | None = None) -> str:
         """``CF_TRACE`` as ``Set(CF_TRACE=${CF_TRACE} id)`` builds it: `` a b c``."""

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from panoramisk import Manager
 
+from callflow.contract import CF_NOW, END_EVENT
 from callflow.simulate import call_time
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ __all__ = [
     "prompt_files",
 ]
 
-_END_EVENT = "CallflowEnd"
+_END_EVENT = END_EVENT
 _AGENT_EVENT = "CallflowAgent"
 _END_GRACE = 2.0  # seconds to wait for the site's end event once both legs are gone
 #: Asterisk reads an AMI line into 1,025 bytes and drops longer lines whole
@@ -457,7 +458,7 @@ class CallDriver:
                     f"at={at.isoformat()}: give a timezone-aware datetime (the driver does "
                     "not know the site's timezone; call_time(at, site.timezone) does)"
                 )
-            wanted["CF_NOW"] = call_time(at)
+            wanted[CF_NOW] = call_time(at)
         channel_vars = {
             "__CF_TEST_CID": ami_value("caller_id", caller_id or ""),
             "__CF_TEST_CNAME": ami_value("caller_name", caller_name or ""),

@@ -12,7 +12,7 @@ the caller's digits while prompts play::
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from callflow.runtime.interpreter import CustomerLookup, Interpreter
@@ -28,21 +28,23 @@ class FakeChannel:
     """A recording :class:`~callflow.runtime.session.CallControl` (see the module).
 
     ``digits`` are pressed one per playback, during the prompts named in ``press_during``
-    (media such as ``"sound:custom/menu"``; None = any prompt). ``ops`` lists what was
-    done: ``("answer",)``, ``("play", media)``, ``("stop",)``, ``("continue", context)``,
-    ``("hangup",)``. Set ``gone = True`` to make the channel vanish (``ChannelGone``).
+    (media such as ``"sound:custom/menu"``; None = any prompt); a None among them is a
+    prompt the caller lets pass in silence (as :data:`callflow.simulate.SILENCE`).
+    ``ops`` lists what was done: ``("answer",)``, ``("play", media)``, ``("stop",)``,
+    ``("continue", context)``, ``("hangup",)``. Set ``gone = True`` to make the channel
+    vanish (``ChannelGone``).
     """
 
     def __init__(
         self,
-        digits: str = "",
+        digits: str | Sequence[str | None] = "",
         variables: Mapping[str, str] | None = None,
         *,
         press_during: Collection[str] | None = None,
     ) -> None:
         self.ops: list[tuple[Any, ...]] = []
         self.vars: dict[str, str] = dict(variables or {})
-        self.digits = list(digits)
+        self.digits: list[str | None] = list(digits)
         self.press_during = None if press_during is None else frozenset(press_during)
         self.session: CallSession | None = None
         self.gone = False
@@ -59,7 +61,9 @@ class FakeChannel:
         self.ops.append(("play", media))
         session = self._session()
         if self.digits and (self.press_during is None or media in self.press_during):
-            session.deliver(AriEvent("ChannelDtmfReceived", channel, digit=self.digits.pop(0)))
+            digit = self.digits.pop(0)
+            if digit:
+                session.deliver(AriEvent("ChannelDtmfReceived", channel, digit=digit))
         session.deliver(AriEvent("PlaybackFinished", channel, playback=playback))
 
     async def stop_playback(self, playback: str) -> None:

@@ -28,10 +28,12 @@ from typing import Any
 
 import pytest
 
+from callflow import Branch, Goto, Hangup, Lookup, Queue, Staff
 from callflow import simulate as sim
 from callflow.compiler import queue_name
 from callflow.deploy import CliControl, deploy
 from callflow.loader import load_site
+from callflow.model.nodes import PriorityRule
 from callflow.model.site import LookupSettings, Site
 from callflow.runtime.ari import AriSettings
 from callflow.runtime.interpreter import app_name
@@ -54,8 +56,55 @@ CUSTOMERS: dict[str, dict[str, str]] = {
     "5550005": {"CF_CUSTOMER_ID": "5", "CF_TIER": "gold", "CF_TAGS": "delivered.upgrade_candidate"},
     "5550006": {"CF_CUSTOMER_ID": "6", "CF_TIER": "vip", "CF_MANAGER": "song"},
 }
+#: CRM values for tier, segment, language and region that Unicode case folding, blanks,
+#: length or digits could route differently: Asterisk's TOLOWER lowers A-Z only and
+#: FILTER keeps bytes, so none of the non-ASCII letters may match an ASCII case
+EDGE_VALUES = [
+    "V\u0130P",  # capital I with dot: str.lower() gives 'vi' + combining dot
+    "v\u0130p",
+    "\u212aey",  # Kelvin sign: str.lower() gives 'k'
+    "\u212a",
+    "\uff36\uff29\uff30",  # full-width VIP
+    "\uff47\uff4f\uff4c\uff44",  # full-width gold
+    "vip\u00a0",  # NBSP after
+    "\u00a0gold",
+    "",
+    "g" * 85,
+    "12345",
+    "GoLd",
+    "vIp",
+    "stra\u00dfe",  # sharp s
+    "\u0131p",  # dotless i
+    "v\u0131p",
+    "vi\u0307p",  # combining dot above
+    "zh_TW",
+    "ZH",
+    "en\u200b",  # zero-width space
+    "caf\u00e9",
+    "north",
+]
+#: caller number -> what the CRM holds (see EDGE_VALUES)
+EDGE_CUSTOMERS = {
+    f"55510{i:02d}": {
+        "CF_CUSTOMER_ID": str(100 + i),
+        "CF_TIER": value,
+        "CF_SEGMENT": value,
+        "CF_LANG": value,
+        "CF_REGION": value,
+    }
+    for i, value in enumerate(EDGE_VALUES)
+}
+CUSTOMERS.update(EDGE_CUSTOMERS)
 #: the CRM's channel variables -> the simulator's customer fields
-SIM_FIELDS = {"CF_CUSTOMER_ID": "id", "CF_TIER": "tier", "CF_MANAGER": "manager", "CF_TAGS": "tags"}
+SIM_FIELDS = {
+    "CF_CUSTOMER_ID": "id",
+    "CF_TIER": "tier",
+    "CF_MANAGER": "manager",
+    "CF_TAGS": "tags",
+    "CF_SEGMENT": "segment",
+    "CF_LANG": "language",
+    "CF_REGION": "region",
+}
 
 MONDAY_10 = "1763949600"  # 2025-11-24 10:00 Asia/Shanghai: open, the front desk rings
 SATURDAY_20 = "1763812800"  # 2025-11-22 (Sat) 20:00 Asia/Shanghai: closed
@@ -610,3 +659,68 @@ async def wait_until_async(condition: Any, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(0.05)
+
+
+def edge_site(agi_port: int) -> Site:
+    """A lookup, then one branch each on tier, segment, language and region whose cases
+    are the keys a wrong lowering would produce ('vip', 'key', 'gold', 'ip'...), each
+    case naming itself in the trace, then a queue whose priority comes from the tier."""
+    chain = [
+        ("tier", ["vip", "vp", "key", "ey", "k", "gold", "ip", "strae", "p", "gggg"]),
+        ("segment", ["vip", "vp", "key", "ey", "gold", "cafe", "caf"]),
+        ("language", ["zh", "zh_tw", "en", "ey", "vp", "vip"]),
+        ("region", ["vip", "vp", "key", "ey", "gold", "north", "p", "ip"]),
+    ]
+    nodes: list[Any] = [Lookup(id="identify", next="by_tier")]
+    for i, (attribute, cases) in enumerate(chain):
+        after = f"by_{chain[i + 1][0]}" if i + 1 < len(chain) else "sales"
+        nodes.append(
+            Branch(
+                id=f"by_{attribute}",
+                attribute=attribute,  # type: ignore[arg-type]
+                cases={case: f"{attribute}_{case}" for case in cases},
+                default=f"{attribute}_other",
+            )
+        )
+        nodes += [Goto(id=f"{attribute}_{case}", target=after) for case in [*cases, "other"]]
+    nodes += [
+        Queue(id="sales", members=["ann"], max_wait=60, overflow="bye"),
+        Hangup(id="bye"),
+    ]
+    return Site(
+        name="liveedge",
+        entries={"7000": "identify"},
+        nodes=nodes,
+        staff=[Staff("ann", name="Ann", device="PJSIP/1001", groups=("sales",))],
+        priority=PriorityRule({"vip": 10, "gold": 5, "key": 4, "ey": 3, "vp": 2}, default=1),
+        lookup=LookupSettings(url=f"agi://127.0.0.1:{agi_port}"),
+        live=True,
+    )
+
+
+EDGE_CALLS = [
+    Call(f"edge-{i:02d}", "7000", caller=number) for i, number in enumerate(EDGE_CUSTOMERS)
+]
+
+
+def edge_call(value: str) -> str:
+    return f"edge-{EDGE_VALUES.index(value):02d}"
+
+
+async def test_non_ascii_crm_values_route_alike_live_compiled_and_simulated(
+    sandbox, driver, agi_port
+):
+    """Asterisk lowers only A-Z (TOLOWER) and filters bytes (FILTER): 'VİP' is no 'vip'
+    and the Kelvin sign no 'k', in the dialplan, the live runtime and the simulator."""
+    site = edge_site(agi_port)
+    live, compiled = install(sandbox, site)
+    by_id = await three_way(sandbox, driver, (site, live, compiled), agi_port, EDGE_CALLS)
+    assert len(EDGE_CALLS) >= 20
+    vip_dot = by_id[edge_call("V\u0130P")]
+    assert vip_dot.trace[:2] == ["identify", "by_tier"]
+    assert vip_dot.trace[2] == "tier_vp"  # TOLOWER keeps the İ, FILTER drops its bytes
+    kelvin = by_id[edge_call("\u212aey")]
+    assert kelvin.trace[2] == "tier_ey"
+    assert kelvin.event.get("prio", "").strip() == "3"
+    plain = by_id[edge_call("GoLd")]
+    assert plain.trace[2] == "tier_gold" and plain.dest == "queue:sales"

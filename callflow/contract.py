@@ -1,0 +1,239 @@
+"""The names every backend shares with Asterisk, written once.
+
+The compiled dialplan, the offline simulator, the live ARI runtime, the call-record
+writer and the test driver all meet a call through the same names: its contexts
+(``cf-<site>-<node>``), the site's Stasis application (``callflow-<site>``), the channel
+variables (``CF_TRACE``, ``CF_DEST``...) and the fields of the ``CallflowEnd`` event its
+hang-up handler sends. They are declared here and nowhere else (a unit test fails on a
+copy of any of them as a string literal elsewhere in ``callflow/``), with the two string
+functions the dialplan uses to make CRM values safe, reproduced byte for byte::
+
+    context_name("acme", "main")                 # 'cf-acme-main'
+    asterisk_filter("a-z0-9_", ascii_lower("VİP"))  # 'vp' as ${FILTER(a-z0-9_,${TOLOWER(..)})}
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# ---- Asterisk names ---------------------------------------------------------------------
+
+#: node ids cannot contain ``-``, so these never collide with a node's context
+ENTRY_NODE: Final = "entry"  # the dialled numbers
+HOOKS_NODE: Final = "hooks"  # the hang-up handler (``end``) and the hang-up (``hangup``)
+STAFF_NODE: Final = "staff"  # account managers rung before a queue
+COMPILED_NODE: Final = "compiled"  # the compiled flow of live entries
+#: extensions of the hooks context: the hang-up handler, and where a flow hangs up
+HANGUP_HANDLER_EXTEN: Final = "end"
+HANGUP_EXTEN: Final = "hangup"
+
+
+def context_name(site: str, node_id: str) -> str:
+    """The context of a node, or of a site-wide part (``entry``, ``hooks``...)::
+
+    context_name("acme", "main")   # 'cf-acme-main'
+    """
+    return f"cf-{site}-{node_id}"
+
+
+def entry_context(site: str) -> str:
+    """The context whose extensions are the site's dialled numbers."""
+    return context_name(site, ENTRY_NODE)
+
+
+def hooks_context(site: str) -> str:
+    """The context of the hang-up handler and of the flow's hang-up."""
+    return context_name(site, HOOKS_NODE)
+
+
+def hangup_handler(site: str) -> str:
+    """What ``CHANNEL(hangup_handler_push)`` is set to: ``cf-<site>-hooks,end,1``."""
+    return f"{hooks_context(site)},{HANGUP_HANDLER_EXTEN},1"
+
+
+def app_name(site: str) -> str:
+    """The Stasis application of a site's live entries: ``callflow-<site>``."""
+    return f"callflow-{site}"
+
+
+def mailbox_context(site: str) -> str:
+    """The voicemail.conf context of a site's mailboxes (``callflow-<site>``)."""
+    return f"callflow-{site}"
+
+
+def queue_name(site: str, queue_id: str) -> str:
+    """The app_queue name of a site's queue (what ``queue show`` takes)."""
+    return f"{site}-{queue_id}"
+
+
+# ---- channel variables ------------------------------------------------------------------
+
+CF_SITE: Final = "CF_SITE"
+CF_ENTRY: Final = "CF_ENTRY"
+#: node ids visited, each with a leading space (``Set(CF_TRACE=${CF_TRACE} id)``)
+CF_TRACE: Final = "CF_TRACE"
+#: where the call arrived: ``queue:sales``, ``dial:alice``, ``voicemail:100``, ``hangup``
+CF_DEST: Final = "CF_DEST"
+#: ``queue``, ``manager`` or ``manager-then-queue``
+CF_PATH: Final = "CF_PATH"
+#: the queue priority the caller joined at
+CF_PRIO: Final = "CF_PRIO"
+#: a Unix time that time conditions read instead of the clock (tests, simulations)
+CF_NOW: Final = "CF_NOW"
+#: ``ok`` or ``failed`` once a Lookup ran
+CF_LOOKUP: Final = "CF_LOOKUP"
+CF_CUSTOMER_ID: Final = "CF_CUSTOMER_ID"
+CF_TIER: Final = "CF_TIER"
+CF_MANAGER: Final = "CF_MANAGER"
+CF_LANG: Final = "CF_LANG"
+CF_SEGMENT: Final = "CF_SEGMENT"
+CF_REGION: Final = "CF_REGION"
+CF_TAGS: Final = "CF_TAGS"
+CF_CUSTOMER_NAME: Final = "CF_CUSTOMER_NAME"
+#: the lookup server's one-variable answer (see :data:`ANSWER_VAR`)
+CF_CRM: Final = "CF_CRM"
+# scratch variables of the compiled contexts
+CF_TRIES: Final = "CF_TRIES"
+CF_TIER_KEY: Final = "CF_TIER_KEY"
+CF_MANAGER_KEY: Final = "CF_MANAGER_KEY"
+CF_BRANCH_KEY: Final = "CF_BRANCH_KEY"
+CF_CLOCK: Final = "CF_CLOCK"
+CF_WEEK: Final = "CF_WEEK"
+CF_CRM_LANG: Final = "CF_CRM_LANG"
+CF_DEVSTATE: Final = "CF_DEVSTATE"
+
+#: Asterisk's own channel variables and functions the flows set
+CALLERID_NAME: Final = "CALLERID(name)"
+CALLERID_NUM: Final = "CALLERID(num)"
+CHANNEL_LANGUAGE: Final = "CHANNEL(language)"
+HANGUP_HANDLER_PUSH: Final = "CHANNEL(hangup_handler_push)"
+
+#: the customer variables a lookup sets; cleared when it fails (CF_LANG is not: a
+#: language chosen earlier stays)
+CUSTOMER_VARS: Final = (CF_CUSTOMER_ID, CF_TIER, CF_MANAGER, CF_SEGMENT, CF_REGION, CF_TAGS)
+
+#: what a Branch node's ``attribute`` reads
+BRANCH_VARS: Final = {
+    "tier": CF_TIER,
+    "segment": CF_SEGMENT,
+    "language": CF_LANG,
+    "region": CF_REGION,
+    "tags": CF_TAGS,
+}
+
+#: The lookup server answers in this one channel variable (one AGI round trip):
+#: ``ok:<number>`` for a caller not in the CRM, where ``<number>`` is the filtered caller
+#: number it was asked about (the dialplan accepts an answer only for its own caller);
+#: for a customer ``ok:<number>`` then, for each name of
+#: ``ANSWER_FIELDS`` in order, ``.`` and the base64 of ``ANSWER_PAD`` + the value. The
+#: compiled Lookup node unpacks it with ``CUT()``/``BASE64_DECODE()``; the pad keeps an
+#: empty value a non-empty field (Asterisk warns on ``BASE64_DECODE()`` of nothing) and
+#: ``${...:1}`` drops it again.
+ANSWER_VAR: Final = CF_CRM
+ANSWER_FIELDS: Final = (
+    CF_CUSTOMER_ID,
+    CF_TIER,
+    CF_MANAGER,
+    CF_LANG,
+    CF_SEGMENT,
+    CF_REGION,
+    CF_TAGS,
+    CF_CUSTOMER_NAME,
+)
+ANSWER_PAD: Final = "-"
+
+#: the customer attribute (as the CRM and :class:`callflow.simulate.Script` name it) ->
+#: the channel variable the lookup sets
+CUSTOMER_FIELDS: Final = {
+    "id": CF_CUSTOMER_ID,
+    "tier": CF_TIER,
+    "manager": CF_MANAGER,
+    "language": CF_LANG,
+    "segment": CF_SEGMENT,
+    "region": CF_REGION,
+    "tags": CF_TAGS,
+    "name": CF_CUSTOMER_NAME,
+}
+
+# ---- the CallflowEnd event --------------------------------------------------------------
+
+#: the AMI ``UserEvent`` name the hang-up handler sends at the end of every call
+END_EVENT: Final = "CallflowEnd"
+
+#: the ``FILTER()`` sets that make values safe: identifiers, digits, words, tags
+IDENT: Final = "a-z0-9_"
+DIGITS: Final = "0-9"
+LETTERS: Final = "a-z"
+TAG_LIST: Final = "a-z0-9_."
+#: what the compiled Lookup passes the CRM: ``${FILTER(0-9+,${CALLERID(num)})}``
+NUMBER: Final = "0-9+"
+
+#: the event's fields in order: field -> (channel variable, FILTER() set or None)
+END_FIELDS: Final[dict[str, tuple[str, str | None]]] = {
+    "site": (CF_SITE, None),
+    "entry": (CF_ENTRY, None),
+    "trace": (CF_TRACE, None),
+    "dest": (CF_DEST, None),
+    "path": (CF_PATH, None),
+    "tier": (CF_TIER, IDENT),
+    "prio": (CF_PRIO, None),
+    "customer": (CF_CUSTOMER_ID, DIGITS),
+    "manager": (CF_MANAGER, IDENT),
+    "lookup": (CF_LOOKUP, LETTERS),
+}
+
+
+def end_field(name: str, variables: dict[str, str]) -> str:
+    """What the end event's field ``name`` carries for a call holding ``variables``."""
+    var, allowed = END_FIELDS[name]
+    value = variables.get(var, "")
+    return value if allowed is None else asterisk_filter(allowed, value)
+
+
+# ---- Asterisk's string functions ----------------------------------------------------------
+
+_ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(value: str) -> str:
+    """Asterisk's ``TOLOWER()``: C ``tolower()`` on each byte in the C locale, so only
+    ``A-Z`` change; every other character (``İ``, the Kelvin sign, full-width letters)
+    is left as it is, unlike :meth:`str.lower`::
+
+        ascii_lower("VİP")   # 'vİp'
+    """
+    return value.translate(_ASCII_LOWER)
+
+
+def _allowed_bytes(allowed: str) -> frozenset[int]:
+    """The byte set of a ``FILTER()`` first argument: bytes and ``x-y`` ranges."""
+    raw = allowed.encode()
+    out: set[int] = set()
+    i = 0
+    while i < len(raw):
+        if i + 2 < len(raw) and raw[i + 1] == ord("-"):
+            lo, hi = raw[i], raw[i + 2]
+            if hi < lo:  # Asterisk wraps around the byte values; nothing here needs that
+                raise ValueError(f"FILTER range {raw[i : i + 3].decode()} is backwards")
+            out.update(range(lo, hi + 1))
+            i += 3
+        else:
+            out.add(raw[i])
+            i += 1
+    return frozenset(out)
+
+
+def asterisk_filter(allowed: str, value: str) -> str:
+    """Asterisk's ``FILTER(allowed,value)``: keep the bytes of ``value``'s UTF-8 that are
+    in ``allowed`` (single bytes and ``a-z`` style ranges), drop the rest::
+
+        asterisk_filter("a-z0-9_", "vİp 1")   # 'vp1'
+    """
+    keep = _allowed_bytes(allowed)
+    return bytes(b for b in value.encode() if b in keep).decode(errors="surrogateescape")
+
+
+def lowered_key(allowed: str, value: str) -> str:
+    """``${FILTER(allowed,${TOLOWER(value)})}``: how the dialplan turns a CRM value into
+    the key it compares (tiers, branch values, tags)."""
+    return asterisk_filter(allowed, ascii_lower(value))

@@ -1,0 +1,253 @@
+"""The flow machine: what each node does and where the call goes next, written once.
+
+:class:`FlowMachine` is a :class:`~callflow.model.visitor.NodeVisitor` whose handlers are
+generators of :mod:`~callflow.flow.effects` (wazo-calld's call states, sans I/O): a
+handler yields what should happen (play these prompts, wait for a digit, set this
+variable) and returns the next node id. It never waits, reads a clock or touches a
+channel, so the offline simulator and the live ARI runtime drive the very same
+decisions, and the dialplan compiler renders them (the three-way tests hold them
+together)::
+
+    machine = FlowMachine(site)
+    steps = machine.visit(site.node_map["main"])   # a generator: drive it with send()
+
+Queues, dials and voicemail are handed to their compiled context (:class:`HandOff`);
+:class:`~callflow.flow.compiled.CompiledModel` is what those contexts do, for the
+simulator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Sequence
+from typing import Final
+
+from callflow.contract import (
+    ANSWER_FIELDS,
+    BRANCH_VARS,
+    CALLERID_NAME,
+    CALLERID_NUM,
+    CF_CUSTOMER_NAME,
+    CF_DEST,
+    CF_ENTRY,
+    CF_LANG,
+    CF_LOOKUP,
+    CF_NOW,
+    CF_PATH,
+    CF_SITE,
+    CF_TRACE,
+    CHANNEL_LANGUAGE,
+    CUSTOMER_VARS,
+    DIGITS,
+    HANGUP_HANDLER_PUSH,
+    IDENT,
+    NUMBER,
+    TAG_LIST,
+    asterisk_filter,
+    hangup_handler,
+    lowered_key,
+)
+from callflow.flow.effects import (
+    Answer,
+    Clock,
+    Enter,
+    Found,
+    GetVar,
+    HandOff,
+    Hangup,
+    Lookup,
+    Note,
+    Play,
+    SetVar,
+    Steps,
+    WaitDigit,
+)
+from callflow.model import nodes
+from callflow.model.prompts import Prompt
+from callflow.model.schedule import week_key
+from callflow.model.site import Site
+from callflow.model.visitor import NodeVisitor
+
+#: an empty value from the CRM leaves these as they were (the caller's choice, the network's)
+KEPT_WHEN_EMPTY: Final = frozenset({CF_LANG, CALLERID_NAME, CALLERID_NUM})
+
+
+def prompts(value: object) -> tuple[Prompt, ...]:
+    """A node's prompt field as the tuple the model normalised it to."""
+    return value if isinstance(value, tuple) else ()
+
+
+def goto(target: str | None, why: str) -> Steps:
+    """``goto(target)`` of the compiler: no target is the hooks' ``hangup`` extension,
+    which sets ``CF_DEST=hangup`` and hangs up."""
+    if target is None:
+        yield Hangup(f"{why}: not set", dest="hangup")
+        return None
+    yield Note("goto", f"{why} -> {target}")
+    return target
+
+
+def apply_lookup(found: Found | None) -> Steps:
+    """What a Lookup does with the CRM's answer (``None``: the lookup failed)."""
+    if found is None:
+        yield SetVar(CF_LOOKUP, "failed")
+        for name in CUSTOMER_VARS:
+            yield SetVar(name, "")
+        yield Note("lookup", "failed: unknown caller")
+        return None
+    values = {name: value for name, value in found.items() if name != CF_LOOKUP}
+    customer = any(name in ANSWER_FIELDS for name in values)
+    if customer:  # every field is set, empty ones cleared, as the compiled node does
+        values = {name: "" for name in ANSWER_FIELDS} | values
+        values[CALLERID_NAME] = values[CF_CUSTOMER_NAME]
+    for name, value in values.items():
+        if value or name not in KEPT_WHEN_EMPTY:
+            yield SetVar(name, value)
+    yield SetVar(CF_LOOKUP, "ok")
+    yield Note("lookup", "found" if customer else "not found: unknown caller")
+    return None
+
+
+def is_open(node: nodes.TimeCondition, local: dt.datetime) -> bool:
+    """Whether ``local`` (the node's local time) falls in its opening hours."""
+    key = week_key(local)
+    return any(lo <= key < hi for hours in node.hours for lo, hi in hours.ranges())
+
+
+class FlowMachine(NodeVisitor[Steps]):
+    """The meaning of every node, as effect generators (see the module docstring)."""
+
+    backend = "the flow machine"
+    #: the nodes whose handler hands the call to their compiled context
+    handed_off: Final = frozenset({"dial", "queue", "voicemail"})
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    # ---- the entry -------------------------------------------------------------------------
+    def start(self, entry: str) -> Steps:
+        """What the compiled entry extension does before its first Goto."""
+        yield SetVar(CF_SITE, self.site.name)
+        yield SetVar(CF_ENTRY, entry)
+        yield SetVar(CF_TRACE, "")
+        yield SetVar(CF_DEST, "")
+        yield SetVar(CF_PATH, "")
+        yield SetVar(CHANNEL_LANGUAGE, self.site.language)
+        yield SetVar(HANGUP_HANDLER_PUSH, hangup_handler(self.site.name))
+        yield Answer()
+        return self.site.entries[entry]
+
+    # ---- helpers ---------------------------------------------------------------------------
+    @staticmethod
+    def ask(prompt: Sequence[Prompt], timeout: float) -> Steps:
+        """Background(prompt) then WaitExten(timeout): the digit pressed, or None."""
+        digit = yield Play(tuple(prompt), barge_in=True)
+        if digit is None:
+            digit = yield WaitDigit(timeout)
+        return digit  # type: ignore[no-any-return]
+
+    # ---- nodes -----------------------------------------------------------------------------
+    def visit_play(self, node: nodes.Play) -> Steps:
+        yield Enter(node)
+        yield Play(prompts(node.prompts))
+        return (yield from goto(node.next, "next"))
+
+    def visit_goto(self, node: nodes.Goto) -> Steps:
+        yield Enter(node)
+        return (yield from goto(node.target, "target"))
+
+    def visit_hangup(self, node: nodes.Hangup) -> Steps:
+        yield Enter(node)
+        yield Play(prompts(node.prompts))
+        yield Hangup()
+        return None
+
+    def visit_menu(self, node: nodes.Menu) -> Steps:
+        yield Enter(node)
+        choices = node.choices()
+        tries = 0
+        while True:
+            tries += 1
+            key = yield from self.ask(prompts(node.prompt), node.timeout)
+            if key is None:
+                yield Note("timeout", f"try {tries} of {node.tries}")
+                jump, again, why = node.on_timeout, node.timeout_prompt, "on_timeout"
+            elif key in choices:
+                yield Note("press", key)
+                return (yield from goto(choices[key], f"key {key}"))
+            else:
+                yield Note("press", f"{key} (invalid)")
+                jump, again, why = node.invalid, node.invalid_prompt, "invalid"
+            yield Play(prompts(again))
+            if jump is not None:
+                return (yield from goto(jump, why))
+            if tries >= node.tries:
+                return (yield from goto(node.failure, "failure"))
+
+    def visit_language_select(self, node: nodes.LanguageSelect) -> Steps:
+        yield Enter(node)
+        key = yield from self.ask(prompts(node.prompt), node.timeout)
+        if key is None:
+            yield Note("timeout")
+            language = node.default
+        else:
+            yield Note("press", key if key in node.languages else f"{key} (invalid)")
+            language = node.languages.get(key, node.default)
+        if language:
+            yield SetVar(CHANNEL_LANGUAGE, language)
+            yield SetVar(CF_LANG, language)
+            yield Note("language", language)
+        return (yield from goto(node.next, "next"))
+
+    def visit_dial(self, node: nodes.Dial) -> Steps:
+        return (yield HandOff(node))  # type: ignore[no-any-return]
+
+    def visit_queue(self, node: nodes.Queue) -> Steps:
+        return (yield HandOff(node))  # type: ignore[no-any-return]
+
+    def visit_voicemail(self, node: nodes.Voicemail) -> Steps:
+        return (yield HandOff(node))  # type: ignore[no-any-return]
+
+    def visit_time_condition(self, node: nodes.TimeCondition) -> Steps:
+        yield Enter(node)
+        now = asterisk_filter(DIGITS, (yield GetVar(CF_NOW)))
+        zone = zoneinfo.ZoneInfo(node.timezone or self.site.timezone)
+        try:
+            local = dt.datetime.fromtimestamp(int(now) if now else (yield Clock()), zone)
+        except (OverflowError, OSError, ValueError):  # a CF_NOW no clock can show
+            local = dt.datetime.fromtimestamp((yield Clock()), zone)
+        if local.date() in node.holidays:
+            yield Note("clock", f"{local:%Y-%m-%d %a %H:%M} holiday")
+            return (yield from goto(node.holiday or node.closed, "holiday"))
+        open_ = is_open(node, local)
+        yield Note(
+            "clock",
+            f"{local:%Y-%m-%d %a %H:%M} key {week_key(local)}: {'open' if open_ else 'closed'}",
+        )
+        if open_:
+            return (yield from goto(node.open, "open"))
+        return (yield from goto(node.closed, "closed"))
+
+    def visit_branch(self, node: nodes.Branch) -> Steps:
+        yield Enter(node)
+        value = yield GetVar(BRANCH_VARS[node.attribute])
+        if node.attribute == "tags":
+            key = f".{lowered_key(TAG_LIST, value)}."
+            for tag, target in node.cases.items():
+                if f".{tag}." in key:
+                    return (yield from goto(target, f"tags has {tag}"))
+        else:
+            key = lowered_key(IDENT, value)
+            for case, target in node.cases.items():
+                if key == case.lower():
+                    return (yield from goto(target, f"{node.attribute} = {case}"))
+        return (yield from goto(node.default, f"default ({node.attribute} {key!r})"))
+
+    def visit_lookup(self, node: nodes.Lookup) -> Steps:
+        yield Enter(node)
+        yield SetVar(CF_LOOKUP, "")
+        number = asterisk_filter(NUMBER, (yield GetVar(CALLERID_NUM)))
+        found = yield Lookup(number)
+        yield from apply_lookup(found)
+        return (yield from goto(node.next, "next"))
