@@ -6,6 +6,7 @@ declared paths, and every call's trace, destination and answers are the simulato
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import pytest
@@ -19,7 +20,8 @@ from callflow.simulate import Script, simulate
 from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
 from callflow.store.surveys import SurveyResponse
 
-from .sites import load
+from .sites import free_port, load
+from .test_live import install, running
 
 pytestmark = pytest.mark.asterisk
 
@@ -128,3 +130,29 @@ async def test_real_dtmf_answers_are_stored_and_follow_the_declared_paths(
     trace, rows = await stored(rec, sessions, handle.caller_uniqueid)
     assert trace == result.trace
     assert rows == answers
+
+
+async def test_live_compiled_and_simulated_ask_alike(sandbox, driver):
+    """The same calls into the live ARI runtime and into the compiled dialplan at once:
+    trace, destination and reported answers are identical, and the simulator's."""
+    site = dataclasses.replace(SITE, name="liveask", live=True)
+    live, compiled = install(sandbox, site)
+    async with running(sandbox, site, free_port()) as service:
+        pairs = await asyncio.gather(
+            *(
+                asyncio.gather(
+                    *(
+                        driver.place_call(ctx, "100", dtmf=dtmf, hold=6, timeout=30)
+                        for ctx in (live, compiled)
+                    )
+                )
+                for dtmf, _inputs, _answers in CASES
+            )
+        )
+        assert service.runtime.started == len(CASES)
+    for (dtmf, inputs, answers), results in zip(CASES, pairs, strict=True):
+        simulated = simulate(site, "100", script=Script(inputs=inputs))
+        expected = "".join(f" {q}:{a}" for q, a in answers).strip()
+        for result in results:
+            got = (result.trace, result.dest, result.event.get("answers", "").strip())
+            assert got == (simulated.trace, simulated.dest, expected), dtmf
