@@ -150,3 +150,13 @@ async def test_the_end_event_writes_one_survey_response_per_answer(tmp_path) -> 
         got = [(r.question, r.answer, r.call_record.linkedid, r.campaign) for r in rows]
         assert session.query(CallRecord).count() == 1
     assert got == [("rate", "4", "L1", ""), ("again", "1", "L1", "")]
+
+
+def test_graph_and_lint_follow_every_way_out_of_a_question() -> None:
+    from callflow.analysis import lint
+    from callflow.graph import edges
+
+    s = site(invalid="wrong", on_timeout="silent")
+    out = {(e.target, e.label) for e in edges(s) if e.source == "rate"}
+    assert out == {("bye", "answer 12345"), ("wrong", "invalid"), ("silent", "on timeout")}
+    assert lint(s).errors == 0
