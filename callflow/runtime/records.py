@@ -247,10 +247,14 @@ class CallRecorder:
     def _write_answers(session: Session, record: CallRecord, answers: str) -> None:
         """One SurveyResponse per Ask answered on the call (``CF_ANSWERS``), replacing
         those of an earlier write of the same record (a late AgentComplete rewrites it).
-        Inbound questions belong to no campaign: ``campaign`` is empty."""
+        Inbound questions belong to no campaign: ``campaign`` is empty. A call without
+        answers costs no query (and an end event without them keeps earlier rows)."""
+        found = parse_answers(answers)
+        if not found:
+            return
         session.flush()  # the record's id
         session.execute(delete(SurveyResponse).where(SurveyResponse.call_record_id == record.id))
-        for question, answer in parse_answers(answers):
+        for question, answer in found:
             session.add(
                 SurveyResponse(
                     call_record_id=record.id,
