@@ -8,6 +8,7 @@ compile_site(site).files["extensions.conf"]
 from callflow.compiler import compile_site
 from callflow.errors import CallflowError, Diagnostic, ValidationError
 from callflow.model import (
+    Ask,
     Audience,
     Branch,
     CallingWindow,
@@ -38,6 +39,7 @@ from callflow.validate import check, validate
 __version__ = "0.1.0"
 
 __all__ = [
+    "Ask",
     "Audience",
     "Branch",
     "CallflowError",

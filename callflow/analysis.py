@@ -30,6 +30,7 @@ from pathlib import Path
 
 from callflow.errors import CallflowError, Diagnostic, Severity
 from callflow.model.nodes import (
+    Ask,
     Branch,
     Dial,
     LanguageSelect,
@@ -353,6 +354,15 @@ class _Analysis(NodeVisitor[list[_Edge]]):
     visit_voicemail = visit_hangup = _end
 
     def visit_menu(self, node: Menu) -> list[_Edge]:
+        choices = [(f"options[{d!r}]", t) for d, t in sorted(node.choices().items())]
+        return self.retry_edges(node, choices)
+
+    def visit_ask(self, node: Ask) -> list[_Edge]:
+        return self.retry_edges(node, [("next", node.next)])
+
+    def retry_edges(self, node: Menu | Ask, choices: list[tuple[str, str]]) -> list[_Edge]:
+        """A menu's or a question's edges: ``choices`` once a key is accepted, after
+        up to ``tries`` failed tries; then the timeout, invalid and failure jumps."""
         p = self.seconds(node.prompt)
         on_silence = p + node.timeout + self.seconds(node.timeout_prompt)
         on_invalid = p + self.seconds(node.invalid_prompt)
@@ -363,9 +373,7 @@ class _Analysis(NodeVisitor[list[_Edge]]):
         ]
         retry = max(retrying, default=0.0)
         before = (node.tries - 1) * retry if retrying else 0.0
-        out = [
-            _Edge(f"options[{d!r}]", t, before + p, p) for d, t in sorted(node.choices().items())
-        ]
+        out = [_Edge(role, t, before + p, p) for role, t in choices]
         if node.on_timeout is not None:
             out.append(_Edge("on_timeout", node.on_timeout, before + on_silence, None))
         if node.invalid is not None:

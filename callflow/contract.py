@@ -101,6 +101,46 @@ CF_CLOCK: Final = "CF_CLOCK"
 CF_WEEK: Final = "CF_WEEK"
 CF_CRM_LANG: Final = "CF_CRM_LANG"
 CF_DEVSTATE: Final = "CF_DEVSTATE"
+#: what an Ask's Read() stores the pressed digit in (used only through FILTER())
+CF_READ: Final = "CF_READ"
+#: the answers of the call's Ask nodes, each `` question:digit`` (a leading space, like
+#: CF_TRACE): ``" rate:4 again:1"``; see :func:`answer_entry` / :func:`parse_answers`
+CF_ANSWERS: Final = "CF_ANSWERS"
+#: prefix of the variable holding one question's answer (:func:`answer_var`)
+CF_ANSWER_PREFIX: Final = "CF_ANSWER_"
+
+#: the keys ``Read()`` can return: one DTMF digit (``#`` ends the input instead)
+READ_KEYS: Final = "0-9*A-D"
+#: the key that ends ``Read()``'s input: pressed first, it reads as silence
+READ_TERMINATOR: Final = "#"
+
+
+def answer_var(question: str) -> str:
+    """The channel variable an Ask stores its answer in::
+
+    answer_var("rate")   # 'CF_ANSWER_rate'
+    """
+    return f"{CF_ANSWER_PREFIX}{question}"
+
+
+def answer_entry(question: str, answer: str) -> str:
+    """What an answer appends to ``CF_ANSWERS``: ``" rate:4"``."""
+    return f" {question}:{answer}"
+
+
+def parse_answers(text: str) -> list[tuple[str, str]]:
+    """The ``(question, digits)`` pairs of a ``CF_ANSWERS`` value, in order; anything
+    that is not ``question:digits`` is dropped::
+
+    parse_answers(" rate:4 again:1")   # [('rate', '4'), ('again', '1')]
+    """
+    out = []
+    for item in text.split():
+        question, sep, answer = item.partition(":")
+        if sep and question and answer.isascii() and answer.isdigit():
+            out.append((question, answer))
+    return out
+
 
 #: Asterisk's own channel variables and functions the flows set
 CALLERID_NAME: Final = "CALLERID(name)"
@@ -180,6 +220,7 @@ END_FIELDS: Final[dict[str, tuple[str, str | None]]] = {
     "customer": (CF_CUSTOMER_ID, DIGITS),
     "manager": (CF_MANAGER, IDENT),
     "lookup": (CF_LOOKUP, LETTERS),
+    "answers": (CF_ANSWERS, None),
 }
 
 

@@ -20,6 +20,7 @@ from typing import Literal
 
 from callflow.errors import CallflowError
 from callflow.model.nodes import (
+    Ask,
     Branch,
     Dial,
     Goto,
@@ -107,6 +108,11 @@ class _Drawer(NodeVisitor[_Look]):
             skip.add("failure")  # never reached
         out += self.follow(node, skip=lambda role: role.startswith("options[") or role in skip)
         return _Look(f"{node.tries} tries x {node.timeout:g}s", "menu", tuple(out))
+
+    def visit_ask(self, node: Ask) -> _Look:
+        skip = {"failure"} if node.on_timeout is not None and node.invalid is not None else set()
+        look = self.follow(node, {"next": f"answer {node.answers}"}, skip=skip.__contains__)
+        return _Look(f"{node.question_id}: {node.tries} tries x {node.timeout:g}s", "menu", look)
 
     def visit_language_select(self, node: LanguageSelect) -> _Look:
         out = tuple(

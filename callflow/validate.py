@@ -24,6 +24,7 @@ from callflow.model.campaigns import Campaign
 from callflow.model.fieldcheck import TOO_LONG, check_fields, check_value, shown
 from callflow.model.limits import APP_ARGS_BYTES
 from callflow.model.nodes import (
+    Ask,
     Branch,
     Dial,
     LanguageSelect,
@@ -45,6 +46,8 @@ DEVICE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9_.@+-]{1,64}(/n)?")
 SOUND = re.compile(r"[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,4}")
 ENTRY = re.compile(r"s|\+?[0-9*#]{1,24}")
 DIGIT = re.compile(r"[0-9*#]")
+#: what an Ask accepts: digits only (``#`` ends Read(), the store keeps 0-9)
+ANSWER = re.compile(r"[0-9]{1,10}")
 LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Za-z]{2,4})?")
 MAILBOX = re.compile(r"[0-9]{1,10}")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}")
@@ -321,6 +324,23 @@ class _Checker:
             )
         if not node.choices():
             yield self.err(f"{path}.options", "CF105", "a menu needs at least one option")
+
+    def node_ask(self, node: Ask, path: str) -> Iterator[Diagnostic]:
+        yield from self.prompts(f"{path}.prompt", node.prompt)  # type: ignore[arg-type]
+        yield from self.prompts(f"{path}.invalid_prompt", node.invalid_prompt)  # type: ignore[arg-type]
+        yield from self.prompts(f"{path}.timeout_prompt", node.timeout_prompt)  # type: ignore[arg-type]
+        if not node.prompt:
+            yield self.err(f"{path}.prompt", "CF114", "a question needs a prompt")
+        if node.question is not None:
+            yield from self.ident(f"{path}.question", node.question, "question id")
+        answers = node.answers
+        if not answers or not ANSWER.fullmatch(answers) or len(set(answers)) != len(answers):
+            yield self.err(
+                f"{path}.answers",
+                "CF136",
+                f"answers {shown(answers)} must be distinct digits 0-9, at least one "
+                "(# ends the input and * is no answer the store keeps)",
+            )
 
     def node_language_select(self, node: LanguageSelect, path: str) -> Iterator[Diagnostic]:
         yield from self.prompts(f"{path}.prompt", node.prompt)  # type: ignore[arg-type]

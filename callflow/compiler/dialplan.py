@@ -31,6 +31,7 @@ lookup server, the live runtime and the tests:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from callflow.compiler.escape import base64_literal, comment, conf_arg
@@ -49,6 +50,7 @@ from callflow.contract import (
     BRANCH_VARS,
     CALLERID_NAME,
     CALLERID_NUM,
+    CF_ANSWERS,
     CF_BRANCH_KEY,
     CF_CLOCK,
     CF_CRM_LANG,
@@ -63,6 +65,7 @@ from callflow.contract import (
     CF_NOW,
     CF_PATH,
     CF_PRIO,
+    CF_READ,
     CF_SITE,
     CF_TIER,
     CF_TIER_KEY,
@@ -81,8 +84,11 @@ from callflow.contract import (
     HOOKS_NODE,
     IDENT,
     NUMBER,
+    READ_KEYS,
     STAFF_NODE,
     TAG_LIST,
+    answer_entry,
+    answer_var,
     app_name,
     context_name,
     entry_context,
@@ -91,6 +97,7 @@ from callflow.contract import (
     queue_name,
 )
 from callflow.model.nodes import (
+    Ask,
     Branch,
     Dial,
     Goto,
@@ -211,7 +218,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         exts.append(Extension("t", tuple(self.retry(node, node.on_timeout, node.timeout_prompt))))  # type: ignore[arg-type]
         return [self.node_context(node, *exts)]
 
-    def retry(self, node: Menu, jump: str | None, prompts: tuple[Prompt, ...]) -> list[Step]:
+    def retry(self, node: Menu | Ask, jump: str | None, prompts: tuple[Prompt, ...]) -> list[Step]:
         if jump is not None:
             return [*self.play(prompts), self.goto(jump)]
         return [
@@ -219,6 +226,34 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             Step("GotoIf", f"$[{var(CF_TRIES)} < {node.tries}]?s,prompt"),
             self.goto(node.failure),
         ]
+
+    def visit_ask(self, node: Ask) -> list[Context]:
+        """Read() one digit; the read value is only ever used through FILTER(), so a
+        digit is never evaluated as an expression (nor can anything else be)."""
+        prompts: tuple[Prompt, ...] = node.prompt  # type: ignore[assignment]
+        question = node.question_id
+        answer = f"${{FILTER({node.answers},{var(CF_READ)})}}"
+        steps = [
+            *self.enter(node),
+            Step("Set", f"{CF_TRIES}=0"),
+            Step("Set", f"{CF_TRIES}=$[{var(CF_TRIES)} + 1]", label="prompt"),
+            Step(
+                "Read",
+                f"{CF_READ},{'&'.join(p.file for p in prompts)},1,,1,{_seconds(node.timeout)}",
+                comment=" / ".join(comment(p.text) for p in prompts if p.text),
+            ),
+            Step("Set", f"{CF_READ}={filtered(READ_KEYS, CF_READ)}"),
+            Step("GotoIf", f'$["{var(CF_READ)}" = ""]?timeout'),
+            Step("GotoIf", f'$["{answer}" = ""]?invalid'),
+            Step("Set", f"{answer_var(question)}={answer}"),
+            Step("Set", f"{CF_ANSWERS}={var(CF_ANSWERS)}{answer_entry(question, answer)}"),
+            self.goto(node.next),
+        ]
+        invalid = self.retry(node, node.invalid, node.invalid_prompt)  # type: ignore[arg-type]
+        timeout = self.retry(node, node.on_timeout, node.timeout_prompt)  # type: ignore[arg-type]
+        steps += [dataclasses.replace(invalid[0], label="invalid"), *invalid[1:]]
+        steps += [dataclasses.replace(timeout[0], label="timeout"), *timeout[1:]]
+        return [self.node_context(node, Extension("s", tuple(steps)))]
 
     def visit_language_select(self, node: LanguageSelect) -> list[Context]:
         prompts: tuple[Prompt, ...] = node.prompt  # type: ignore[assignment]

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Container, Generator, Sequence
+from typing import Any, Final
 
 from callflow.contract import (
     ANSWER_FIELDS,
     BRANCH_VARS,
     CALLERID_NAME,
     CALLERID_NUM,
+    CF_ANSWERS,
     CF_CUSTOMER_NAME,
     CF_DEST,
     CF_ENTRY,
@@ -43,7 +44,10 @@ from callflow.contract import (
     HANGUP_HANDLER_PUSH,
     IDENT,
     NUMBER,
+    READ_TERMINATOR,
     TAG_LIST,
+    answer_entry,
+    answer_var,
     asterisk_filter,
     hangup_handler,
     lowered_key,
@@ -51,6 +55,7 @@ from callflow.contract import (
 from callflow.flow.effects import (
     Answer,
     Clock,
+    Effect,
     Enter,
     Found,
     GetVar,
@@ -163,27 +168,55 @@ class FlowMachine(NodeVisitor[Steps]):
         yield Hangup()
         return None
 
-    def visit_menu(self, node: nodes.Menu) -> Steps:
-        yield Enter(node)
-        choices = node.choices()
+    def tries(
+        self,
+        node: nodes.Menu | nodes.Ask,
+        accepted: Container[str],
+        silent: Container[str] = (),
+    ) -> Generator[Effect, Any, tuple[str | None, str | None]]:
+        """The retry loop of menus and questions (Adhearsion's ``invalid``, ``timeout``,
+        ``failure``, ``tries``): prompt, wait, and on silence (or a key in ``silent``) or a
+        key not ``accepted`` play the node's prompt for it and jump, try again or fail.
+        Returns ``(key, None)`` for an accepted key, else ``(None, next node id)``."""
         tries = 0
         while True:
             tries += 1
             key = yield from self.ask(prompts(node.prompt), node.timeout)
-            if key is None:
+            if key is None or key in silent:
                 yield Note("timeout", f"try {tries} of {node.tries}")
                 jump, again, why = node.on_timeout, node.timeout_prompt, "on_timeout"
-            elif key in choices:
+            elif key in accepted:
                 yield Note("press", key)
-                return (yield from goto(choices[key], f"key {key}"))
+                return key, None
             else:
                 yield Note("press", f"{key} (invalid)")
                 jump, again, why = node.invalid, node.invalid_prompt, "invalid"
             yield Play(prompts(again))
             if jump is not None:
-                return (yield from goto(jump, why))
+                return None, (yield from goto(jump, why))
             if tries >= node.tries:
-                return (yield from goto(node.failure, "failure"))
+                return None, (yield from goto(node.failure, "failure"))
+
+    def visit_menu(self, node: nodes.Menu) -> Steps:
+        yield Enter(node)
+        choices = node.choices()
+        key, target = yield from self.tries(node, choices)
+        if key is None:
+            return target
+        return (yield from goto(choices[key], f"key {key}"))
+
+    def visit_ask(self, node: nodes.Ask) -> Steps:
+        yield Enter(node)
+        # Read() ends its input on '#': the compiled node sees silence
+        key, target = yield from self.tries(node, node.answers, silent=READ_TERMINATOR)
+        if key is None:
+            return target
+        question = node.question_id
+        yield Note("answer", f"{question}:{key}")
+        yield SetVar(answer_var(question), key)
+        answers = yield GetVar(CF_ANSWERS)
+        yield SetVar(CF_ANSWERS, f"{answers}{answer_entry(question, key)}")
+        return (yield from goto(node.next, "next"))
 
     def visit_language_select(self, node: nodes.LanguageSelect) -> Steps:
         yield Enter(node)

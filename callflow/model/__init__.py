@@ -2,6 +2,7 @@
 
 from callflow.model.campaigns import Audience, CallingWindow, Campaign, SurveyQuestion
 from callflow.model.nodes import (
+    Ask,
     Branch,
     Dial,
     Goto,
@@ -25,6 +26,7 @@ from callflow.model.staff import Staff
 from callflow.model.visitor import NodeVisitor
 
 __all__ = [
+    "Ask",
     "Audience",
     "Branch",
     "CallingWindow",

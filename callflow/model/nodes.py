@@ -132,6 +132,59 @@ class Menu(Node):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Ask(Node):
+    """Ask one question answered with one digit (a survey question, "rate this call 1-5"
+    after a queue), then continue at ``next``::
+
+        Ask("rate", prompt="custom/rate-1-5", answers="12345", next="bye")
+
+    - ``question``: the id the answer is stored under (the node id when not set).
+    - ``answers``: the digits accepted as answers, each one of ``0-9`` (as in
+      :class:`~callflow.model.campaigns.SurveyQuestion`; ``#`` ends the input, as in
+      Asterisk's ``Read()``, and counts as silence; ``*`` is an invalid answer).
+    - one answer per question: no per-answer targets (put a :class:`Branch`-like
+      decision after it if needed; the answer is in ``CF_ANSWER_<question>``).
+    - the answer is kept in the channel variable ``CF_ANSWER_<question>``, appended to
+      ``CF_ANSWERS`` (``" rate:4"``), reported by the call's end event and written to
+      the store as a ``SurveyResponse`` by the call-record writer.
+    - ``timeout``, ``tries``, ``invalid_prompt``/``invalid``,
+      ``timeout_prompt``/``on_timeout`` and ``failure`` work as in :class:`Menu`; after
+      ``failure`` (or when it is unset, a hang-up) no answer is recorded.
+    """
+
+    prompt: tuple[Prompt, ...] | PromptLike
+    next: str
+    answers: str = "12345"
+    question: str | None = None
+    timeout: Seconds = 5
+    tries: Annotated[int, Range(1, 10, integer=True)] = 3
+    invalid_prompt: tuple[Prompt, ...] | PromptLike | None = None
+    timeout_prompt: tuple[Prompt, ...] | PromptLike | None = None
+    invalid: str | None = None
+    on_timeout: str | None = None
+    failure: str | None = None
+    visit_name: ClassVar[str] = "ask"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prompt", as_prompts(self.prompt))
+        object.__setattr__(self, "invalid_prompt", as_prompts(self.invalid_prompt))
+        object.__setattr__(self, "timeout_prompt", as_prompts(self.timeout_prompt))
+
+    @property
+    def question_id(self) -> str:
+        """The id the answer is stored under: ``question``, else the node id."""
+        return self.question if self.question is not None else self.id
+
+    def edges(self) -> dict[str, str | None]:
+        return {
+            "next": self.next,
+            "invalid": self.invalid,
+            "on_timeout": self.on_timeout,
+            "failure": self.failure,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class LanguageSelect(Node):
     """Ask the caller to choose a language (digit -> language code such as ``"zh"``);
     prompts played afterwards use that language's sound files."""
@@ -375,6 +428,7 @@ ALL_NODE_TYPES: tuple[type[Node], ...] = (
     Play,
     Goto,
     Menu,
+    Ask,
     LanguageSelect,
     Dial,
     Queue,

@@ -32,12 +32,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from callflow.contract import END_EVENT
+from callflow.contract import END_EVENT, parse_answers
 from callflow.model.site import Site
+from callflow.store.call_records import CallRecord
 from callflow.store.customers import Customer
 from callflow.store.repositories import CallRecordRepository, StaffRepository
+from callflow.store.surveys import SurveyResponse
 
 log = logging.getLogger("callflow.records")
 
@@ -210,6 +213,7 @@ class CallRecorder:
                     "prio",
                     "customer",
                     "manager",
+                    "answers",
                 )
             }
             if call.answered_at is not None and call.agent is None:
@@ -238,6 +242,27 @@ class CallRecorder:
             if staff_id:
                 return staff_id
         return call.agent[:32] if call.agent else None  # the column holds a staff id
+
+    @staticmethod
+    def _write_answers(session: Session, record: CallRecord, answers: str) -> None:
+        """One SurveyResponse per Ask answered on the call (``CF_ANSWERS``), replacing
+        those of an earlier write of the same record (a late AgentComplete rewrites it).
+        Inbound questions belong to no campaign: ``campaign`` is empty. A call without
+        answers costs no query (and an end event without them keeps earlier rows)."""
+        found = parse_answers(answers)
+        if not found:
+            return
+        session.flush()  # the record's id
+        session.execute(delete(SurveyResponse).where(SurveyResponse.call_record_id == record.id))
+        for question, answer in found:
+            session.add(
+                SurveyResponse(
+                    call_record_id=record.id,
+                    campaign="",
+                    question=question[:64],
+                    answer=answer[:16],
+                )
+            )
 
     def _write(self, call: CallState) -> None:
         end = call.end
@@ -272,6 +297,7 @@ class CallRecorder:
                     priority=_int(end.get("prio", "")),
                     path=end.get("path") or None,
                 )
+                self._write_answers(session, record, end.get("answers", ""))
             self.written += 1
         except Exception as exc:  # a record that cannot be written must not stop the others
             self.failed += 1

@@ -20,8 +20,16 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from callflow import Branch, Hangup, Lookup, Menu, Queue, Site, Staff, TimeCondition
-from callflow.contract import CF_DEST, CF_LANG, CF_LOOKUP, CF_NOW, CF_TRACE, CHANNEL_LANGUAGE
+from callflow import Ask, Branch, Hangup, Lookup, Menu, Queue, Site, Staff, TimeCondition
+from callflow.contract import (
+    CF_ANSWERS,
+    CF_DEST,
+    CF_LANG,
+    CF_LOOKUP,
+    CF_NOW,
+    CF_TRACE,
+    CHANNEL_LANGUAGE,
+)
 from callflow.model.nodes import Dial, Goto, LanguageSelect, Play, PriorityRule, Voicemail
 from callflow.model.schedule import Hours
 from callflow.runtime.lookup import assignments
@@ -83,7 +91,7 @@ def nodes_at(draw: st.DrawFn, i: int, later: list[str]) -> Any:
     maybe = st.none() | to
     kind = draw(
         st.sampled_from(
-            ["menu", "lang", "branch", "branch", "branch", "time", "lookup", "play", "goto"]
+            ["menu", "ask", "lang", "branch", "branch", "branch", "time", "lookup", "play", "goto"]
         )
     )
     if kind == "menu":
@@ -94,6 +102,21 @@ def nodes_at(draw: st.DrawFn, i: int, later: list[str]) -> Any:
                 st.dictionaries(st.sampled_from(list("123456789*#")), to, min_size=1, max_size=4)
             ),
             operator=draw(st.sampled_from(["q0", "q1", "d0"])),  # a way to a person
+            timeout=0.01,  # the shortest valid: the live side really waits
+            tries=draw(st.integers(1, 3)),
+            invalid_prompt=draw(st.sampled_from([None, f"inv_{nid}"])),
+            timeout_prompt=draw(st.sampled_from([None, f"tmo_{nid}"])),
+            invalid=draw(maybe),
+            on_timeout=draw(maybe),
+            failure=draw(maybe),
+        )
+    if kind == "ask":
+        return Ask(
+            id=nid,
+            prompt=f"ask_{nid}",
+            answers=draw(st.sampled_from(["12345", "1", "90", "123456789"])),
+            next=draw(to),
+            question=draw(st.sampled_from([None, "q", "rate"])),
             timeout=0.01,  # the shortest valid: the live side really waits
             tries=draw(st.integers(1, 3)),
             invalid_prompt=draw(st.sampled_from([None, f"inv_{nid}"])),
@@ -206,13 +229,15 @@ def script_customer(view: CustomerView) -> dict[str, str]:
 
 def live_walk(
     site: Site, keys: list[str | None], view: CustomerView | None, down: bool, at: dt.datetime
-) -> tuple[list[str], str, str, str]:
+) -> tuple[list[str], str, str, str, str]:
     async def crm(number: str) -> dict[str, str] | None:
         if down:
             raise ConnectionError("the CRM is down")
         return dict(assignments(view))
 
-    prompts = {f"sound:ask_{n.id}" for n in site.nodes if isinstance(n, Menu | LanguageSelect)}
+    prompts = {
+        f"sound:ask_{n.id}" for n in site.nodes if isinstance(n, Menu | LanguageSelect | Ask)
+    }
     fake = FakeChannel(keys, {CF_NOW: call_time(at)}, press_during=prompts)
     asyncio.run(run_live_call(site, "100", fake, caller="5550001", lookup=crm))
     trace = fake.vars.get(CF_TRACE, "").split()
@@ -222,7 +247,8 @@ def live_walk(
         node = site.node_map[last[1].removeprefix("cf-gen-")]
         trace.append(node.id)
         dest = node.destination() or dest
-    return trace, dest, fake.vars.get(CHANNEL_LANGUAGE, ""), fake.vars.get(CF_LOOKUP, "")
+    language, lookup = fake.vars.get(CHANNEL_LANGUAGE, ""), fake.vars.get(CF_LOOKUP, "")
+    return trace, dest, language, lookup, fake.vars.get(CF_ANSWERS, "")
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -247,8 +273,9 @@ def test_the_simulator_and_the_live_runtime_walk_every_call_alike(
         answered=dials,  # the walk ends at the dial, where the live runtime hands off
     )
     simulated = Simulator(site).run("100", script, at)
-    trace, dest, language, lookup = live_walk(site, keys, view, down, at)
+    trace, dest, language, lookup, answers = live_walk(site, keys, view, down, at)
     assert (simulated.trace, simulated.dest) == (trace, dest)
+    assert simulated.variables.get(CF_ANSWERS, "") == answers
     assert simulated.language == language
     assert simulated.variables.get(CF_LOOKUP, "") == lookup
     assert simulated.variables.get(CF_LANG, "") in ("", language) or lookup == "ok"

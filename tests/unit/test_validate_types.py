@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from callflow import (
+    Ask,
     Audience,
     Branch,
     CallingWindow,
@@ -54,6 +55,7 @@ MODEL = (
     Play,
     Goto,
     Menu,
+    Ask,
     LanguageSelect,
     Dial,
     Queue,
@@ -134,7 +136,20 @@ def full_site(bad: dict[tuple[type, str], object] | None = None) -> Site:
                 timeout_prompt=(prompt("timeout"),),
                 failure="sales",
             ),
-            mk(Play, id="hello", prompts=(prompt("hello"),), next="again"),
+            mk(Play, id="hello", prompts=(prompt("hello"),), next="rate"),
+            mk(
+                Ask,
+                id="rate",
+                prompt=(prompt("rate"),),
+                answers="123",
+                next="again",
+                question="q_rate",
+                timeout=4,
+                tries=2,
+                invalid_prompt=(prompt("invalid"),),
+                timeout_prompt=(prompt("timeout"),),
+                failure="again",
+            ),
             mk(Goto, id="again", target="main"),
             mk(
                 Queue,
