@@ -27,13 +27,14 @@ import re
 import secrets
 import time
 import wave
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from callflow.runtime.ami import AmiAddress, AmiConnection, AmiError, AmiMessage
+from callflow.sandbox import SandboxError
 from callflow.simulate import call_time
 
 if TYPE_CHECKING:
@@ -267,6 +268,8 @@ class CallDriver:
         self._prefix = secrets.token_hex(3)
         self._tasks: set[asyncio.Task[None]] = set()
         self._answers: dict[str, list[str]] = {}  # queue -> call ids in answer order
+        #: runs a CLI command another way than AMI's Command action (see from_sandbox)
+        self._cli: Callable[[str], str] | None = None
 
     @property
     def connected(self) -> bool:
@@ -275,14 +278,18 @@ class CallDriver:
 
     @classmethod
     def from_sandbox(cls, sandbox: Sandbox, *, action_timeout: float = 10.0) -> CallDriver:
-        """A driver for a :class:`~callflow.sandbox.Sandbox`'s AMI."""
-        return cls(
+        """A driver for a :class:`~callflow.sandbox.Sandbox`'s AMI. Its AMI user may not
+        run CLI commands (least privilege), so :meth:`command` goes through the sandbox's
+        console (:meth:`~callflow.sandbox.Sandbox.cli`) instead."""
+        driver = cls(
             sandbox.ami_host,
             sandbox.ami_port,
             sandbox.ami_user,
             sandbox.ami_secret,
             action_timeout=action_timeout,
         )
+        driver._cli = sandbox.cli
+        return driver
 
     # ---- connection
 
@@ -366,8 +373,15 @@ class CallDriver:
         return (await self.action(action, as_list=False))[0]
 
     async def command(self, command: str) -> str:
-        """Run an Asterisk CLI command over AMI and return its output."""
+        """Run an Asterisk CLI command and return its output: over AMI (the user needs
+        ``write = command``), or for a driver made by :meth:`from_sandbox` on the
+        sandbox's console."""
         ami_value("command", command)
+        if self._cli is not None:
+            try:
+                return (await asyncio.to_thread(self._cli, command)).rstrip("\n")
+            except SandboxError as exc:
+                raise CallError(str(exc)) from exc
         response = (await self.action({"Action": "Command", "Command": command}))[0]
         if not response.success:
             raise CallError(f"AMI Command {command!r} failed: {response.get('message', '')}")

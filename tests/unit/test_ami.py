@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from callflow.runtime.ami import AmiAddress, AmiConnection, AmiError, AmiMessage
+from callflow.testing import CallDriver, CallError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,6 +76,11 @@ async def fake_ami(accept: bool = True):
                     f"Response: Success\r\nActionID: {aid}\r\nVariable: X\r\nValue: 42\r\n\r\n"
                     .encode()
                 )  # fmt: skip
+            elif name == "command":
+                writer.write(
+                    f"Response: Success\r\nActionID: {aid}\r\nMessage: Command output follows"
+                    "\r\nOutput: line 1\r\nOutput: line 2\r\n\r\n".encode()
+                )
             elif name == "queuestatus":
                 writer.write(
                     f"Response: Success\r\nActionID: {aid}\r\nEventList: start\r\n"
@@ -157,3 +163,23 @@ async def test_an_unreachable_ami_raises_oserror_at_once():
         with pytest.raises(OSError):
             await ami.connect(timeout=5)
     assert ami.connect_failures == 0  # nothing logged as "unreachable", nothing retried
+
+
+async def test_the_call_driver_speaks_ami_through_the_adapter():
+    server, actions = await fake_ami()
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with CallDriver("127.0.0.1", port, "cf", "secret") as driver:
+            assert await driver.command("core show channels") == "line 1\nline 2"
+            assert await driver.getvar("PJSIP/1-0001", "X") == "42"
+            waiting = await driver.queue_waiting("q")
+            assert [(w.position, w.call_id) for w in waiting] == [(1, None)]
+    finally:
+        server.close()
+    assert [a["action"] for a in actions] == ["Login", "Command", "Getvar", "QueueStatus"]
+    refused, _ = await fake_ami(accept=False)
+    try:
+        with pytest.raises(CallError, match="login as 'cf' refused"):
+            await CallDriver("127.0.0.1", refused.sockets[0].getsockname()[1], "cf", "x").connect()
+    finally:
+        refused.close()
