@@ -9,13 +9,20 @@ first, so nothing that fails here ever reaches a dialplan.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import re
+import typing
 import zoneinfo
 from collections import deque
 from collections.abc import Iterator
+from functools import cache
+from typing import Any
 
 from callflow.errors import Diagnostic, Severity, ValidationError
 from callflow.model.campaigns import Campaign
+from callflow.model.fieldcheck import TOO_LONG, check_fields, check_value, shown
+from callflow.model.limits import APP_ARGS_BYTES
 from callflow.model.nodes import (
     Branch,
     Dial,
@@ -31,6 +38,7 @@ from callflow.model.nodes import (
 from callflow.model.prompts import Prompt
 from callflow.model.schedule import ScheduleError
 from callflow.model.site import Site
+from callflow.model.staff import Staff
 
 IDENT = re.compile(r"[a-z][a-z0-9_]{0,31}")
 DEVICE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9_.@+-]{1,64}(/n)?")
@@ -74,22 +82,84 @@ def valid_timezone(name: str) -> bool:
 
 
 def _npath(node: Node) -> str:
-    return f"site.nodes[{node.id!r}]"
+    return f"site.nodes[{shown(node.id)}]"
+
+
+def _item_path(kind: str, item: object, index: int) -> str:
+    """``site.nodes['main']`` for an item with a text id, else ``site.nodes[3]``."""
+    ident = getattr(item, "id", None)
+    return f"site.{kind}[{shown(ident)}]" if isinstance(ident, str) else f"site.{kind}[{index}]"
+
+
+@cache
+def _site_hints() -> dict[str, object]:
+    return typing.get_type_hints(Site, include_extras=True)
 
 
 class _Checker:
+    """Types first (every field against its annotation, see
+    :mod:`callflow.model.fieldcheck`), then the meaning of each well-typed part, then the
+    flow graph, which is only analysed when the whole site is well typed."""
+
     def __init__(self, site: Site) -> None:
         self.site = site
-        self.has_lookup = any(isinstance(n, Lookup) for n in site.nodes)
+        items = site.nodes if isinstance(site.nodes, tuple) else ()
+        self.has_lookup = any(isinstance(n, Lookup) for n in items)
+        self.bad_fields: set[str] = set()
+        self.ill_typed = False
+        self.nodes: list[Node] = []
+        self.staff: list[Staff] = []
+        self.campaigns: list[Campaign] = []
 
     def run(self) -> Iterator[Diagnostic]:
+        yield from self.check_types()
         yield from self.check_site()
         yield from self.check_staff()
-        for node in self.site.nodes:
+        for node in self.nodes:
             yield from self.check_node(node)
-        for c in self.site.campaigns:
+        for c in self.campaigns:
             yield from self.check_campaign(c)
-        yield from self.check_graph()
+        if not self.ill_typed:
+            yield from self.check_graph()
+
+    def check_types(self) -> list[Diagnostic]:
+        """Every field of the site and of everything in it against its annotation; what
+        is well typed is kept for the checks that follow."""
+        out: list[Diagnostic] = []
+        hints = _site_hints()
+        lists: dict[str, tuple[type, list[Any]]] = {
+            "nodes": (Node, self.nodes),
+            "staff": (Staff, self.staff),
+            "campaigns": (Campaign, self.campaigns),
+        }
+        for f in dataclasses.fields(Site):
+            value = getattr(self.site, f.name)
+            path = f"site.{f.name}"
+            if f.name not in lists:
+                if not check_value(value, path, hints[f.name], out, f.name):
+                    self.bad_fields.add(f.name)
+                continue
+            kind, good = lists[f.name]
+            if not isinstance(value, tuple):
+                out.append(Diagnostic(path, "CF132", f"expected a list, not {shown(value)}"))
+                self.bad_fields.add(f.name)
+                continue
+            for i, item in enumerate(value):
+                if not isinstance(item, kind):
+                    code = "CF130" if kind is Node else "CF132"
+                    what = {Node: "a flow node", Staff: "a Staff", Campaign: "a Campaign"}[kind]
+                    out.append(Diagnostic(f"{path}[{i}]", code, f"{shown(item)} is not {what}"))
+                    self.ill_typed = True
+                elif check_fields(item, _item_path(f.name, item, i), out):
+                    good.append(item)
+                else:
+                    self.ill_typed = True
+        self.ill_typed = self.ill_typed or bool(self.bad_fields)
+        return out
+
+    def ok(self, *names: str) -> bool:
+        """Whether these fields of the site are well typed."""
+        return not self.bad_fields.intersection(names)
 
     # -- helpers ---------------------------------------------------------------------
     @staticmethod
@@ -105,13 +175,13 @@ class _Checker:
             yield self.err(
                 path,
                 "CF103",
-                f"{what} {value!r} is not a valid identifier "
+                f"{what} {shown(value)} is not a valid identifier "
                 "(lower-case letter, then up to 31 of a-z, 0-9, _)",
             )
 
     def target(self, path: str, value: str | None) -> Iterator[Diagnostic]:
         if value is not None and value not in self.site.node_map:
-            yield self.err(path, "CF101", f"unknown target {value!r}")
+            yield self.err(path, "CF101", f"unknown target {shown(value)}")
 
     def prompts(self, path: str, prompts: tuple[Prompt, ...]) -> Iterator[Diagnostic]:
         for i, p in enumerate(prompts):
@@ -123,48 +193,39 @@ class _Checker:
                     f"sound file {shown!r} is not a safe name (letters, digits, _ and -, "
                     "folders separated by /, no extension)",
                 )
-            elif p.seconds is not None and p.seconds < 0:
-                yield self.err(f"{path}[{i}]", "CF116", "prompt seconds must not be negative")
-
-    def positive(
-        self, path: str, value: object, what: str, *, zero: bool = False
-    ) -> Iterator[Diagnostic]:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not ok or value < 0 or (value == 0 and not zero):  # type: ignore[operator]
-            yield self.err(
-                path,
-                "CF116",
-                f"{what} must be a {'non-negative' if zero else 'positive'} number, not {value!r}",
-            )
 
     def priority_rule(self, path: str, rule: PriorityRule) -> Iterator[Diagnostic]:
-        for tier, prio in rule.tiers.items():
+        # the priorities' range is part of their type (limits.Priority)
+        for tier in rule.tiers:
             yield from self.ident(f"{path}.tiers[{tier!r}]", tier, "tier")
-            if not isinstance(prio, int) or isinstance(prio, bool) or not 0 <= prio <= 1000:
-                yield self.err(
-                    f"{path}.tiers[{tier!r}]",
-                    "CF124",
-                    f"priority must be an integer 0-1000, not {prio!r}",
-                )
-        if not isinstance(rule.default, int) or not 0 <= rule.default <= 1000:
-            yield self.err(
-                f"{path}.default",
-                "CF124",
-                f"priority must be an integer 0-1000, not {rule.default!r}",
-            )
 
     # -- site, staff ---------------------------------------------------------------------
     def check_site(self) -> Iterator[Diagnostic]:
         s = self.site
-        yield from self.ident("site.name", s.name, "site name")
-        if not valid_timezone(s.timezone):
+        if self.ok("name"):
+            yield from self.ident("site.name", s.name, "site name")
+        if self.ok("timezone") and not valid_timezone(s.timezone):
             yield self.err("site.timezone", "CF112", f"unknown time zone {s.timezone!r}")
-        if not LANGUAGE.fullmatch(s.language):
+        if self.ok("language") and not LANGUAGE.fullmatch(s.language):
             yield self.err(
                 "site.language",
                 "CF120",
                 f"language {s.language!r} is not a language code like 'en' or 'zh'",
             )
+        if self.ok("lookup"):
+            yield from self.check_lookup()
+        if self.ok("priority"):
+            yield from self.priority_rule("site.priority", s.priority)
+        if self.ok("entries", "live_entries"):
+            yield from self.check_entries()
+        seen: set[str] = set()
+        for node in self.nodes:
+            if node.id in seen:
+                yield self.err(_npath(node), "CF102", f"duplicate node id {node.id!r}")
+            seen.add(node.id)
+
+    def check_lookup(self) -> Iterator[Diagnostic]:
+        s = self.site
         if not LOOKUP_URL.fullmatch(s.lookup.url):
             yield self.err(
                 "site.lookup.url",
@@ -173,7 +234,9 @@ class _Checker:
                 "nor agi:/path/to/program",
             )
         yield from self.ident("site.lookup.script", s.lookup.script, "lookup script")
-        yield from self.priority_rule("site.priority", s.priority)
+
+    def check_entries(self) -> Iterator[Diagnostic]:
+        s = self.site
         if not s.entries:
             yield self.err("site.entries", "CF106", "a site needs at least one entry point")
         for number, node_id in s.entries.items():
@@ -190,20 +253,12 @@ class _Checker:
                 yield self.err(
                     f"site.live_entries[{i}]", "CF131", f"live entry {number!r} is not an entry"
                 )
-        seen: set[str] = set()
-        for node in s.nodes:
-            if not isinstance(node, Node):
-                yield self.err("site.nodes", "CF130", f"{node!r} is not a flow node")
-                continue
-            if node.id in seen:
-                yield self.err(_npath(node), "CF102", f"duplicate node id {node.id!r}")
-            seen.add(node.id)
 
     def check_staff(self) -> Iterator[Diagnostic]:
         seen: set[str] = set()
         groups = set(self.site.groups)
-        for person in self.site.staff:
-            path = f"site.staff[{person.id!r}]"
+        for person in self.staff:
+            path = f"site.staff[{shown(person.id)}]"
             yield from self.ident(path, person.id, "staff id")
             if person.id in seen:
                 yield self.err(path, "CF117", f"duplicate staff id {person.id!r}")
@@ -229,8 +284,6 @@ class _Checker:
 
     # -- nodes -------------------------------------------------------------------------------
     def check_node(self, node: Node) -> Iterator[Diagnostic]:
-        if not isinstance(node, Node):
-            return
         path = _npath(node)
         yield from self.ident(path, node.id, "node id")
         if node.id in RESERVED:
@@ -268,15 +321,9 @@ class _Checker:
             )
         if not node.choices():
             yield self.err(f"{path}.options", "CF105", "a menu needs at least one option")
-        yield from self.positive(f"{path}.timeout", node.timeout, "timeout")
-        if not isinstance(node.tries, int) or not 1 <= node.tries <= 10:
-            yield self.err(
-                f"{path}.tries", "CF116", f"tries must be an integer 1-10, not {node.tries!r}"
-            )
 
     def node_language_select(self, node: LanguageSelect, path: str) -> Iterator[Diagnostic]:
         yield from self.prompts(f"{path}.prompt", node.prompt)  # type: ignore[arg-type]
-        yield from self.positive(f"{path}.timeout", node.timeout, "timeout")
         for digit, lang in node.languages.items():
             p = f"{path}.languages[{digit!r}]"
             if not isinstance(digit, str) or not DIGIT.fullmatch(digit):
@@ -291,11 +338,21 @@ class _Checker:
             )
 
     def node_dial(self, node: Dial, path: str) -> Iterator[Diagnostic]:
-        if not self.site.people(node.target):
+        people = self.site.people(node.target)
+        if not people:
             yield self.err(
                 f"{path}.target", "CF104", f"unknown staff member or group {node.target!r}"
             )
-        yield from self.positive(f"{path}.ring", node.ring, "ring time")
+        # Dial(dev1&dev2&...,ring): one config line and one argument buffer in Asterisk
+        size = sum(len(p.device) + 1 for p in people if isinstance(p.device, str)) + 8
+        if size > APP_ARGS_BYTES - 200:
+            yield self.err(
+                f"{path}.target",
+                TOO_LONG,
+                f"ringing the {len(people)} devices of {node.target!r} needs a Dial() argument "
+                f"of {size} bytes; Asterisk keeps {APP_ARGS_BYTES} (use a Queue for a group "
+                "this large)",
+            )
 
     def node_queue(self, node: Queue, path: str) -> Iterator[Diagnostic]:
         if not node.members:
@@ -304,48 +361,27 @@ class _Checker:
             p = f"{path}.members[{m.who!r}]"
             if not self.site.people(m.who):
                 yield self.err(p, "CF104", f"unknown staff member or group {m.who!r}")
-            if not isinstance(m.penalty, int) or not 0 <= m.penalty <= 100:
-                yield self.err(p, "CF127", f"penalty must be an integer 0-100, not {m.penalty!r}")
         if node.max_wait is None:
             yield self.err(
                 f"{path}.max_wait",
                 "CF111",
                 "a queue needs max_wait so callers are never held forever",
             )
-        else:
-            yield from self.positive(f"{path}.max_wait", node.max_wait, "max_wait")
         if node.overflow is None:
             yield self.err(
                 f"{path}.overflow",
                 "CF111",
                 "a queue needs an overflow destination for callers who wait too long",
             )
-        for field_name in ("ring", "retry", "announce_frequency"):
-            yield from self.positive(f"{path}.{field_name}", getattr(node, field_name), field_name)
-        yield from self.positive(f"{path}.wrapup", node.wrapup, "wrapup", zero=True)
-        yield from self.positive(f"{path}.maxlen", node.maxlen, "maxlen", zero=True)
         for name in ("joinempty", "leavewhenempty"):
             value = getattr(node, name)
             if not isinstance(value, str) or not QUEUE_EMPTY.fullmatch(value):
                 yield self.err(
                     f"{path}.{name}", "CF129", f"{name} {value!r} is not an app_queue setting"
                 )
-        if node.strategy not in (
-            "ringall",
-            "leastrecent",
-            "fewestcalls",
-            "random",
-            "rrmemory",
-            "linear",
-            "wrandom",
-            "rrordered",
-        ):
-            yield self.err(f"{path}.strategy", "CF129", f"unknown strategy {node.strategy!r}")
         yield from self.ident(f"{path}.music", node.music, "music class")
         if node.priority is not None:
             yield from self.priority_rule(f"{path}.priority", node.priority)
-        if node.manager_first is not None:
-            yield from self.positive(f"{path}.manager_first", node.manager_first, "manager_first")
         if (node.manager_first or node.priority) and not self.has_lookup:
             yield self.warn(
                 path,
@@ -375,12 +411,6 @@ class _Checker:
                 yield self.err(f"{path}.hours[{i}]", "CF115", str(exc))
 
     def node_branch(self, node: Branch, path: str) -> Iterator[Diagnostic]:
-        if node.attribute not in ("tier", "segment", "language", "region", "tags"):
-            yield self.err(
-                f"{path}.attribute",
-                "CF121",
-                f"cannot branch on {node.attribute!r}; use tier, segment, language, region or tags",
-            )
         check = LANGUAGE if node.attribute == "language" else IDENT
         for value in node.cases:
             if not isinstance(value, str) or not check.fullmatch(value):
@@ -396,10 +426,8 @@ class _Checker:
 
     # -- campaigns -------------------------------------------------------------------------------
     def check_campaign(self, c: Campaign) -> Iterator[Diagnostic]:
-        path = f"site.campaigns[{c.id!r}]"
+        path = f"site.campaigns[{shown(c.id)}]"
         yield from self.ident(path, c.id, "campaign id")
-        if c.kind not in ("followup", "survey", "playback"):
-            yield self.err(f"{path}.kind", "CF122", f"unknown campaign kind {c.kind!r}")
         if c.window is None:
             yield self.err(
                 f"{path}.window",
@@ -440,14 +468,12 @@ class _Checker:
             yield from self.prompts(f"{qp}.prompt", (prompt,))
             if not q.answers or not all(DIGIT.fullmatch(d) for d in q.answers):
                 yield self.err(f"{qp}.answers", "CF105", f"answers {q.answers!r} must be digits")
-        for tier in c.audience.tiers + c.audience.tags + c.audience.regions:
+        for tier in itertools.chain(c.audience.tiers, c.audience.tags, c.audience.regions):
             yield from self.ident(f"{path}.audience", tier, "audience value")
         if c.caller_id is not None and not re.fullmatch(r"\+?[0-9]{3,20}", c.caller_id):
             yield self.err(
                 f"{path}.caller_id", "CF106", f"caller id {c.caller_id!r} must be digits"
             )
-        for name in ("max_attempts", "retry_after_minutes", "concurrency"):
-            yield from self.positive(f"{path}.{name}", getattr(c, name), name)
 
     # -- the graph -------------------------------------------------------------------------------
     def check_graph(self) -> Iterator[Diagnostic]:

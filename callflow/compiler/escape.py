@@ -19,12 +19,27 @@ from __future__ import annotations
 import base64
 import re
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Everything that could end or corrupt a config line: the C0 and C1 control characters
+#: and DEL, every other character ``str.splitlines()`` breaks on (U+2028, U+2029; U+0085
+#: and U+001C-U+001E are C1/C0), and lone surrogates, which are not text at all and cannot
+#: be written as UTF-8. Validation refuses these in one-line text (CF133, CF134); the
+#: escapers neutralise them anyway, so no text ever splits or breaks a generated line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def _shown(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def comment(text: str) -> str:
-    """Text safe after ``;`` on one config line: control characters shown as ``\\xNN``."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Text safe after ``;`` on one config line: control characters, line separators and
+    lone surrogates shown as ``\\xNN`` / ``\\uNNNN``.
+
+    >>> comment("a\u2028b")
+    'a\\\\u2028b'
+    """
+    return _CONTROL.sub(_shown, text)
 
 
 def base64_literal(text: str) -> str:
@@ -45,9 +60,9 @@ def conf_arg(text: str) -> str:
     (a bare ``;`` starts a comment), then the argument splitter drops a ``\\`` and keeps the
     character after it literally, so ``,`` ``"`` ``(`` ``)`` and ``\\`` are escaped with a
     backslash. Line breaks cannot be represented on one line and become spaces; leading
-    and trailing blanks, which the parser strips, are dropped.
+    and trailing spaces, which Asterisk strips (every byte below 33), are dropped.
     """
-    flat = _CONTROL.sub(" ", text).strip()
+    flat = _CONTROL.sub(" ", text).strip(" ")
     out = []
     for ch in flat:
         if ch in '\\",()':

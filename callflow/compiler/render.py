@@ -7,6 +7,7 @@ from functools import cache
 import jinja2
 
 from callflow.compiler.ir import CompiledSite
+from callflow.model.limits import CONFIG_LINE_BYTES
 
 FILES = ("extensions.conf", "queues.conf", "voicemail.conf")
 
@@ -43,9 +44,21 @@ def render(compiled: CompiledSite) -> dict[str, str]:
 
 
 def _check_lines(name: str, text: str) -> None:
-    """Defence in depth: every line must be a section, a comment, or a setting."""
-    for number, line in enumerate(text.splitlines(), 1):
+    """Defence in depth: every line, as Asterisk splits them (at ``\\n`` only), must be a
+    section, a comment, or a setting, and fit Asterisk's line buffer."""
+    for number, line in enumerate(text.split("\n"), 1):
         if line and not (line.startswith(("[", ";")) or "=" in line):
-            raise RenderError(f"{name}:{number}: unexpected line {line!r}")
-        if "\r" in line:
-            raise RenderError(f"{name}:{number}: carriage return in output")
+            raise RenderError(f"{name}:{number}: unexpected line {line[:80]!r}")
+        if "\r" in line or "\x00" in line:
+            raise RenderError(f"{name}:{number}: carriage return or NUL in output")
+        size = len(line)
+        if not line.isascii():
+            try:
+                size = len(line.encode("utf-8"))
+            except UnicodeEncodeError as exc:
+                raise RenderError(f"{name}:{number}: not UTF-8 text ({exc.reason})") from exc
+        if size > CONFIG_LINE_BYTES:
+            raise RenderError(
+                f"{name}:{number}: line of {size} bytes; Asterisk skips lines over "
+                f"{CONFIG_LINE_BYTES}"
+            )

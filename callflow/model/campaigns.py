@@ -10,9 +10,10 @@ Declared with the site so they are validated with it; running them is the dialer
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
-from callflow.model.prompts import Prompt, PromptLike, as_prompts
+from callflow.model.limits import Label, Range, Seconds
+from callflow.model.prompts import Prompt, PromptLike, as_prompts, as_tuple
 from callflow.model.schedule import Hours
 
 CampaignKind = Literal["followup", "survey", "playback"]
@@ -43,7 +44,7 @@ class SurveyQuestion:
     id: str
     prompt: Prompt | str
     answers: str = "12345"
-    timeout: float = 6
+    timeout: Seconds = 6
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,11 +64,11 @@ class Campaign:
     questions: tuple[SurveyQuestion, ...] = ()
     connect_to: str | None = None
     caller_id: str | None = None
-    max_attempts: int = 3
-    retry_after_minutes: int = 60
-    concurrency: int = 2
-    label: str = ""
+    max_attempts: Annotated[int, Range(1, 20, integer=True)] = 3
+    retry_after_minutes: Annotated[int, Range(1, 10080, integer=True)] = 60
+    concurrency: Annotated[int, Range(1, 1000, integer=True)] = 2
+    label: Label = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", as_prompts(self.message))
-        object.__setattr__(self, "questions", tuple(self.questions))
+        object.__setattr__(self, "questions", as_tuple(self.questions))

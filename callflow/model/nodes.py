@@ -15,10 +15,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from callflow.model.prompts import Prompt, PromptLike, as_prompts
-from callflow.model.schedule import Hours
+from callflow.model.limits import (
+    CallerIdPrefix,
+    Label,
+    Penalty,
+    Priority,
+    Range,
+    RingSeconds,
+    Seconds,
+)
+from callflow.model.prompts import Prompt, PromptLike, as_prompts, as_tuple
+from callflow.model.schedule import Hours, as_date
 
 # What a branch may test: the customer attributes the CRM lookup sets.
 BranchAttribute = Literal["tier", "segment", "language", "region", "tags"]
@@ -33,7 +42,7 @@ class Node:
     wherever it is emitted)."""
 
     id: str
-    label: str = ""
+    label: Label = ""
 
     visit_name: ClassVar[str] = "node"
     #: whether reaching this node puts the caller in touch with a person
@@ -90,8 +99,8 @@ class Menu(Node):
     prompt: tuple[Prompt, ...] | PromptLike
     options: Mapping[str, str]
     operator: str | None = None
-    timeout: float = 5
-    tries: int = 3
+    timeout: Seconds = 5
+    tries: Annotated[int, Range(1, 10, integer=True)] = 3
     invalid_prompt: tuple[Prompt, ...] | PromptLike | None = None
     timeout_prompt: tuple[Prompt, ...] | PromptLike | None = None
     invalid: str | None = None
@@ -103,7 +112,8 @@ class Menu(Node):
         object.__setattr__(self, "prompt", as_prompts(self.prompt))
         object.__setattr__(self, "invalid_prompt", as_prompts(self.invalid_prompt))
         object.__setattr__(self, "timeout_prompt", as_prompts(self.timeout_prompt))
-        object.__setattr__(self, "options", dict(self.options))
+        if isinstance(self.options, Mapping):
+            object.__setattr__(self, "options", dict(self.options))
 
     def choices(self) -> dict[str, str]:
         """Every digit the menu accepts, the operator's ``0`` included."""
@@ -129,13 +139,14 @@ class LanguageSelect(Node):
     prompt: tuple[Prompt, ...] | PromptLike
     languages: Mapping[str, str]
     next: str
-    timeout: float = 5
+    timeout: Seconds = 5
     default: str | None = None
     visit_name: ClassVar[str] = "language_select"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "prompt", as_prompts(self.prompt))
-        object.__setattr__(self, "languages", dict(self.languages))
+        if isinstance(self.languages, Mapping):
+            object.__setattr__(self, "languages", dict(self.languages))
 
     def edges(self) -> dict[str, str | None]:
         return {"next": self.next}
@@ -153,9 +164,9 @@ class Dial(Node):
     """
 
     target: str
-    ring: int = 20
+    ring: RingSeconds = 20
     no_answer: str | None = None
-    cid_prefix: str = ""
+    cid_prefix: CallerIdPrefix = ""
     visit_name: ClassVar[str] = "dial"
     reaches_person: ClassVar[bool] = True
 
@@ -171,7 +182,7 @@ class Member:
     """A queue member: a staff id (or a group id, for all of its staff) and a penalty."""
 
     who: str
-    penalty: int = 0
+    penalty: Penalty = 0
 
 
 @dataclass(frozen=True)
@@ -184,8 +195,8 @@ class PriorityRule:
         PriorityRule({"vip": 10, "gold": 5}, default=0)
     """
 
-    tiers: Mapping[str, int] = field(default_factory=dict)
-    default: int = 0
+    tiers: Mapping[str, Priority] = field(default_factory=dict)
+    default: Priority = 0
 
     def priority_for(self, tier: str | None) -> int:
         if tier is None:
@@ -209,28 +220,29 @@ class Queue(Node):
 
     members: Sequence[Member | str]
     strategy: QueueStrategy = "rrmemory"
-    ring: int = 15
-    retry: int = 5
-    wrapup: int = 0
-    max_wait: int | None = None
+    ring: RingSeconds = 15
+    retry: Annotated[int, Range(1, 600, integer=True)] = 5
+    wrapup: Annotated[int, Range(0, 3600, integer=True)] = 0
+    max_wait: Annotated[int, Range(1, 14400, integer=True)] | None = None
     overflow: str | None = None
-    maxlen: int = 0
+    maxlen: Annotated[int, Range(0, 10000, integer=True)] = 0
     announce_position: bool = True
     announce_holdtime: bool = False
-    announce_frequency: int = 30
+    announce_frequency: Annotated[int, Range(1, 3600, integer=True)] = 30
     joinempty: str = "yes"
     leavewhenempty: str = "no"
     music: str = "default"
     priority: PriorityRule | None = None
-    manager_first: int | None = None
-    cid_prefix: str = ""
+    manager_first: RingSeconds | None = None
+    cid_prefix: CallerIdPrefix = ""
     visit_name: ClassVar[str] = "queue"
     reaches_person: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "members", tuple(m if isinstance(m, Member) else Member(m) for m in self.members)
-        )
+        members = as_tuple(self.members)
+        if isinstance(members, tuple):  # anything else is reported by validation
+            members = tuple(Member(m) if isinstance(m, str) else m for m in members)
+        object.__setattr__(self, "members", members)
 
     @property
     def member_list(self) -> tuple[Member, ...]:
@@ -275,7 +287,8 @@ class Hangup(Node):
 class TimeCondition(Node):
     """Route by the clock: ``open`` during ``hours``, ``holiday`` on ``holidays`` (or
     ``closed`` if no holiday target), ``closed`` otherwise. ``timezone`` defaults to the
-    site's. Holidays are whole local days."""
+    site's. Holidays are whole local days: ``datetime.date`` objects or ISO strings
+    (``"2026-10-01"``), which are read as dates here so every backend sees dates."""
 
     hours: Sequence[Hours]
     open: str
@@ -286,8 +299,13 @@ class TimeCondition(Node):
     visit_name: ClassVar[str] = "time_condition"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hours", tuple(self.hours))
-        object.__setattr__(self, "holidays", tuple(sorted(set(self.holidays))))
+        object.__setattr__(self, "hours", as_tuple(self.hours))
+        holidays = as_tuple(self.holidays)
+        if isinstance(holidays, tuple):
+            holidays = tuple(as_date(d) for d in holidays)
+            if all(isinstance(d, dt.date) for d in holidays):  # else reported by validation
+                holidays = tuple(sorted(set(holidays)))
+        object.__setattr__(self, "holidays", holidays)
 
     def edges(self) -> dict[str, str | None]:
         return {"open": self.open, "closed": self.closed, "holiday": self.holiday}
@@ -309,7 +327,8 @@ class Branch(Node):
     visit_name: ClassVar[str] = "branch"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "cases", dict(self.cases))
+        if isinstance(self.cases, Mapping):
+            object.__setattr__(self, "cases", dict(self.cases))
 
     def edges(self) -> dict[str, str | None]:
         out: dict[str, str | None] = {f"cases[{k!r}]": v for k, v in self.cases.items()}

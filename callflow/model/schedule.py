@@ -82,6 +82,19 @@ class Hours:
         return tuple(out)
 
 
+def as_date(value: object) -> object:
+    """A holiday as a date: ``"2026-10-01"`` and ``datetime`` become ``date``; anything
+    else is returned unchanged for validation to report."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value) if len(value) == 10 else value
+        except ValueError:
+            return value
+    return value
+
+
 def week_key(moment: dt.datetime) -> int:
     """The ``weekday*10000 + HHMM`` key of a local time (see :meth:`Hours.ranges`)."""
     return moment.isoweekday() * 10000 + moment.hour * 100 + moment.minute

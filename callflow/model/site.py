@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from callflow.model.campaigns import Campaign
+from callflow.model.limits import Label
 from callflow.model.nodes import Node, PriorityRule, Queue
+from callflow.model.prompts import as_tuple
 from callflow.model.staff import Staff
 
 
@@ -42,32 +44,35 @@ class Site:
     priority: PriorityRule = field(default_factory=PriorityRule)
     lookup: LookupSettings = field(default_factory=LookupSettings)
     language: str = "en"
-    label: str = ""
+    label: Label = ""
     #: run every entry live (ARI), with the compiled flow as the fallback
     live: bool = False
     #: or only these entry numbers
     live_entries: tuple[str, ...] | list[str] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "entries", dict(self.entries))
-        object.__setattr__(self, "live_entries", tuple(self.live_entries))
-        object.__setattr__(self, "nodes", tuple(self.nodes))
-        object.__setattr__(self, "staff", tuple(self.staff))
-        object.__setattr__(self, "campaigns", tuple(self.campaigns))
+        # Wrong types are left as they are: validation reports them with a path.
+        if isinstance(self.entries, Mapping):
+            object.__setattr__(self, "entries", dict(self.entries))
+        for name in ("live_entries", "nodes", "staff", "campaigns"):
+            object.__setattr__(self, name, as_tuple(getattr(self, name)))
 
-    # Derived views. Duplicated ids are reported by validation; these keep the first.
+    # Derived views. Duplicated ids and wrongly typed items are reported by validation;
+    # these keep the first of each id and skip what is not a node, a person or an id.
     @cached_property
     def node_map(self) -> dict[str, Node]:
         out: dict[str, Node] = {}
-        for n in self.nodes:
-            out.setdefault(n.id, n)
+        for n in _items(self.nodes):
+            if isinstance(n, Node) and isinstance(n.id, str):
+                out.setdefault(n.id, n)
         return out
 
     @cached_property
     def staff_map(self) -> dict[str, Staff]:
         out: dict[str, Staff] = {}
-        for s in self.staff:
-            out.setdefault(s.id, s)
+        for s in _items(self.staff):
+            if isinstance(s, Staff) and isinstance(s.id, str):
+                out.setdefault(s.id, s)
         return out
 
     @cached_property
@@ -75,12 +80,15 @@ class Site:
         """Group id -> its staff, in directory order."""
         out: dict[str, list[Staff]] = {}
         for s in self.staff_map.values():
-            for g in s.groups:
-                out.setdefault(g, []).append(s)
+            for g in _items(s.groups):
+                if isinstance(g, str):
+                    out.setdefault(g, []).append(s)
         return {g: tuple(members) for g, members in sorted(out.items())}
 
     def people(self, who: str) -> tuple[Staff, ...]:
         """The staff a dial or queue member ``who`` (a staff id or a group id) stands for."""
+        if not isinstance(who, str):
+            return ()
         if who in self.staff_map:
             return (self.staff_map[who],)
         return self.groups.get(who, ())
@@ -91,7 +99,12 @@ class Site:
         return self.live or number in self.live_entries
 
     def queues(self) -> Iterable[Queue]:
-        return (n for n in self.nodes if isinstance(n, Queue))
+        return (n for n in _items(self.nodes) if isinstance(n, Queue))
 
     def rule_for(self, queue: Queue) -> PriorityRule:
         return queue.priority or self.priority
+
+
+def _items(value: object) -> tuple[object, ...]:
+    """``value`` if it is a tuple, else nothing (a wrong type validation reports)."""
+    return value if isinstance(value, tuple) else ()

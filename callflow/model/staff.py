@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from callflow.model.limits import StaffName
+from callflow.model.prompts import as_tuple
+
 
 @dataclass(frozen=True)
 class Staff:
@@ -18,10 +21,10 @@ class Staff:
     ``PJSIP/1001`` (or ``Local/1001@agents`` for a local-channel agent)."""
 
     id: str
-    name: str
+    name: StaffName
     device: str
     groups: tuple[str, ...] = ()
     mailbox: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "groups", tuple(self.groups))
+        object.__setattr__(self, "groups", as_tuple(self.groups))

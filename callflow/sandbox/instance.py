@@ -367,8 +367,16 @@ class Sandbox:
             return self._restart(timeout)
         argv = [*self.asterisk_command(), "-rx", command]
         try:
+            # Asterisk cuts long values mid-character (app_queue keeps 79 bytes of a member
+            # name): its output is not always UTF-8, and reading it must never fail
             done = subprocess.run(
-                argv, capture_output=True, text=True, timeout=timeout, check=False
+                argv,
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                timeout=timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired as exc:
             raise SandboxError(f"cli {command!r}: no answer within {timeout:g}s") from exc

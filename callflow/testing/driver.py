@@ -34,7 +34,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from callflow.runtime.ami import AmiAddress, AmiConnection, AmiError, AmiMessage
-from callflow.sandbox import SandboxError
 from callflow.simulate import call_time
 
 if TYPE_CHECKING:
@@ -255,21 +254,29 @@ class CallDriver:
     """
 
     def __init__(
-        self, host: str, port: int, user: str, secret: str, *, action_timeout: float = 10.0
+        self,
+        host: str,
+        port: int,
+        user: str,
+        secret: str,
+        *,
+        action_timeout: float = 10.0,
+        cli: Callable[[str], str] | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.user = user
         self.secret = secret
         self.action_timeout = action_timeout
+        #: runs a CLI command another way than AMI's Command action (which needs the
+        #: ``command`` privilege a least-privilege AMI user does not have)
+        self._cli = cli
         self._ami: AmiConnection | None = None
         self._calls: dict[str, CallHandle] = {}  # by ;1 and ;2 uniqueid
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(3)
         self._tasks: set[asyncio.Task[None]] = set()
         self._answers: dict[str, list[str]] = {}  # queue -> call ids in answer order
-        #: runs a CLI command another way than AMI's Command action (see from_sandbox)
-        self._cli: Callable[[str], str] | None = None
 
     @property
     def connected(self) -> bool:
@@ -278,18 +285,16 @@ class CallDriver:
 
     @classmethod
     def from_sandbox(cls, sandbox: Sandbox, *, action_timeout: float = 10.0) -> CallDriver:
-        """A driver for a :class:`~callflow.sandbox.Sandbox`'s AMI. Its AMI user may not
-        run CLI commands (least privilege), so :meth:`command` goes through the sandbox's
-        console (:meth:`~callflow.sandbox.Sandbox.cli`) instead."""
-        driver = cls(
+        """A driver for a :class:`~callflow.sandbox.Sandbox`'s AMI; its CLI commands go
+        through the sandbox's control socket (its AMI user may not run them)."""
+        return cls(
             sandbox.ami_host,
             sandbox.ami_port,
             sandbox.ami_user,
             sandbox.ami_secret,
             action_timeout=action_timeout,
+            cli=sandbox.cli,
         )
-        driver._cli = sandbox.cli
-        return driver
 
     # ---- connection
 
@@ -373,15 +378,14 @@ class CallDriver:
         return (await self.action(action, as_list=False))[0]
 
     async def command(self, command: str) -> str:
-        """Run an Asterisk CLI command and return its output: over AMI (the user needs
-        ``write = command``), or for a driver made by :meth:`from_sandbox` on the
-        sandbox's console."""
+        """Run an Asterisk CLI command and return its output: over the control socket
+        for a sandbox, else over AMI (the AMI user needs the ``command`` privilege)."""
         ami_value("command", command)
         if self._cli is not None:
             try:
-                return (await asyncio.to_thread(self._cli, command)).rstrip("\n")
-            except SandboxError as exc:
-                raise CallError(str(exc)) from exc
+                return await asyncio.to_thread(self._cli, command)
+            except (RuntimeError, OSError) as exc:  # SandboxError, a failed subprocess
+                raise CallError(f"CLI command {command!r} failed: {exc}") from exc
         response = (await self.action({"Action": "Command", "Command": command}))[0]
         if not response.success:
             raise CallError(f"AMI Command {command!r} failed: {response.get('message', '')}")

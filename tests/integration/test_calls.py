@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from callflow import CallflowError, validate
 from callflow.compiler import queue_name
 from callflow.loader import load_site
 from callflow.runtime.fastagi import FastAgiServer
@@ -201,10 +202,18 @@ PAYLOADS = [
 
 @pytest.mark.parametrize("template", PAYLOADS, ids=["shell", "separators", "newlines"])
 async def test_hostile_names_load_cleanly_and_never_run(sandbox, driver, template):
-    marker = Path(f"/tmp/callflow-pwned-{uuid.uuid4().hex}")
+    # short enough that the payload fits a member name (79 bytes, CF135)
+    marker = Path(f"/tmp/callflow-pwned-{uuid.uuid4().hex[:12]}")
     payload = template.replace("{marker}", str(marker))
     name = f"hostile{PAYLOADS.index(template)}"
     site = hostile_site(name, payload)
+    if "\n" in payload:
+        # labels, names and caller-ID prefixes are one line (CF133): refused before any
+        # file is written; line breaks in prompt texts: tests/integration/test_text_fields.py
+        assert {d.code for d in validate(site)} == {"CF133"}
+        with pytest.raises(CallflowError, match="CF133"):
+            load(sandbox, site)
+        return
     assert load(sandbox, site) == []
     # the queue member's name reads back exactly as written (newlines flattened)
     shown = sandbox.cli(f"queue show {queue_name(name, 'sales')}")

@@ -111,6 +111,19 @@ def test_asterisk_command_is_an_argv_prefix_for_the_cli(sandbox: Sandbox) -> Non
     assert done.stdout.startswith("Asterisk 22.")
 
 
+def test_cli_output_that_is_not_utf8_is_read_not_raised(sandbox: Sandbox) -> None:
+    """Asterisk cuts long values mid-character; reading its output must never fail."""
+    context = "cf-bytes-probe"
+    # "\udcff" leaves as the raw byte 0xff in the argv (surrogateescape), as a cut
+    # multi-byte character would
+    sandbox.cli(f"dialplan add extension 1,1,NoOp(a\udcffb) into {context}")
+    try:
+        shown = sandbox.cli(f"dialplan show {context}")
+    finally:
+        sandbox.cli(f"dialplan remove context {context}")
+    assert "NoOp(a\ufffdb)" in shown
+
+
 def test_required_modules_are_running(sandbox: Sandbox) -> None:
     modules = sandbox.cli("module show")
     for module in ("app_queue.so", "res_ari.so", "app_stasis.so", "chan_pjsip.so", "res_agi.so"):

@@ -73,7 +73,7 @@ INVALID_SITES = [
     Queue(id="desk", members=["desk"], max_wait="60", overflow="vm"),
     Voicemail(id="vm", mailbox="1")])
 """,
-        ["site.nodes['desk'].max_wait", "CF116"],
+        ["site.nodes['desk'].max_wait", "CF132"],
     ),
     (
         "misspelled-timezone",
@@ -94,7 +94,7 @@ INVALID_SITES = [
     Queue(id="desk", members=["desk"], max_wait=60, overflow="vm"),
     Voicemail(id="vm", mailbox="1")])
 """,
-        ["site.nodes[5]", "CF103"],
+        ["site.nodes[0].id", "not int 5", "CF132"],
     ),
 ]
 
@@ -435,7 +435,7 @@ OPTION_CASES = [
         ["compile", "sur.py", "-o", "out"],
         exit_code=1,
         files={"sur.py": GOOD_SITE.replace("ring=15,", 'ring=15, label="a\\ud800b",')},
-        expect=["extensions.conf line", "'\\ud800'", "nothing written"],
+        expect=["site.nodes['front'].label", "lone surrogate", "CF134", "nothing written"],
     ),
     # output paths
     _good(

@@ -19,9 +19,13 @@ from callflow import (
     ValidationError,
     compile_site,
 )
+from callflow.compiler.ir import CompiledSite, Context, Extension, Step
+from callflow.compiler.render import RenderError, render
+from callflow.model.limits import CONFIG_LINE_BYTES
 from callflow.model.schedule import is_open, parse_days
 
-HOSTILE = ',)${SHELL(touch /tmp/pwned)};"\\\n$[1+1]'
+# one line: labels, names and prefixes refuse line breaks (CF133); prompt texts take them
+HOSTILE = ',)${SHELL(touch /tmp/pwned)};"\\ $[1+1]'
 
 
 def site_with(label=HOSTILE, **kw):
@@ -103,7 +107,7 @@ def test_hostile_text_only_appears_encoded_or_in_comments():
         assert "$[1+1]" not in code, line
     assert "Set(CALLERID(name)=${BASE64_DECODE(" in ext
     queues = compiled.files["queues.conf"]
-    # each of , ) ( ; " \ escaped; the newline flattened to a space
+    # each of , ) ( ; " \ escaped
     escaped = r"member => PJSIP/1001,0,\,\)${SHELL\(touch /tmp/pwned\)}\;\"\\ $[1+1]"
     assert escaped in queues.splitlines()
 
@@ -157,3 +161,27 @@ def test_live_entry_goes_to_stasis_and_falls_back_to_the_compiled_flow():
     assert "Set(CHANNEL(hangup_handler_push)=cf-shop-hooks,end,1)" in fallback
     assert fallback.rstrip().endswith("Goto(cf-shop-who,s,1)")
     assert "[cf-shop-compiled]" not in compile_site(site_with()).files["extensions.conf"]
+
+
+def _one_step_site(step: Step) -> CompiledSite:
+    ctx = Context("cf-x-a", (Extension("s", (step,)),))
+    return CompiledSite(site="x", contexts=(ctx,), queues=(), mailboxes=(), entry_context="")
+
+
+def test_render_refuses_a_line_asterisk_would_skip_as_too_long():
+    # 8,190 bytes is the longest line Asterisk's config parser reads (main/config.c)
+    fits = "exten => s,1,NoOp() ; "
+    render(_one_step_site(Step("NoOp", comment="x" * (CONFIG_LINE_BYTES - len(fits)))))
+    with pytest.raises(RenderError, match="Asterisk skips lines over 8190"):
+        render(_one_step_site(Step("NoOp", comment="x" * (CONFIG_LINE_BYTES - len(fits) + 1))))
+    with pytest.raises(RenderError, match="bytes"):  # counted in UTF-8, not characters
+        render(_one_step_site(Step("NoOp", comment="\u4e2d" * 2800)))
+
+
+def test_render_checks_lines_as_asterisk_splits_them():
+    # U+2028 is no line break for Asterisk (it splits at \n), so it is no "unexpected line"
+    render(_one_step_site(Step("NoOp", comment="a\u2028b")))
+    with pytest.raises(RenderError, match="unexpected line"):
+        render(_one_step_site(Step("NoOp", comment="a\nb")))
+    with pytest.raises(RenderError, match="not UTF-8"):
+        render(_one_step_site(Step("NoOp", comment="\ud800")))

