@@ -202,6 +202,7 @@ class AmiConnection:
         self.auth_failures = 0
         self.connect_failures = 0
         self._supervised = True
+        self._closed = False
         self._last_said = 0.0
         self._retry: asyncio.TimerHandle | None = None
         self._manager = Manager(
@@ -227,6 +228,7 @@ class AmiConnection:
 
     def start(self) -> None:
         """Begin connecting; returns at once (failures are retried and logged)."""
+        self._closed = False
         task = self._manager.connect()
         # panoramisk reads the result in its own callback; this keeps asyncio quiet too
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
@@ -237,6 +239,7 @@ class AmiConnection:
         ``OSError`` when it cannot be reached. Keep-alive pings are off: this session is
         for tools, a lost connection is not come back from."""
         self._supervised = False
+        self._closed = False
         manager = self._manager
         manager.reconnect_timeout = 10**9
         manager.ping_delay = manager.ping_interval = 10**6
@@ -255,6 +258,7 @@ class AmiConnection:
             raise AmiError(f"AMI {self.address}: login as {self.user!r} refused")
 
     def close(self) -> None:
+        self._closed = True  # a connection still being made is closed once it is
         if self._retry is not None:
             self._retry.cancel()
         self._manager.reconnect_timeout = 10**9  # a close is not a loss: do not come back
@@ -313,6 +317,9 @@ class AmiConnection:
         self._manager.reconnect_timeout = min(max(delay * 2, self.backoff[0]), self.backoff[1])
 
     def _on_connect(self, manager: Manager) -> None:
+        if self._closed:  # a reconnect that was under way when we closed
+            manager.close()
+            return
         future = manager.authenticated_future
         if future is not None and self._supervised:
             future.add_done_callback(self._on_login_reply)
@@ -349,7 +356,8 @@ class AmiConnection:
         else:
             log.info("AMI %s connected", self.address)
         self.connect_failures = self.auth_failures = 0
-        self._manager.reconnect_timeout = self.backoff[0]
+        if self._supervised:  # a tool's session does not come back (see connect)
+            self._manager.reconnect_timeout = self.backoff[0]
         self.connected.set()
 
     def _on_disconnect(self, manager: Manager, exc: BaseException | None) -> None:

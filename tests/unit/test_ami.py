@@ -108,6 +108,7 @@ async def fake_ami(accept: bool = True):
             writer.close()
 
     server.close = close  # type: ignore[method-assign]
+    server.drop_sessions = lambda: [w.close() for w in writers]  # type: ignore[attr-defined]
     return server, actions
 
 
@@ -183,3 +184,20 @@ async def test_the_call_driver_speaks_ami_through_the_adapter():
             await CallDriver("127.0.0.1", refused.sockets[0].getsockname()[1], "cf", "x").connect()
     finally:
         refused.close()
+
+
+async def test_a_tools_session_lost_is_not_come_back_from():
+    """connect() is one session: when AMI drops it (an Asterisk restart), nothing logs in
+    again behind the tool's back (a reconnect racing its close() would leak a socket)."""
+    server, actions = await fake_ami()
+    port = server.sockets[0].getsockname()[1]
+    ami = AmiConnection(AmiAddress("127.0.0.1", port), "cf", "secret")
+    try:
+        await ami.connect(timeout=5)
+        server.drop_sessions()  # as a restarting Asterisk does; still listening
+        await asyncio.sleep(2.5)  # a supervised connection would be back after 1 s
+    finally:
+        ami.close()
+        server.close()
+    assert [a["action"] for a in actions] == ["Login"]
+    assert not ami.connected.is_set()
