@@ -25,6 +25,7 @@ from callflow.model import Hangup, Menu, Prompt, Queue, Site, Staff
 from callflow.runtime.ari import AriSettings
 from callflow.runtime.interpreter import app_name
 from callflow.runtime.server import LiveService, configure_logging
+from callflow.runtime.services import Supervisor
 from callflow.sandbox import Sandbox, provision
 from callflow.testing import CallDriver, install_placeholder_prompts
 
@@ -159,12 +160,8 @@ async def serve_from_stdin() -> None:
     data = json.loads(sys.stdin.read())
     configure_logging()
     settings = AriSettings(data["url"], data["user"], data["password"], app_name(SITE.name))
-    service = LiveService(SITE, settings)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await service.start()
-    await stop.wait()
-    await service.stop()
+    # as `callflow serve` runs it: until SIGTERM, then calls go back to the dialplan
+    await Supervisor({"live app": LiveService(SITE, settings)}).run()
 
 
 def main() -> None:

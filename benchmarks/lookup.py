@@ -43,12 +43,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from panoramisk import Manager
 from sqlalchemy.engine import make_url
 
 from callflow import Hangup, Lookup, LookupSettings, Site, compile_site
-from callflow.runtime.fastagi import AgiRequest, AgiSession, FastAgiServer, Handler
-from callflow.runtime.lookup import CustomerLookup, LookupRoute
+from callflow.runtime.ami import AmiAddress, AmiConnection, AmiMessage
+from callflow.runtime.fastagi import AgiRequest, AgiSession
+from callflow.runtime.services import LookupServer
 from callflow.sandbox import Sandbox
 from callflow.store import make_engine, make_lookup_engine, upgrade
 from callflow.store.csv_import import import_customers
@@ -150,7 +150,7 @@ async def run_channels(
     done = asyncio.Event()
     expected = channels * per_channel
 
-    def on_event(_m: object, event: dict[str, str]) -> None:
+    def on_event(event: AmiMessage) -> None:
         if event.get("UserEvent") != "LookupBench":
             return
         ok = event.get("ok") == "ok" if expect == "ok" else event.get("status") == "SUCCESS"
@@ -158,19 +158,16 @@ async def run_channels(
         if len(samples) >= expected:
             done.set()
 
-    manager = Manager(
-        host=pbx.ami_host,
-        port=pbx.ami_port,
-        username=pbx.ami_user,
-        secret=pbx.ami_secret,
+    ami = AmiConnection(
+        AmiAddress(pbx.ami_host, pbx.ami_port),
+        pbx.ami_user,
+        pbx.ami_secret,
         events="user",  # only UserEvent: see the module docstring
-        ping_delay=3600,
     )
-    manager.register_event("UserEvent", on_event)
-    await manager.connect()
-    await asyncio.wait_for(asyncio.shield(manager.authenticated_future), 5)
+    ami.on("UserEvent", on_event)
+    await ami.connect(timeout=5)
     for _ in range(channels):
-        manager.send_action(
+        ami.send_action_nowait(
             {
                 "Action": "Originate",
                 "Channel": "Local/run@cf-bench/n",
@@ -189,7 +186,7 @@ async def run_channels(
     try:
         await asyncio.wait_for(done.wait(), timeout=per_channel * (gap + 3) + 30)
     finally:
-        manager.close()
+        ami.close()
     return samples
 
 
@@ -225,10 +222,12 @@ async def main(options: argparse.Namespace) -> None:
         directory = Path(tmp)
         url = make_db(directory, customers, options.db)
         engine = make_lookup_engine(url)  # as callflow serve does
-        route = LookupRoute(CustomerLookup(engine), budget=0.5, threads=options.threads)
-        routes: dict[str, Handler] = {"lookup": route, "noop": do_nothing}
+        # the lookup server `callflow serve` runs, plus the do-nothing baseline route
+        lookup = LookupServer(
+            engine, port=0, budget=0.5, threads=options.threads, routes={"noop": do_nothing}
+        )
         with Sandbox() as pbx:
-            async with FastAgiServer(routes, port=0, budget=1.0) as server:
+            async with lookup as server:
                 base = f"agi://127.0.0.1:{server.port}"
                 contexts = [
                     BENCH_CONF,
@@ -262,7 +261,6 @@ async def main(options: argparse.Namespace) -> None:
                     gap=0,
                     customers=customers,
                 )
-        route.close()
         engine.dispose()
     print(
         f"{customers} customers in {make_url(url).get_backend_name()}; "

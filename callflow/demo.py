@@ -30,7 +30,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from panoramisk import Manager
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,9 +39,10 @@ from callflow.deploy import CliControl, deploy
 from callflow.errors import CallflowError
 from callflow.loader import load_site
 from callflow.model.site import LookupSettings, Site
-from callflow.runtime.fastagi import FastAgiServer
-from callflow.runtime.lookup import CustomerLookup, LookupRoute
-from callflow.runtime.records import AMI_EVENT_CLASSES, CallRecorder, agent_ids
+from callflow.runtime.ami import AmiAddress
+from callflow.runtime.lookup import CustomerLookup
+from callflow.runtime.records import CallRecorder, agent_ids
+from callflow.runtime.services import CallRecordWriter, LookupServer, Supervisor
 from callflow.sandbox import Sandbox, provision
 from callflow.simulate import CUSTOMER_FIELDS, Script, SimResult, simulate
 from callflow.store import CallRecord, Customer, make_engine, make_sessionmaker, upgrade
@@ -172,58 +172,49 @@ async def _run(
     pbx: Sandbox, engine: Engine, echo: Callable[[str], None]
 ) -> tuple[list[tuple[DemoCall, CallResult]], list[tuple[CallRecord, str | None]]]:
     sessions = make_sessionmaker(engine)
-    route = LookupRoute(CustomerLookup(engine), budget=0.5)
-    recorder = CallRecorder(sessions)
-    ami = Manager(
-        host=pbx.ami_host,
-        port=pbx.ami_port,
-        username=pbx.ami_user,
-        secret=pbx.ami_secret,
-        events=AMI_EVENT_CLASSES,
-        ping_delay=3600,
+    lookup = LookupServer(engine, port=0)
+    records = CallRecordWriter(
+        sessions,
+        AmiAddress(pbx.ami_host, pbx.ami_port),
+        pbx.ami_user,
+        pbx.ami_secret,
+        connect_timeout=5,
     )
-    recorder.register(ami)
-    await ami.connect()
-    try:
-        await asyncio.wait_for(asyncio.shield(ami.authenticated_future), 5)
-        async with FastAgiServer({"lookup": route}, port=0) as agi:
-            site = demo_site(load_site(str(EXAMPLE)), agi.port)
-            recorder.agents.update(agent_ids(site))  # records name agents by staff id
-            install_placeholder_prompts(pbx, site)
-            started = time.perf_counter()
-            result = deploy(
-                site, pbx.etc_dir, asterisk=CliControl(pbx.asterisk_command()), log_reader=pbx
-            )
-            echo(
-                f"deployed {site.name} version {result.version} "
-                f"in {time.perf_counter() - started:.2f}s (reload + verify)"
-            )
-            async with CallDriver.from_sandbox(pbx) as driver:
-                entry = entry_context(site.name)
-                pending = []
-                for call in CALLS:
-                    pending.append(
-                        driver.place_call(
-                            entry,
-                            call.entry,
-                            caller_id=call.caller,
-                            dtmf=call.digits,
-                            prewait=1.0,
-                            hold=6.0,
-                            agent_talk=2.0,
-                            timeout=40.0,
-                            at=call.at,
-                        )
+    # the same lookup server and record writer `callflow serve` runs, here in one process
+    async with Supervisor({"FastAGI lookup server": lookup, "call records": records}):
+        site = demo_site(load_site(str(EXAMPLE)), lookup.port)
+        records.recorder.agents.update(agent_ids(site))  # records name agents by staff id
+        install_placeholder_prompts(pbx, site)
+        started = time.perf_counter()
+        result = deploy(
+            site, pbx.etc_dir, asterisk=CliControl(pbx.asterisk_command()), log_reader=pbx
+        )
+        echo(
+            f"deployed {site.name} version {result.version} "
+            f"in {time.perf_counter() - started:.2f}s (reload + verify)"
+        )
+        async with CallDriver.from_sandbox(pbx) as driver:
+            entry = entry_context(site.name)
+            pending = []
+            for call in CALLS:
+                pending.append(
+                    driver.place_call(
+                        entry,
+                        call.entry,
+                        caller_id=call.caller,
+                        dtmf=call.digits,
+                        prewait=1.0,
+                        hold=6.0,
+                        agent_talk=2.0,
+                        timeout=40.0,
+                        at=call.at,
                     )
-                results = await asyncio.gather(*pending)
+                )
+            results = await asyncio.gather(*pending)
+        route = lookup.route
         echo(f"CRM lookups: {route.answered} answered from the store, {route.fallbacks} fell back")
-        records = await _records(recorder, sessions, len(CALLS))
-    finally:
-        ami.close()
-        route.close()
-        await recorder.flush()
-        recorder.close()
-    return list(zip(CALLS, results, strict=True)), records
+        written = await _records(records.recorder, sessions, len(CALLS))
+    return list(zip(CALLS, results, strict=True)), written
 
 
 def run_demo(echo: Callable[[str], None] = print) -> list[tuple[DemoCall, CallResult]]:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from callflow.cli.common import DB_OPTION, load
 from callflow.errors import ValidationError
+
+if TYPE_CHECKING:  # imported where used: `callflow --help` stays fast
+    import asyncio
+
+    from callflow.model.site import Site
+    from callflow.runtime.ari import AriSettings
 
 
 def _ami_address(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
@@ -130,56 +136,38 @@ def serve_cmd(
     import asyncio
     import logging
 
+    from callflow.errors import UnsupportedNode
+    from callflow.runtime.services import ServiceFailed
+
     _check_url(db_url)
     crm_options = _CrmOptions(
         db_url, host, port, budget, ami, ami_user, ami_secret, webhook, allow=allow
     )
+    live = None
     if site_spec is None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-        asyncio.run(_serve_crm(crm_options))
-        return
+    else:
+        from callflow.runtime.ari import AriSettings
+        from callflow.runtime.interpreter import app_name
+        from callflow.runtime.records import agent_ids
+        from callflow.runtime.server import configure_logging
 
-    from callflow.errors import UnsupportedNode
-    from callflow.runtime.ari import AriSettings
-    from callflow.runtime.interpreter import app_name
-    from callflow.runtime.lookup import CustomerLookup
-    from callflow.runtime.records import agent_ids
-    from callflow.runtime.server import ThreadedLookup, configure_logging, serve
-    from callflow.store import make_lookup_engine
-
-    site = load(site_spec)
-    crm_options = dataclasses.replace(crm_options, agents=agent_ids(site))
-    try:
-        settings = AriSettings.from_env(
-            app_name(site.name), url=ari_url, user=ari_user, password=ari_password
-        )
-    except ValueError as exc:
-        raise click.UsageError(f"{exc} (--ari-user)") from exc
-    configure_logging()
-    engine = make_lookup_engine(db_url)
-    lookup = ThreadedLookup(CustomerLookup(engine).answer)
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        crm = asyncio.create_task(_serve_crm(crm_options), name="crm")
-        crm.add_done_callback(lambda _task: stop.set())  # it only ends by failing
-        click.echo(f"live: {site.name} as ARI application {settings.app} on {settings.url}")
-        # settings.url never holds credentials: AriSettings moves them out of the URL
+        site = load(site_spec)
+        crm_options = dataclasses.replace(crm_options, agents=agent_ids(site))
         try:
-            await serve(site, settings, lookup=lookup, lookup_timeout=budget, stop=stop)
-        finally:
-            crm.cancel()
-            await asyncio.gather(crm, return_exceptions=True)
-        if not crm.cancelled() and crm.exception() is not None:
-            raise click.ClickException(f"CRM server stopped: {crm.exception()}")
-
+            settings = AriSettings.from_env(
+                app_name(site.name), url=ari_url, user=ari_user, password=ari_password
+            )
+        except ValueError as exc:
+            raise click.UsageError(f"{exc} (--ari-user)") from exc
+        configure_logging()
+        live = (site, settings)
     try:
-        asyncio.run(run())
+        asyncio.run(_serve_crm(crm_options, live))
+    except ServiceFailed as exc:
+        raise click.ClickException(str(exc.cause)) from None
     except (UnsupportedNode, ValidationError) as exc:
         raise click.ClickException(str(exc)) from exc
-    finally:
-        lookup.close()
-        engine.dispose()
 
 
 def _check_url(db_url: str | None) -> None:
@@ -213,47 +201,65 @@ class _CrmOptions:
     agents: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
-async def _serve_crm(options: _CrmOptions) -> None:
-    """FastAGI first (every call's lookup depends on it), then AMI in the background:
-    an unreachable AMI or a wrong secret is logged and retried, never fatal."""
-    import asyncio
-
-    from callflow.runtime.ami import AmiConnection
-    from callflow.runtime.fastagi import FastAgiServer
-    from callflow.runtime.lookup import CustomerLookup, LookupRoute
-    from callflow.runtime.records import AMI_EVENT_CLASSES, CallRecorder
-    from callflow.runtime.screenpop import ScreenPop
+async def _serve_crm(
+    options: _CrmOptions,
+    live: tuple[Site, AriSettings] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Compose and run what ``serve`` serves, until SIGTERM/SIGINT (or ``stop``, an
+    asyncio.Event): the FastAGI lookup server first (every call's lookup depends on it),
+    then call records on an AMI connection made in the background (an unreachable AMI or
+    a wrong secret is logged and retried, never fatal), then ``live`` (site, AriSettings):
+    the site's ARI application, which on the way out hands its calls back to dialplan."""
+    from callflow.runtime.server import LiveService, ThreadedLookup
+    from callflow.runtime.services import CallRecordWriter, LookupServer, Service, Supervisor
     from callflow.store import make_engine, make_lookup_engine, make_sessionmaker
 
     engine = make_engine(options.db_url)
     lookup_engine = make_lookup_engine(options.db_url)
-    sessions = make_sessionmaker(engine)
-    route = LookupRoute(CustomerLookup(lookup_engine), budget=options.budget)
-    host, port = options.host, options.port
-    server = FastAgiServer(
-        {"lookup": route}, host=host, port=port, budget=options.budget + 0.5, allow=options.allow
-    )
-    ami = None
+    threaded = None
     try:
-        try:
-            await server.start()
-        except OSError as exc:
-            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        lookup = LookupServer(
+            lookup_engine,
+            host=options.host,
+            port=options.port,
+            budget=options.budget,
+            allow=options.allow,
+        )
+        services: dict[str, Service] = {"FastAGI lookup server": lookup}
         if options.ami is not None:
-            ami = AmiConnection(
-                options.ami, options.ami_user, options.ami_secret, events=AMI_EVENT_CLASSES
+            services["call records"] = CallRecordWriter(
+                make_sessionmaker(engine),
+                options.ami,
+                options.ami_user,
+                options.ami_secret,
+                agents=options.agents,
+                webhook=options.webhook,
             )
-            CallRecorder(sessions, agents=options.agents).register(ami.manager)
-            if options.webhook:
-                ScreenPop(options.webhook, sessions).register(ami.manager)
-            ami.start()
-        via = f", AMI {options.ami} (connecting in the background)" if ami else ""
-        click.echo(f"FastAGI lookup on agi://{host}:{server.port}/lookup{via}")
-        await asyncio.Event().wait()
+        if live is not None:
+            from callflow.runtime.lookup import CustomerLookup
+
+            site, settings = live
+            threaded = ThreadedLookup(CustomerLookup(lookup_engine).answer)
+            services["live app"] = LiveService(
+                site, settings, lookup=threaded, lookup_timeout=options.budget
+            )
+
+        def started() -> None:
+            via = (
+                f", AMI {options.ami} (connecting in the background)"
+                if options.ami is not None
+                else ""
+            )
+            click.echo(f"FastAGI lookup on agi://{options.host}:{lookup.port}/lookup{via}")
+            if live is not None:
+                # settings.url never holds credentials: AriSettings moves them out of it
+                click.echo(f"live: {live[0].name} as ARI application {live[1].app} on "
+                           f"{live[1].url}")  # fmt: skip
+
+        await Supervisor(services).run(stop, started=started)
     finally:
-        await server.stop()
-        route.close()
-        if ami is not None:
-            ami.close()
+        if threaded is not None:
+            threaded.close()
         lookup_engine.dispose()
         engine.dispose()

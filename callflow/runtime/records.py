@@ -16,7 +16,7 @@ looked up in ``agents`` (device -> staff id, from the site), then in the store's
 table; a member known to neither (one added at run time) is recorded by its member name::
 
     recorder = CallRecorder(make_sessionmaker(engine), agents=agent_ids(site))
-    recorder.register(manager)          # a connected panoramisk Manager
+    recorder.register(ami)              # an AmiConnection (callflow.runtime.ami)
     ...
     await recorder.flush()              # wait for pending writes (tests, shutdown)
 """
@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callflow.contract import END_EVENT, parse_answers
 from callflow.model.site import Site
+from callflow.runtime.ami import AmiEvents
 from callflow.store.call_records import CallRecord
 from callflow.store.customers import Customer
 from callflow.store.repositories import CallRecordRepository, StaffRepository
@@ -112,7 +113,7 @@ def agent_ids(site: Site) -> dict[str, str]:
 
 def _get(event: Mapping[str, Any], key: str) -> str:
     value = event.get(key)
-    if value is None:  # panoramisk messages match case-insensitively; plain dicts don't
+    if value is None:  # AmiMessage headers match case-insensitively; plain dicts don't
         value = next((v for k, v in event.items() if k.lower() == key.lower()), "")
     return str(value).strip()
 
@@ -143,10 +144,11 @@ class CallRecorder:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="cf-records")  # keeps order
         self._pending: set[asyncio.Future[None]] = set()
 
-    def register(self, manager: Any) -> None:
-        """Listen on a panoramisk ``Manager`` (before or after it connects)."""
+    def register(self, ami: AmiEvents) -> None:
+        """Listen on an :class:`~callflow.runtime.ami.AmiConnection` (before or after it
+        connects)."""
         for name in EVENTS:
-            manager.register_event(name, lambda _m, event: self.on_event(event))
+            ami.on(name, self.on_event)
 
     async def flush(self) -> None:
         """Wait until every record write scheduled so far is done."""

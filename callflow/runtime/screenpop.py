@@ -7,7 +7,7 @@ background with a short timeout; a slow, failing or absent webhook is logged and
 touches the call::
 
     pop = ScreenPop("https://crm.example/popup", make_sessionmaker(engine))
-    pop.register(manager)        # a panoramisk Manager
+    pop.register(ami)            # an AmiConnection (callflow.runtime.ami)
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import aiohttp
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from callflow.runtime.ami import AmiEvents
 from callflow.store.call_records import CallRecord
 from callflow.store.repositories import CustomerRepository
 
@@ -57,8 +58,9 @@ class ScreenPop:
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="cf-screenpop")
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def register(self, manager: Any) -> None:
-        manager.register_event("AgentConnect", lambda _m, event: self.on_agent_connect(event))
+    def register(self, ami: AmiEvents) -> None:
+        """Pop on every ``AgentConnect`` of an :class:`~callflow.runtime.ami.AmiConnection`."""
+        ami.on("AgentConnect", self.on_agent_connect)
 
     def on_agent_connect(self, event: Mapping[str, Any]) -> None:
         """Start the pop in the background; returns at once."""

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -27,6 +26,7 @@ from callflow.model.site import Site
 from callflow.runtime.ari import AriClient, AriSettings
 from callflow.runtime.fastagi import FastAgiServer, Handler
 from callflow.runtime.interpreter import CustomerLookup, Interpreter, app_name
+from callflow.runtime.services import Supervisor
 from callflow.runtime.session import AriEvent, CallControl, CallSession, ControlError
 
 log = logging.getLogger("callflow.live")
@@ -356,18 +356,5 @@ async def serve(
         agi_host=agi_host,
         agi_port=agi_port,
     )
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-    await service.start()
-    try:
-        await stop.wait()
-    finally:
-        await service.stop()
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+    await Supervisor({"live app": service}).run(stop)
     return service.runtime

@@ -33,9 +33,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from panoramisk import Manager
-
 from callflow.contract import CF_NOW, END_EVENT
+from callflow.runtime.ami import AmiAddress, AmiConnection, AmiError, AmiMessage
 from callflow.simulate import call_time
 
 if TYPE_CHECKING:
@@ -226,9 +225,7 @@ class CallHandle:
 
     async def hangup(self) -> None:
         """Hang up as the caller would (the ``;1`` leg); the site then runs its handler."""
-        response = await self._driver.action(
-            {"Action": "Hangup", "Channel": self.caller_uniqueid}, as_list=False
-        )
+        response = await self._driver._reply({"Action": "Hangup", "Channel": self.caller_uniqueid})
         if not response.success and self.caller_uniqueid in self.legs_up:
             raise CallError(f"{self.description}: hangup refused: {response.get('message', '')}")
 
@@ -275,7 +272,7 @@ class CallDriver:
         #: runs a CLI command another way than AMI's Command action (which needs the
         #: ``command`` privilege a least-privilege AMI user does not have)
         self._cli = cli
-        self._manager: Any = None
+        self._ami: AmiConnection | None = None
         self._calls: dict[str, CallHandle] = {}  # by ;1 and ;2 uniqueid
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(3)
@@ -285,7 +282,7 @@ class CallDriver:
     @property
     def connected(self) -> bool:
         """Whether the AMI connection is open (between ``connect`` and ``close``)."""
-        return self._manager is not None
+        return self._ami is not None
 
     @classmethod
     def from_sandbox(cls, sandbox: Sandbox, *, action_timeout: float = 10.0) -> CallDriver:
@@ -316,32 +313,19 @@ class CallDriver:
 
     async def connect(self) -> None:
         """Connect and log in; ``CallError`` when AMI refuses or does not answer."""
-        manager = Manager(
-            loop=asyncio.get_running_loop(),
-            host=self.host,
-            port=self.port,
-            username=self.user,
-            secret=self.secret,
-            ping_delay=3600,
-            ping_interval=3600,
-            reconnect_timeout=3600,
-            events="on",
-        )
-        manager.register_event("UserEvent", self._on_user_event)
-        manager.register_event("Newchannel", self._on_new_channel)
-        manager.register_event("Hangup", self._on_hangup)
-        manager.register_event("QueueCallerJoin", self._on_queue_join)
-        manager.register_event("AgentConnect", self._on_agent_connect)
-        self._manager = manager
+        ami = AmiConnection(AmiAddress(self.host, self.port), self.user, self.secret)
+        ami.on("UserEvent", self._on_user_event)
+        ami.on("Newchannel", self._on_new_channel)
+        ami.on("Hangup", self._on_hangup)
+        ami.on("QueueCallerJoin", self._on_queue_join)
+        ami.on("AgentConnect", self._on_agent_connect)
+        self._ami = ami
         where = f"AMI on {self.host}:{self.port}"
         try:
-            await asyncio.wait_for(manager.connect(), self.action_timeout)
-            login = manager.authenticated_future
-            if login is None:
-                raise CallError(f"{where}: connected but no login was sent")
-            response = await asyncio.wait_for(asyncio.shield(login), self.action_timeout)
-            if not response.success:
-                raise CallError(f"{where}: login as {self.user!r} refused")
+            await ami.connect(self.action_timeout)
+        except AmiError as exc:
+            await self.close()
+            raise CallError(f"{where}: login as {self.user!r} refused") from exc
         except TimeoutError as exc:
             await self.close()
             raise CallTimeout(f"{where}: no answer within {self.action_timeout:g}s") from exc
@@ -356,9 +340,9 @@ class CallDriver:
         """Close the AMI connection (calls in progress keep running in Asterisk)."""
         for task in list(self._tasks):
             task.cancel()
-        if self._manager is not None:
-            self._manager.close()
-            self._manager = None
+        if self._ami is not None:
+            self._ami.close()
+            self._ami = None
         for handle in self._calls.values():
             handle._notify()  # a wait_end() in progress sees the driver closed
         await asyncio.sleep(0)
@@ -366,20 +350,33 @@ class CallDriver:
     # ---- plain AMI
 
     async def action(
-        self, action: dict[str, Any], *, timeout: float | None = None, as_list: bool | None = None
-    ) -> Any:
-        """Send one AMI action and return panoramisk's response (a message or a list).
+        self,
+        action: Mapping[str, str | list[str]],
+        *,
+        timeout: float | None = None,
+        as_list: bool | None = None,
+    ) -> list[AmiMessage]:
+        """Send one AMI action; return its response, then the events of its list if it has
+        one (QueueStatus...), as :class:`~callflow.runtime.ami.AmiMessage` mappings.
 
-        ``as_list=False`` says "a single response": panoramisk otherwise guesses from
-        the message text and waits forever after e.g. QueueAdd's "Added interface".
+        ``as_list=False`` says "a single response": otherwise the reply's text is guessed
+        from, and e.g. QueueAdd's "Added interface" would be waited after forever::
+
+            [reply] = await driver.action({"Action": "Ping"}, as_list=False)
         """
-        if self._manager is None:
+        if self._ami is None:
             raise CallError("CallDriver is not connected (use `async with`)")
         limit = self.action_timeout if timeout is None else timeout
         try:
-            return await asyncio.wait_for(self._manager.send_action(action, as_list=as_list), limit)
+            return await self._ami.send_action(action, timeout=limit, as_list=as_list)
         except TimeoutError as exc:
             raise CallTimeout(f"AMI {action.get('Action')}: no response within {limit:g}s") from exc
+        except AmiError as exc:
+            raise CallError(str(exc)) from exc
+
+    async def _reply(self, action: Mapping[str, str | list[str]]) -> AmiMessage:
+        """The single response to ``action``."""
+        return (await self.action(action, as_list=False))[0]
 
     async def command(self, command: str) -> str:
         """Run an Asterisk CLI command and return its output: over the control socket
@@ -390,19 +387,17 @@ class CallDriver:
                 return await asyncio.to_thread(self._cli, command)
             except (RuntimeError, OSError) as exc:  # SandboxError, a failed subprocess
                 raise CallError(f"CLI command {command!r} failed: {exc}") from exc
-        response = await self.action({"Action": "Command", "Command": command})
+        response = (await self.action({"Action": "Command", "Command": command}))[0]
         if not response.success:
             raise CallError(f"AMI Command {command!r} failed: {response.get('message', '')}")
-        output = response.get("output", "")
-        lines = output if isinstance(output, list) else [output] if output else []
-        content = str(getattr(response, "content", "") or "")
-        if not lines and content:
-            lines = [content]
+        lines = response.lines("output")
+        if not lines and response.content:
+            lines = [response.content]
         return "\n".join(lines)
 
     async def getvar(self, channel: str, name: str) -> str | None:
         """A channel variable (``channel`` is a name or a uniqueid); None if unset."""
-        response = await self.action({"Action": "Getvar", "Channel": channel, "Variable": name})
+        response = await self._reply({"Action": "Getvar", "Channel": channel, "Variable": name})
         if not response.success:
             raise CallError(f"Getvar {name} on {channel}: {response.get('message', '')}")
         value = response.get("value", "")
@@ -413,7 +408,7 @@ class CallDriver:
         for text AMI cannot carry (see :func:`ami_value`)."""
         for what, text in (("channel", channel), ("variable", name), ("value", value)):
             ami_value(f"setvar {what}", text)  # a setvar value is taken whole: no escaping
-        response = await self.action(
+        response = await self._reply(
             {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
         )
         if not response.success:
@@ -511,12 +506,11 @@ class CallDriver:
         # the variables above (the CallerID header's own quoting would cut a name).
         if caller_id and re.fullmatch(r"[0-9A-Za-z+*#_.-]{1,80}", caller_id):
             action["CallerID"] = f"<{caller_id}>"
-        if self._manager is None:
+        if self._ami is None:
             raise CallError("CallDriver is not connected (use `async with`)")
         self._calls[handle.caller_uniqueid] = handle
         self._calls[handle.site_uniqueid] = handle
-        future = self._manager.send_action(action)
-        task = asyncio.ensure_future(self._watch_originate(handle, future))
+        task = asyncio.ensure_future(self._watch_originate(handle, action))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return handle
@@ -557,15 +551,16 @@ class CallDriver:
         )
         return await handle.wait_end()
 
-    async def _watch_originate(self, handle: CallHandle, future: Any) -> None:
+    async def _watch_originate(self, handle: CallHandle, action: dict[str, Any]) -> None:
         try:
-            responses = await asyncio.wait_for(future, handle.timeout + 5)
-        except TimeoutError:
+            messages = await self.action(action, timeout=handle.timeout + 5)
+        except CallTimeout:
             handle.failure = "Originate got no OriginateResponse"
+        except CallError as exc:
+            handle.failure = f"Originate not sent: {exc}"
         else:
-            messages = responses if isinstance(responses, list) else [responses]
             last = messages[-1]
-            if str(last.get("response", "")).lower() != "success":
+            if last.get("response", "").lower() != "success":
                 reason = last.get("reason", "") or last.get("message", "")
                 handle.failure = (
                     f"the site did not answer (Originate {last.get('response', '?')}, "
@@ -592,8 +587,7 @@ class CallDriver:
 
     async def queue_waiting(self, queue: str) -> list[WaitingCaller]:
         """Callers waiting in ``queue``, next-to-be-served first (AMI QueueStatus)."""
-        responses = await self.action({"Action": "QueueStatus", "Queue": queue})
-        messages = responses if isinstance(responses, list) else [responses]
+        messages = await self.action({"Action": "QueueStatus", "Queue": queue})
         waiting = []
         for message in messages:
             if message.get("event") != "QueueEntry" or message.get("queue") != queue:
@@ -636,7 +630,7 @@ class CallDriver:
         if not re.fullmatch(r"[0-9a-z][0-9a-z_-]+", name):  # the cf-test-* extensions
             raise ValueError(f"test agent {name!r}: two or more lower-case letters, digits, _ or -")
         interface = f"Local/{name}@cf-test-{behaviour}/n"
-        response = await self.action(
+        response = await self._reply(
             {
                 "Action": "QueueAdd",
                 "Queue": queue,
@@ -644,8 +638,7 @@ class CallDriver:
                 "MemberName": name if member_name is None else member_name,
                 "Penalty": str(penalty),
                 "Paused": "true" if paused else "false",
-            },
-            as_list=False,
+            }
         )
         if not response.success:
             raise CallError(f"QueueAdd {interface} to {queue}: {response.get('message', '')}")
@@ -673,14 +666,13 @@ class CallDriver:
             await driver.pause_agent("shop-sales", "ann", site=site)   # ann's device
         """
         interface = await self._member_interface(queue, member, by_name=by_name, site=site)
-        response = await self.action(
+        response = await self._reply(
             {
                 "Action": "QueuePause",
                 "Queue": queue,
                 "Interface": interface,
                 "Paused": "true" if paused else "false",
-            },
-            as_list=False,
+            }
         )
         if not response.success:
             raise CallError(f"QueuePause {interface} in {queue}: {response.get('message', '')}")
@@ -690,16 +682,15 @@ class CallDriver:
     ) -> None:
         """Remove a queue member (``member`` as in :meth:`pause_agent`)."""
         interface = await self._member_interface(queue, member, by_name=by_name, site=site)
-        response = await self.action(
-            {"Action": "QueueRemove", "Queue": queue, "Interface": interface}, as_list=False
+        response = await self._reply(
+            {"Action": "QueueRemove", "Queue": queue, "Interface": interface}
         )
         if not response.success:
             raise CallError(f"QueueRemove {interface} from {queue}: {response.get('message', '')}")
 
     async def queue_members(self, queue: str) -> dict[str, str]:
         """The members of ``queue``: interface -> display name (AMI QueueStatus)."""
-        responses = await self.action({"Action": "QueueStatus", "Queue": queue})
-        messages = responses if isinstance(responses, list) else [responses]
+        messages = await self.action({"Action": "QueueStatus", "Queue": queue})
         return {
             str(m.get("location") or m.get("stateinterface")): str(m.get("name", ""))
             for m in messages
@@ -770,7 +761,7 @@ class CallDriver:
 
     # ---- AMI events
 
-    def _on_new_channel(self, _manager: Any, event: Any) -> None:
+    def _on_new_channel(self, event: AmiMessage) -> None:
         handle = self._calls.get(str(event.get("uniqueid", "")))
         if handle is not None:
             handle.legs_up.add(str(event["uniqueid"]))
@@ -779,13 +770,13 @@ class CallDriver:
                 handle.site_channel = str(event.get("channel", ""))
             handle._notify()
 
-    def _on_hangup(self, _manager: Any, event: Any) -> None:
+    def _on_hangup(self, event: AmiMessage) -> None:
         handle = self._calls.get(str(event.get("uniqueid", "")))
         if handle is not None:
             handle.legs_up.discard(str(event["uniqueid"]))
             handle._notify()
 
-    def _on_queue_join(self, _manager: Any, event: Any) -> None:
+    def _on_queue_join(self, event: AmiMessage) -> None:
         handle = self._calls.get(str(event.get("uniqueid", "")))
         if handle is not None:
             handle.joins.append(
@@ -798,7 +789,7 @@ class CallDriver:
             )
             handle._notify()
 
-    def _on_agent_connect(self, _manager: Any, event: Any) -> None:
+    def _on_agent_connect(self, event: AmiMessage) -> None:
         handle = self._calls.get(str(event.get("uniqueid", "")))
         if handle is None:
             return
@@ -815,7 +806,7 @@ class CallDriver:
         )
         handle._notify()
 
-    def _on_user_event(self, _manager: Any, event: Any) -> None:
+    def _on_user_event(self, event: AmiMessage) -> None:
         kind = event.get("userevent")
         if kind not in (_END_EVENT, _AGENT_EVENT):
             return

@@ -10,12 +10,12 @@ import dataclasses
 import time
 
 import pytest
-from panoramisk import Manager
 from sqlalchemy import select
 
 from callflow import Ask, Hangup, Site
 from callflow.contract import CF_ANSWERS
-from callflow.runtime.records import CallRecorder
+from callflow.runtime.ami import AmiAddress
+from callflow.runtime.services import CallRecordWriter
 from callflow.simulate import Script, simulate
 from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
 from callflow.store.surveys import SurveyResponse
@@ -60,27 +60,24 @@ SITE = Site(
 
 @pytest.fixture
 async def recorder(tmp_path, sandbox):
+    """The record writer `callflow serve` runs, on the sandbox's AMI, over a fresh store."""
     url = f"sqlite:///{tmp_path / 'answers.db'}"
     upgrade(url)
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
-    recorder = CallRecorder(sessions)
-    manager = Manager(
-        host=sandbox.ami_host,
-        port=sandbox.ami_port,
-        username=sandbox.ami_user,
-        secret=sandbox.ami_secret,
-        events="on",
-        ping_delay=3600,
+    writer = CallRecordWriter(
+        sessions,
+        AmiAddress(sandbox.ami_host, sandbox.ami_port),
+        sandbox.ami_user,
+        sandbox.ami_secret,
+        connect_timeout=5,
     )
-    recorder.register(manager)
-    await manager.connect()
-    await asyncio.wait_for(asyncio.shield(manager.authenticated_future), 5)
-    yield recorder, sessions
-    manager.close()
-    await recorder.flush()
-    recorder.close()
-    engine.dispose()
+    await writer.start()
+    try:
+        yield writer.recorder, sessions
+    finally:
+        await writer.stop()
+        engine.dispose()
 
 
 async def stored(recorder, sessions, linkedid: str, timeout: float = 5.0):

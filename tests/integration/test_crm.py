@@ -29,16 +29,17 @@ import pytest
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from panoramisk import Manager
 from sqlalchemy import select
 
 import callflow
 from callflow import Hangup, Lookup, LookupSettings, PriorityRule, Queue, Site, Staff
 from callflow.compiler import queue_name
+from callflow.runtime.ami import AmiAddress
 from callflow.runtime.fastagi import FastAgiServer
 from callflow.runtime.lookup import NAME_LIMIT, CustomerLookup, LookupRoute
-from callflow.runtime.records import CallRecorder, agent_ids
+from callflow.runtime.records import agent_ids
 from callflow.runtime.screenpop import ScreenPop
+from callflow.runtime.services import CallRecordWriter, LookupServer, Supervisor
 from callflow.sandbox.access import unreachable
 from callflow.store import CallRecord, make_engine, make_lookup_engine, make_sessionmaker, upgrade
 from callflow.store.inputs import customer_data, staff_data
@@ -104,49 +105,41 @@ def crm_url(tmp_path, sandbox):
 
 @pytest.fixture
 async def crm(crm_url, sandbox):
-    """FastAGI lookup server + call recorder on its own AMI connection."""
+    """FastAGI lookup server + call recorder on its own AMI connection: the services
+    `callflow serve` runs."""
     engine = make_engine(crm_url)
     sessions = make_sessionmaker(engine)
-    route = LookupRoute(CustomerLookup(engine), budget=0.5)
-    recorder = CallRecorder(sessions)
+    lookup = LookupServer(engine, port=0, budget=0.5)
+    records = CallRecordWriter(
+        sessions,
+        AmiAddress(sandbox.ami_host, sandbox.ami_port),
+        sandbox.ami_user,
+        sandbox.ami_secret,
+        connect_timeout=5,
+    )
     figures: dict[str, dict[str, str]] = {}  # Asterisk's own: linkedid -> AgentComplete
 
     connects: list[str] = []  # linkedids in the order agents answered them
 
-    def on_complete(_m, event):
+    def on_complete(event):
         figures[str(event.get("Linkedid"))] = dict(event)
 
-    def on_connect(_m, event):
+    def on_connect(event):
         connects.append(str(event.get("Linkedid")))
 
-    manager = Manager(
-        host=sandbox.ami_host,
-        port=sandbox.ami_port,
-        username=sandbox.ami_user,
-        secret=sandbox.ami_secret,
-        events="on",
-        ping_delay=3600,
-    )
-    recorder.register(manager)
-    manager.register_event("AgentComplete", on_complete)
-    manager.register_event("AgentConnect", on_connect)
-    await manager.connect()
-    await asyncio.wait_for(asyncio.shield(manager.authenticated_future), 5)
-    async with FastAgiServer({"lookup": route}, port=0, budget=1.0) as server:
+    records.ami.on("AgentComplete", on_complete)
+    records.ami.on("AgentConnect", on_connect)
+    async with Supervisor({"lookup server": lookup, "call records": records}):
         yield {
-            "url": f"agi://127.0.0.1:{server.port}",
-            "server": server,
-            "route": route,
-            "recorder": recorder,
-            "manager": manager,
+            "url": f"agi://127.0.0.1:{lookup.port}",
+            "server": lookup.server,
+            "route": lookup.route,
+            "recorder": records.recorder,
+            "ami": records.ami,
             "sessions": sessions,
             "figures": figures,
             "connects": connects,
         }
-    manager.close()
-    route.close()
-    await recorder.flush()
-    recorder.close()
     engine.dispose()
 
 
@@ -216,8 +209,8 @@ async def test_queue_orders_store_customers_and_the_vip_is_answered_first(
     await web.TCPSite(runner, "127.0.0.1", port).start()
     pop = ScreenPop(f"http://127.0.0.1:{port}/pop", crm["sessions"], timeout=1.0)
     broken = ScreenPop(f"http://127.0.0.1:{free_port()}/pop", crm["sessions"], timeout=1.0)
-    pop.register(crm["manager"])
-    broken.register(crm["manager"])
+    pop.register(crm["ami"])
+    broken.register(crm["ami"])
     # a past call of the VIP, for the screen pop's history
     with crm["sessions"].begin() as session:
         session.add(
