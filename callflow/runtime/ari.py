@@ -54,6 +54,11 @@ class AriSettings:
     user: str
     password: str = field(repr=False)
     app: str = "callflow"
+    #: HTTP connections this application keeps to ARI at most. Asterisk serves at most
+    #: ``sessionlimit`` (http.conf, default 100) HTTP sessions for *every* client together;
+    #: a burst of calls flushing their variables at once must queue here instead of
+    #: pushing Asterisk over that limit, where it drops requests mid-call.
+    connections: int = 8
 
     @classmethod
     def from_env(
@@ -212,7 +217,7 @@ class AriClient:
                 )
             },
             timeout=aiohttp.ClientTimeout(total=self.request_timeout),
-            connector=aiohttp.TCPConnector(limit=64),
+            connector=aiohttp.TCPConnector(limit=self.settings.connections),
         )
         self._http = http.session
         client = Client(self.settings.base_url, http)
