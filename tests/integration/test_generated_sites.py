@@ -57,13 +57,14 @@ MENU_TIMEOUT = 2.0
 PRESS_AFTER = 0.6
 #: the placeholder prompts' length, and the simulator's (so its clock matches the call's)
 PROMPT_S = 0.3
-#: sites served live at once, and live calls (each with its compiled twin) in flight:
-#: Asterisk's HTTP server takes 100 sessions (http.conf sessionlimit), each served site
-#: holds a websocket and the live runtime sets a call's ~12 CRM variables in concurrent
-#: requests; more at once and Asterisk dropped requests mid-call (seed 4242), so calls
-#: went back to the dialplan half set up
-SITES_AT_ONCE = 4
-CALLS_AT_ONCE = 6
+#: sites served live at once, and live calls (each with its compiled twin) in flight.
+#: Asterisk's HTTP server takes 100 sessions (http.conf sessionlimit) from all clients
+#: together; each served site holds a websocket and at most AriSettings.connections (8)
+#: request connections, so 8 sites stay under it however many calls burst at once. With
+#: 64 connections per site, 4-5 sites and seed 4242 overran it: Asterisk dropped
+#: requests mid-call and calls went back to the dialplan half set up.
+SITES_AT_ONCE = 8
+CALLS_AT_ONCE = SITES * CALLERS
 
 
 @dataclasses.dataclass(frozen=True)
