@@ -278,3 +278,9 @@ def lowered_key(allowed: str, value: str) -> str:
     """``${FILTER(allowed,${TOLOWER(value)})}``: how the dialplan turns a CRM value into
     the key it compares (tiers, branch values, tags)."""
     return asterisk_filter(allowed, ascii_lower(value))
+
+
+def lookup_number(caller: str) -> str:
+    """The number a Lookup asks the CRM about, as the compiled node passes it:
+    ``${FILTER(0-9+,${CALLERID(num)})}``."""
+    return asterisk_filter(NUMBER, caller)

@@ -43,13 +43,13 @@ from callflow.contract import (
     DIGITS,
     HANGUP_HANDLER_PUSH,
     IDENT,
-    NUMBER,
     READ_TERMINATOR,
     TAG_LIST,
     answer_entry,
     answer_var,
     asterisk_filter,
     hangup_handler,
+    lookup_number,
     lowered_key,
 )
 from callflow.flow.effects import (
@@ -280,7 +280,7 @@ class FlowMachine(NodeVisitor[Steps]):
     def visit_lookup(self, node: nodes.Lookup) -> Steps:
         yield Enter(node)
         yield SetVar(CF_LOOKUP, "")
-        number = asterisk_filter(NUMBER, (yield GetVar(CALLERID_NUM)))
+        number = lookup_number((yield GetVar(CALLERID_NUM)))
         found = yield Lookup(number)
         yield from apply_lookup(found)
         return (yield from goto(node.next, "next"))

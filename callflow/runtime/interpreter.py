@@ -29,10 +29,9 @@ from callflow.contract import (
     CALLERID_NUM,
     CF_DEST,
     CF_TRACE,
-    NUMBER,
     app_name,
-    asterisk_filter,
     context_name,
+    lookup_number,
 )
 from callflow.errors import UnsupportedNode
 from callflow.flow import FlowMachine
@@ -72,11 +71,6 @@ CustomerLookup = Callable[[str], Awaitable[Mapping[str, str] | None]]
 
 #: what a lookup may set: a channel variable, or CALLERID(name) / CALLERID(num)
 _ASSIGNABLE: Final = re.compile(r"[A-Z][A-Z0-9_]{0,79}|CALLERID\((?:name|num)\)")
-
-
-def lookup_number(caller: str) -> str:
-    """What the compiled Lookup passes the CRM: ``${FILTER(0-9+,${CALLERID(num)})}``."""
-    return asterisk_filter(NUMBER, caller)
 
 
 class Interpreter:

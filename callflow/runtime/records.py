@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from callflow.contract import END_EVENT, parse_answers
+from callflow.contract import END_EVENT, END_FIELDS, parse_answers
 from callflow.model.site import Site
 from callflow.runtime.ami import AmiEvents
 from callflow.store.call_records import CallRecord
@@ -203,21 +203,7 @@ class CallRecorder:
             call.uniqueid = _get(event, "Uniqueid")
             call.caller = _get(event, "CallerIDNum") or None
             call.ended_at = now
-            call.end = {
-                k: _get(event, k)
-                for k in (
-                    "site",
-                    "entry",
-                    "trace",
-                    "dest",
-                    "path",
-                    "tier",
-                    "prio",
-                    "customer",
-                    "manager",
-                    "answers",
-                )
-            }
+            call.end = {k: _get(event, k) for k in END_FIELDS}
             if call.answered_at is not None and call.agent is None:
                 call.agent = call.end["manager"] or None  # answered by the account manager
             self._schedule(call)
