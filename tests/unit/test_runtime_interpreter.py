@@ -14,47 +14,13 @@ from callflow.model.nodes import Node
 from callflow.model.schedule import Hours
 from callflow.runtime.ari import AriSettings, parse_event
 from callflow.runtime.interpreter import Interpreter
-from callflow.runtime.session import AriEvent, CallSession, ChannelGone
+from callflow.runtime.session import CallSession
+from callflow.testing import FakeChannel
 
 
-class FakeChannel:
-    """Records operations; finishes playbacks at once; presses ``digits`` in menus."""
-
-    def __init__(self, digits: str = "", variables: dict[str, str] | None = None) -> None:
-        self.ops: list[tuple[Any, ...]] = []
-        self.vars: dict[str, str] = dict(variables or {})
-        self.digits = list(digits)
-        self.session: CallSession | None = None
-        self.gone = False
-
-    async def answer(self, channel: str) -> None:
-        self.ops.append(("answer",))
-
-    async def play(self, channel: str, media: str, playback: str) -> None:
-        self.ops.append(("play", media))
-        assert self.session is not None
-        if self.digits and media == "sound:p":  # the menu prompt (Background)
-            self.session.deliver(AriEvent("ChannelDtmfReceived", channel, digit=self.digits.pop(0)))
-        self.session.deliver(AriEvent("PlaybackFinished", channel, playback=playback))
-
-    async def stop_playback(self, playback: str) -> None:
-        self.ops.append(("stop",))
-
-    async def set_var(self, channel: str, name: str, value: str) -> None:
-        if self.gone:
-            raise ChannelGone("gone")
-        self.vars[name] = value
-
-    async def get_var(self, channel: str, name: str) -> str | None:
-        return self.vars.get(name)
-
-    async def continue_in_dialplan(
-        self, channel: str, context: str | None, extension: str | None, priority: int | None
-    ) -> None:
-        self.ops.append(("continue", context))
-
-    async def hangup(self, channel: str) -> None:
-        self.ops.append(("hangup",))
+def fake_channel(digits: str = "", variables: dict[str, str] | None = None) -> FakeChannel:
+    """The public recording fake, pressing ``digits`` during the menu prompt ``p`` only."""
+    return FakeChannel(digits, variables, press_during={"sound:p"})
 
 
 def site(*nodes: Node, entry: str = "menu") -> Site:
@@ -101,7 +67,7 @@ async def run(s: Site, fake: FakeChannel, **kw: Any) -> CallSession:
     ],
 )
 async def test_menu_follows_the_compiled_semantics(digits, trace, dest, last):
-    fake = FakeChannel(digits)
+    fake = fake_channel(digits)
     await run(site(MENU), fake)
     assert fake.vars["CF_TRACE"] == trace
     assert fake.vars["CF_DEST"] == dest
@@ -114,10 +80,10 @@ async def test_time_condition_honours_cf_now():
         id="hours", hours=[Hours("mon-fri", "09:00", "17:00")], open="sales", closed="bye"
     )
     monday_10_utc = "1763978400"  # 2025-11-24 10:00 UTC
-    fake = FakeChannel(variables={"CF_NOW": monday_10_utc})
+    fake = fake_channel(variables={"CF_NOW": monday_10_utc})
     await run(site(MENU, tc, entry="hours"), fake)
     assert fake.ops[-1] == ("continue", "cf-t-sales")
-    fake = FakeChannel(variables={"CF_NOW": str(int(monday_10_utc) + 8 * 3600)})
+    fake = fake_channel(variables={"CF_NOW": str(int(monday_10_utc) + 8 * 3600)})
     await run(site(MENU, tc, entry="hours"), fake)
     assert fake.vars["CF_TRACE"] == " hours bye"
 
@@ -136,10 +102,10 @@ async def test_lookup_failure_makes_an_unknown_caller_and_a_slow_one_times_out()
         await asyncio.sleep(5)
         return {"CF_TIER": "vip"}
 
-    fake = FakeChannel()
+    fake = fake_channel()
     await run(site(*nodes, entry="who"), fake, lookup=vip)
     assert (fake.vars["CF_TRACE"], fake.vars["CF_LOOKUP"]) == (" who tier", "ok")
-    fake = FakeChannel("1", variables={"CF_TIER": "vip"})
+    fake = fake_channel("1", variables={"CF_TIER": "vip"})
     await run(site(*nodes, entry="who"), fake, lookup=slow, lookup_timeout=0.05)
     assert (fake.vars["CF_LOOKUP"], fake.vars["CF_TIER"]) == ("failed", "")
     assert fake.vars["CF_TRACE"] == " who tier menu"
@@ -155,12 +121,12 @@ async def test_a_found_customer_sets_every_field_as_the_compiled_lookup_does():
         return {"CF_CUSTOMER_ID": "8", "CF_CUSTOMER_NAME": "Li\nLei", "CF_LANG": "zh"}
 
     before = {"CF_LANG": "fr", "CF_REGION": "stale", "CALLERID(name)": "Orig Name"}
-    fake = FakeChannel("1", variables=dict(before))
+    fake = fake_channel("1", variables=dict(before))
     await run(site(*nodes, entry="who"), fake, lookup=partial)
     assert {k: fake.vars.get(k) for k in ("CF_TIER", "CF_LANG", "CF_REGION", "CALLERID(name)")} == {
         "CF_TIER": "gold", "CF_LANG": "fr", "CF_REGION": "", "CALLERID(name)": "Orig Name",
     }  # fmt: skip
-    fake = FakeChannel("1", variables=dict(before))
+    fake = fake_channel("1", variables=dict(before))
     await run(site(*nodes, entry="who"), fake, lookup=named)
     assert (fake.vars["CF_LANG"], fake.vars["CALLERID(name)"]) == ("zh", "Li Lei")
 
@@ -178,7 +144,7 @@ async def test_a_node_the_runtime_cannot_run_is_an_error_at_start_up():
 
 
 async def test_a_failing_call_is_handed_back_where_it_was():
-    fake = FakeChannel()
+    fake = fake_channel()
 
     async def boom(*_: Any) -> None:
         raise RuntimeError("boom")
@@ -191,7 +157,7 @@ async def test_a_failing_call_is_handed_back_where_it_was():
 
 
 async def test_hang_up_ends_the_call_quietly():
-    fake = FakeChannel()
+    fake = fake_channel()
     fake.gone = True
     await run(site(MENU), fake)
     assert ("continue", "cf-t-menu") not in fake.ops
