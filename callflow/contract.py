@@ -61,6 +61,20 @@ def mailbox_context(site: str) -> str:
     return f"callflow-{site}"
 
 
+#: the context an outbound campaign's answered call runs (:func:`campaign_context`)
+CAMPAIGN_NODE: Final = "campaign"
+#: the extension the dialer originates into in a campaign's context
+CAMPAIGN_EXTEN: Final = "s"
+
+
+def campaign_context(site: str, campaign_id: str) -> str:
+    """The context the dialer originates a campaign's answered call into::
+
+    campaign_context("acme", "survey")   # 'cf-acme-campaign-survey'
+    """
+    return f"cf-{site}-{CAMPAIGN_NODE}-{campaign_id}"
+
+
 def queue_name(site: str, queue_id: str) -> str:
     """The app_queue name of a site's queue (what ``queue show`` takes)."""
     return f"{site}-{queue_id}"
@@ -108,6 +122,14 @@ CF_READ: Final = "CF_READ"
 CF_ANSWERS: Final = "CF_ANSWERS"
 #: prefix of the variable holding one question's answer (:func:`answer_var`)
 CF_ANSWER_PREFIX: Final = "CF_ANSWER_"
+
+#: outbound: the campaign and the attempt (its id is the channel id) a dialled call is for
+CF_CAMPAIGN: Final = "CF_CAMPAIGN"
+CF_ATTEMPT: Final = "CF_ATTEMPT"
+#: outbound: what AMD() decided (``HUMAN``, ``MACHINE``, ``NOTSURE``, ``HANGUP``), empty without AMD
+CF_AMD: Final = "CF_AMD"
+#: outbound: ``1`` once the callee pressed the campaign's opt-out digit
+CF_OPTOUT: Final = "CF_OPTOUT"
 
 #: the keys ``Read()`` can return: one DTMF digit (``#`` ends the input instead)
 READ_KEYS: Final = "0-9*A-D"
@@ -221,6 +243,10 @@ END_FIELDS: Final[dict[str, tuple[str, str | None]]] = {
     "manager": (CF_MANAGER, IDENT),
     "lookup": (CF_LOOKUP, LETTERS),
     "answers": (CF_ANSWERS, None),
+    "campaign": (CF_CAMPAIGN, IDENT),
+    "attempt": (CF_ATTEMPT, IDENT),
+    "amd": (CF_AMD, None),
+    "optout": (CF_OPTOUT, DIGITS),
 }
 
 
