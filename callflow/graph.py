@@ -37,7 +37,7 @@ from callflow.model.nodes import (
 from callflow.model.site import Site
 from callflow.model.visitor import NodeVisitor
 
-__all__ = ["GraphError", "edges", "render", "to_dot", "to_mermaid"]
+__all__ = ["Drawer", "GraphError", "edges", "render", "to_dot", "to_mermaid"]
 
 _UNSET_HANGS_UP = ("failure", "no_answer", "overflow")
 
@@ -70,8 +70,10 @@ class _Look:
     edges: tuple[Edge, ...]
 
 
-class _Drawer(NodeVisitor[_Look]):
-    """One ``visit_<node>`` per node type: a type without one fails with
+class Drawer(NodeVisitor[_Look]):
+    """Graph's backend (``Drawer.require(site.nodes)`` checks a site up front).
+
+    One ``visit_<node>`` per node type: a type without one fails with
     :class:`~callflow.errors.UnsupportedNode` ("graph can't ...") instead of being left
     out of the diagram."""
 
@@ -89,7 +91,7 @@ class _Drawer(NodeVisitor[_Look]):
         )
 
     def visit_play(self, node: Play) -> _Look:
-        files = " ".join(p.file for p in node.prompts)  # type: ignore[union-attr]
+        files = " ".join(p.file for p in node.prompts)
         return _Look(files, "step", self.follow(node))
 
     def visit_goto(self, node: Goto) -> _Look:
@@ -149,7 +151,7 @@ class _Drawer(NodeVisitor[_Look]):
 def _looks(site: Site) -> list[tuple[Node, _Look]]:
     """Every node with how it is drawn, in id order; an unknown node type raises
     :class:`~callflow.errors.UnsupportedNode` before anything is drawn."""
-    drawer = _Drawer()
+    drawer = Drawer()
     return [(node, drawer.visit(node)) for node in sorted(site.nodes, key=lambda n: n.id)]
 
 
