@@ -112,6 +112,7 @@ from callflow.model.nodes import (
     Retrying,
     TimeCondition,
     Voicemail,
+    VoicemailGreeting,
 )
 from callflow.model.prompts import Prompt
 from callflow.model.site import Site
@@ -124,6 +125,10 @@ QUEUE_GAVE_UP = ("TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "L
 LOOKUP_TIMEOUT = 2.0
 #: device states in which an account manager is not rung
 MANAGER_AWAY = ("INUSE", "BUSY", "UNAVAILABLE", "INVALID", "RINGING", "RINGINUSE", "ONHOLD")
+
+#: VoiceMail()'s option for each greeting (every value of the model's Literal; a test holds
+#: the two together)
+GREETING_FLAGS: dict[VoicemailGreeting, str] = {"unavailable": ",u", "busy": ",b", "none": ",s"}
 
 
 __all__ = ["DialplanCompiler", "app_name", "build", "context_name", "queue_name"]
@@ -331,7 +336,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         return [self.node_context(node, Extension("s", tuple(steps)))]
 
     def visit_voicemail(self, node: Voicemail) -> list[Context]:
-        flag = {"unavailable": ",u", "busy": ",b", "none": ",s"}[node.greeting]
+        flag = GREETING_FLAGS[node.greeting]
         steps = [
             *self.enter(node),
             Step("VoiceMail", f"{node.mailbox}@{mailbox_context(self.site.name)}{flag}"),

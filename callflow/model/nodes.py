@@ -31,6 +31,8 @@ from callflow.model.schedule import Hours, as_date
 
 # What a branch may test: the customer attributes the CRM lookup sets.
 BranchAttribute = Literal["tier", "segment", "language", "region", "tags"]
+#: which greeting a voicemail plays before the beep
+VoicemailGreeting = Literal["unavailable", "busy", "none"]
 QueueStrategy = Literal[
     "ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear", "wrandom", "rrordered"
 ]
@@ -351,7 +353,7 @@ class Voicemail(Node):
     """Let the caller leave a message in ``mailbox`` (digits), then hang up."""
 
     mailbox: str
-    greeting: Literal["unavailable", "busy", "none"] = "unavailable"
+    greeting: VoicemailGreeting = "unavailable"
     email: str | None = None
     visit_name: ClassVar[str] = "voicemail"
 
