@@ -369,14 +369,13 @@ class _Analysis(NodeVisitor[list[_Edge]]):
             (r, p + (node.timeout if r.waited else 0) + self.seconds(r.prompt))
             for r in node.retries()
         ]
-        retrying = [cost for r, cost in failed if r.jump is None]
-        retry = max(retrying, default=0.0)
-        before = (node.tries - 1) * retry if retrying else 0.0
+        retry = max((cost for r, cost in failed if r.jump is None), default=0.0)
+        before = (node.tries - 1) * retry if node.can_fail else 0.0
         out = [_Edge(role, t, before + p, p) for role, t in choices]
         out += [
             _Edge(r.role, r.jump, before + cost, None) for r, cost in failed if r.jump is not None
         ]
-        if retrying:
+        if node.can_fail:
             out.append(_Edge("failure", node.failure, node.tries * retry, None))
         return out
 

@@ -105,14 +105,12 @@ class Drawer(NodeVisitor[_Look]):
             Edge(node.id, choice, f"{d} (operator)" if d == "0" and node.operator == choice else d)
             for d, choice in sorted(node.choices().items())
         ]
-        skip = {"operator"}
-        if node.on_timeout is not None and node.invalid is not None:
-            skip.add("failure")  # never reached
+        skip = {"operator"} if node.can_fail else {"operator", "failure"}
         out += self.follow(node, skip=lambda role: role.startswith("options[") or role in skip)
         return _Look(f"{node.tries} tries x {node.timeout:g}s", "menu", tuple(out))
 
     def visit_ask(self, node: Ask) -> _Look:
-        skip = {"failure"} if node.on_timeout is not None and node.invalid is not None else set()
+        skip = set() if node.can_fail else {"failure"}
         look = self.follow(node, {"next": f"answer {node.answers}"}, skip=skip.__contains__)
         return _Look(f"{node.question_id}: {node.tries} tries x {node.timeout:g}s", "menu", look)
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, ClassVar, Literal
 
+from callflow.contract import IDENT, lowered_key
 from callflow.model.limits import (
     CallerIdPrefix,
     Label,
@@ -137,6 +138,12 @@ class Retrying(Node):
     def retry_edges(self) -> dict[str, str | None]:
         """The loop's outgoing references by role: ``invalid``, ``on_timeout``, ``failure``."""
         return {"invalid": self.invalid, "on_timeout": self.on_timeout, "failure": self.failure}
+
+    @property
+    def can_fail(self) -> bool:
+        """Whether ``failure`` can be reached: some failed try repeats the node (with both
+        ``on_timeout`` and ``invalid`` set, every failed try jumps away first)."""
+        return self.on_timeout is None or self.invalid is None
 
     def silent_targets(self) -> list[str | None]:
         """Where a caller who never presses a key goes: ``on_timeout``, else (after the
@@ -291,9 +298,18 @@ class PriorityRule:
     default: Priority = 0
 
     def priority_for(self, tier: str | None) -> int:
-        if tier is None:
-            return self.default
-        return self.tiers.get(tier.lower(), self.default)
+        """The ``QUEUE_PRIO`` of a caller whose ``CF_TIER`` is ``tier`` (None: no
+        lookup), as the compiled queue computes it: the key
+        ``${FILTER(a-z0-9_,${TOLOWER(tier)})}`` (ASCII lowering, like Asterisk) compared
+        with each rule tier in sorted order, the last match winning; else ``default``.
+        The one place this decision is made for the simulator, the live runtime's
+        hand-off model and the forecast."""
+        key = lowered_key(IDENT, tier) if tier is not None else None
+        priority = self.default
+        for name, value in sorted(self.tiers.items()):
+            if key == name:
+                priority = value
+        return priority
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,7 +18,19 @@ from typing import ClassVar
 
 import pytest
 
-from callflow import Ask, Campaign, Hangup, Menu, Node, Play, Prompt, Queue, Site, Staff
+from callflow import (
+    Ask,
+    Campaign,
+    Hangup,
+    Menu,
+    Node,
+    Play,
+    PriorityRule,
+    Prompt,
+    Queue,
+    Site,
+    Staff,
+)
 from callflow.analysis import _Analysis, lint
 from callflow.compiler.dialplan import GREETING_FLAGS, DialplanCompiler
 from callflow.contract import BRANCH_VARS
@@ -261,3 +273,20 @@ def test_a_value_outside_a_literal_is_refused_with_the_allowed_values():
     [found] = [d for d in validate(site) if d.path == "site.campaigns['c'].kind"]
     allowed = ", ".join(repr(v) for v in typing.get_args(typing.get_type_hints(Campaign)["kind"]))
     assert found.code == "CF122" and allowed in found.message
+
+
+# -- one queue-priority decision --------------------------------------------------------------
+def test_the_forecast_ranks_tiers_as_the_compiled_queue_does():
+    """The forecast, the simulator and the live runtime's model of the compiled queue all
+    ask :meth:`PriorityRule.priority_for`, which lowers like Asterisk's TOLOWER (ASCII
+    only): a Kelvin-sign "KEY" is not the rule's "key" (Unicode lowering would say it is)."""
+    from callflow.forecast import priority_classes
+
+    rule = PriorityRule({"key": 5, "vip": 10}, default=1)
+    tiers = {"VIP": 1.0, "\u212aEY": 1.0, "KEY": 1.0, "V\u0130P": 1.0}
+    assert priority_classes(tiers, rule) == [
+        (10, ("VIP",)),
+        (5, ("KEY",)),
+        (1, ("V\u0130P", "\u212aEY")),
+    ]
+    assert rule.priority_for(None) == 1
