@@ -731,11 +731,9 @@ class _Analysis(NodeVisitor[list[_Edge]]):
         def state(m: int, holiday: dt.date | None) -> dict[str, str]:
             out = {}
             for tc in tcs:
-                if holiday is not None and holiday in tc.holidays:
-                    out[tc.id] = tc.holiday or tc.closed
-                else:
-                    is_open = any(a <= m < b for a, b in opening[tc.id])
-                    out[tc.id] = tc.open if is_open else tc.closed
+                on_holiday = holiday is not None and holiday in tc.holidays
+                is_open = any(a <= m < b for a, b in opening[tc.id])
+                out[tc.id] = tc.route(holiday=on_holiday, is_open=is_open)[1]
             return out
 
         # dates only: anything else is validation's to report (lint must not crash on it)

@@ -250,17 +250,14 @@ class FlowMachine(NodeVisitor[Steps]):
             local = dt.datetime.fromtimestamp(int(now) if now else (yield Clock()), zone)
         except (OverflowError, OSError, ValueError):  # a CF_NOW no clock can show
             local = dt.datetime.fromtimestamp((yield Clock()), zone)
-        if local.date() in node.holidays:
+        holiday = local.date() in node.holidays
+        open_ = not holiday and is_open(node, local)
+        why, target = node.route(holiday=holiday, is_open=open_)
+        if holiday:
             yield Note("clock", f"{local:%Y-%m-%d %a %H:%M} holiday")
-            return (yield from goto(node.holiday or node.closed, "holiday"))
-        open_ = is_open(node, local)
-        yield Note(
-            "clock",
-            f"{local:%Y-%m-%d %a %H:%M} key {week_key(local)}: {'open' if open_ else 'closed'}",
-        )
-        if open_:
-            return (yield from goto(node.open, "open"))
-        return (yield from goto(node.closed, "closed"))
+        else:
+            yield Note("clock", f"{local:%Y-%m-%d %a %H:%M} key {week_key(local)}: {why}")
+        return (yield from goto(target, why))
 
     def visit_branch(self, node: nodes.Branch) -> Steps:
         yield Enter(node)

@@ -415,6 +415,13 @@ class TimeCondition(Node):
     def edges(self) -> dict[str, str | None]:
         return {"open": self.open, "closed": self.closed, "holiday": self.holiday}
 
+    def route(self, *, holiday: bool, is_open: bool) -> tuple[str, str]:
+        """``(why, target)`` on a holiday or at a time that is open or not: the one
+        statement of which target wins (the flow machine and lint's after-hours check)."""
+        if holiday:
+            return "holiday", self.holiday or self.closed
+        return ("open", self.open) if is_open else ("closed", self.closed)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Branch(Node):
