@@ -38,10 +38,11 @@ from callflow.model.nodes import (
     Node,
     Play,
     Queue,
+    Retrying,
     TimeCondition,
     Voicemail,
 )
-from callflow.model.prompts import Prompt
+from callflow.model.prompts import Prompt, prompt_fields
 from callflow.model.site import Site
 from callflow.model.visitor import NodeVisitor
 from callflow.validate import validate
@@ -324,9 +325,8 @@ class _Analysis(NodeVisitor[list[_Edge]]):
         self.routes()
 
     # -- the graph, with costs ----------------------------------------------------------------
-    def seconds(self, prompts: object) -> float:
-        found: tuple[Prompt, ...] = prompts  # type: ignore[assignment]
-        return float(sum(self.time(p) for p in found))
+    def seconds(self, prompts: tuple[Prompt, ...]) -> float:
+        return float(sum(self.time(p) for p in prompts))
 
     def visit_play(self, node: Play) -> list[_Edge]:
         s = self.seconds(node.prompts)
@@ -360,25 +360,22 @@ class _Analysis(NodeVisitor[list[_Edge]]):
     def visit_ask(self, node: Ask) -> list[_Edge]:
         return self.retry_edges(node, [("next", node.next)])
 
-    def retry_edges(self, node: Menu | Ask, choices: list[tuple[str, str]]) -> list[_Edge]:
+    def retry_edges(self, node: Retrying, choices: list[tuple[str, str]]) -> list[_Edge]:
         """A menu's or a question's edges: ``choices`` once a key is accepted, after
-        up to ``tries`` failed tries; then the timeout, invalid and failure jumps."""
+        up to ``tries`` failed tries; then the timeout, invalid and failure jumps (the
+        model's :meth:`~callflow.model.nodes.Retrying.retries`)."""
         p = self.seconds(node.prompt)
-        on_silence = p + node.timeout + self.seconds(node.timeout_prompt)
-        on_invalid = p + self.seconds(node.invalid_prompt)
-        retrying = [
-            c
-            for c, jump in ((on_silence, node.on_timeout), (on_invalid, node.invalid))
-            if jump is None
+        failed = [
+            (r, p + (node.timeout if r.waited else 0) + self.seconds(r.prompt))
+            for r in node.retries()
         ]
-        retry = max(retrying, default=0.0)
-        before = (node.tries - 1) * retry if retrying else 0.0
+        retry = max((cost for r, cost in failed if r.jump is None), default=0.0)
+        before = (node.tries - 1) * retry if node.can_fail else 0.0
         out = [_Edge(role, t, before + p, p) for role, t in choices]
-        if node.on_timeout is not None:
-            out.append(_Edge("on_timeout", node.on_timeout, before + on_silence, None))
-        if node.invalid is not None:
-            out.append(_Edge("invalid", node.invalid, before + on_invalid, None))
-        if retrying:
+        out += [
+            _Edge(r.role, r.jump, before + cost, None) for r, cost in failed if r.jump is not None
+        ]
+        if node.can_fail:
             out.append(_Edge("failure", node.failure, node.tries * retry, None))
         return out
 
@@ -627,11 +624,8 @@ class _Analysis(NodeVisitor[list[_Edge]]):
 
     def silent_edges(self, nid: str) -> list[str]:
         node = self.nodes[nid]
-        if isinstance(node, Menu):
-            if node.on_timeout is not None:
-                t: list[str | None] = [node.on_timeout]
-            else:
-                t = [node.failure]
+        if isinstance(node, Retrying):
+            t: list[str | None] = node.silent_targets()
         elif isinstance(node, Dial):
             t = [node.no_answer]
         elif isinstance(node, Queue):
@@ -737,11 +731,9 @@ class _Analysis(NodeVisitor[list[_Edge]]):
         def state(m: int, holiday: dt.date | None) -> dict[str, str]:
             out = {}
             for tc in tcs:
-                if holiday is not None and holiday in tc.holidays:
-                    out[tc.id] = tc.holiday or tc.closed
-                else:
-                    is_open = any(a <= m < b for a, b in opening[tc.id])
-                    out[tc.id] = tc.open if is_open else tc.closed
+                on_holiday = holiday is not None and holiday in tc.holidays
+                is_open = any(a <= m < b for a, b in opening[tc.id])
+                out[tc.id] = tc.route(holiday=on_holiday, is_open=is_open)[1]
             return out
 
         # dates only: anything else is validation's to report (lint must not crash on it)
@@ -850,8 +842,8 @@ class _Analysis(NodeVisitor[list[_Edge]]):
         if self.cfg.sounds is None:
             return
         for nid, node in sorted(self.nodes.items()):
-            for name in ("prompt", "prompts", "invalid_prompt", "timeout_prompt"):
-                for p in getattr(node, name, None) or ():
+            for name, prompts in prompt_fields(node):
+                for p in prompts:
                     if p.seconds is None and self.time.find(p) is None:
                         yield Diagnostic(
                             f"{_npath(nid)}.{name}",
@@ -917,6 +909,7 @@ def lint(site: Site, config: LintConfig | None = None) -> LintReport:
     entries. A node type lint has no method for raises
     :class:`~callflow.errors.UnsupportedNode`."""
     config = config or LintConfig()
+    _Analysis.require(site.nodes)  # lint's own refusal first, then validation's
     base = validate(site)
     if any(d.severity is Severity.ERROR for d in base):
         return LintReport((), tuple(base))  # an invalid flow is no graph to analyse

@@ -37,7 +37,7 @@ from callflow.model.nodes import (
 from callflow.model.site import Site
 from callflow.model.visitor import NodeVisitor
 
-__all__ = ["GraphError", "edges", "render", "to_dot", "to_mermaid"]
+__all__ = ["Drawer", "GraphError", "edges", "render", "to_dot", "to_mermaid"]
 
 _UNSET_HANGS_UP = ("failure", "no_answer", "overflow")
 
@@ -70,8 +70,10 @@ class _Look:
     edges: tuple[Edge, ...]
 
 
-class _Drawer(NodeVisitor[_Look]):
-    """One ``visit_<node>`` per node type: a type without one fails with
+class Drawer(NodeVisitor[_Look]):
+    """Graph's backend (``Drawer.require(site.nodes)`` checks a site up front).
+
+    One ``visit_<node>`` per node type: a type without one fails with
     :class:`~callflow.errors.UnsupportedNode` ("graph can't ...") instead of being left
     out of the diagram."""
 
@@ -89,7 +91,7 @@ class _Drawer(NodeVisitor[_Look]):
         )
 
     def visit_play(self, node: Play) -> _Look:
-        files = " ".join(p.file for p in node.prompts)  # type: ignore[union-attr]
+        files = " ".join(p.file for p in node.prompts)
         return _Look(files, "step", self.follow(node))
 
     def visit_goto(self, node: Goto) -> _Look:
@@ -103,14 +105,12 @@ class _Drawer(NodeVisitor[_Look]):
             Edge(node.id, choice, f"{d} (operator)" if d == "0" and node.operator == choice else d)
             for d, choice in sorted(node.choices().items())
         ]
-        skip = {"operator"}
-        if node.on_timeout is not None and node.invalid is not None:
-            skip.add("failure")  # never reached
+        skip = {"operator"} if node.can_fail else {"operator", "failure"}
         out += self.follow(node, skip=lambda role: role.startswith("options[") or role in skip)
         return _Look(f"{node.tries} tries x {node.timeout:g}s", "menu", tuple(out))
 
     def visit_ask(self, node: Ask) -> _Look:
-        skip = {"failure"} if node.on_timeout is not None and node.invalid is not None else set()
+        skip = set() if node.can_fail else {"failure"}
         look = self.follow(node, {"next": f"answer {node.answers}"}, skip=skip.__contains__)
         return _Look(f"{node.question_id}: {node.tries} tries x {node.timeout:g}s", "menu", look)
 
@@ -149,7 +149,7 @@ class _Drawer(NodeVisitor[_Look]):
 def _looks(site: Site) -> list[tuple[Node, _Look]]:
     """Every node with how it is drawn, in id order; an unknown node type raises
     :class:`~callflow.errors.UnsupportedNode` before anything is drawn."""
-    drawer = _Drawer()
+    drawer = Drawer()
     return [(node, drawer.visit(node)) for node in sorted(site.nodes, key=lambda n: n.id)]
 
 

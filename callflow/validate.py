@@ -33,13 +33,15 @@ from callflow.model.nodes import (
     Node,
     PriorityRule,
     Queue,
+    Retrying,
     TimeCondition,
     Voicemail,
 )
-from callflow.model.prompts import Prompt
+from callflow.model.prompts import Prompt, prompt_fields
 from callflow.model.schedule import ScheduleError
 from callflow.model.site import Site
 from callflow.model.staff import Staff
+from callflow.model.visitor import NodeVisitor
 
 IDENT = re.compile(r"[a-z][a-z0-9_]{0,31}")
 DEVICE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9_.@+-]{1,64}(/n)?")
@@ -99,10 +101,16 @@ def _site_hints() -> dict[str, object]:
     return typing.get_type_hints(Site, include_extras=True)
 
 
-class _Checker:
+class _Checker(NodeVisitor[Iterator[Diagnostic]]):
     """Types first (every field against its annotation, see
     :mod:`callflow.model.fieldcheck`), then the meaning of each well-typed part, then the
-    flow graph, which is only analysed when the whole site is well typed."""
+    flow graph, which is only analysed when the whole site is well typed.
+
+    Each node type's own checks are its ``visit_<node>`` method (one dispatch with lint,
+    graph and the flow machine): a node type without one raises
+    :class:`~callflow.errors.UnsupportedNode` before anything is checked."""
+
+    backend = "validate"
 
     def __init__(self, site: Site) -> None:
         self.site = site
@@ -115,6 +123,7 @@ class _Checker:
         self.campaigns: list[Campaign] = []
 
     def run(self) -> Iterator[Diagnostic]:
+        self.require(self.site.nodes)
         yield from self.check_types()
         yield from self.check_site()
         yield from self.check_staff()
@@ -185,6 +194,10 @@ class _Checker:
     def target(self, path: str, value: str | None) -> Iterator[Diagnostic]:
         if value is not None and value not in self.site.node_map:
             yield self.err(path, "CF101", f"unknown target {shown(value)}")
+
+    def prompt_fields(self, path: str, obj: Node | Campaign) -> Iterator[Diagnostic]:
+        for name, prompts in prompt_fields(obj):
+            yield from self.prompts(f"{path}.{name}", prompts)
 
     def prompts(self, path: str, prompts: tuple[Prompt, ...]) -> Iterator[Diagnostic]:
         for i, p in enumerate(prompts):
@@ -293,22 +306,22 @@ class _Checker:
             yield self.err(path, "CF123", f"node id {node.id!r} is reserved; choose another")
         for role, ref in node.edges().items():
             yield from self.target(f"{path}.{role}", ref)
-        method = getattr(self, f"node_{node.visit_name}", None)
-        if method is not None:
-            yield from method(node, path)
+        yield from self.prompt_fields(path, node)
+        yield from self.visit(node, path)
 
-    def node_play(self, node: Node, path: str) -> Iterator[Diagnostic]:
-        yield from self.prompts(f"{path}.prompts", node.prompts)  # type: ignore[attr-defined]
+    def _nothing_more(self, node: Node, path: str) -> Iterator[Diagnostic]:
+        """Nodes whose fields' types, targets and prompts say everything."""
+        return iter(())
 
-    def node_hangup(self, node: Node, path: str) -> Iterator[Diagnostic]:
-        yield from self.prompts(f"{path}.prompts", node.prompts)  # type: ignore[attr-defined]
+    visit_play = visit_hangup = visit_goto = visit_lookup = _nothing_more
 
-    def node_menu(self, node: Menu, path: str) -> Iterator[Diagnostic]:
-        yield from self.prompts(f"{path}.prompt", node.prompt)  # type: ignore[arg-type]
-        yield from self.prompts(f"{path}.invalid_prompt", node.invalid_prompt)  # type: ignore[arg-type]
-        yield from self.prompts(f"{path}.timeout_prompt", node.timeout_prompt)  # type: ignore[arg-type]
+    def retrying(self, node: Retrying, path: str, what: str) -> Iterator[Diagnostic]:
+        """What Menu and Ask share (the retry fields' ranges are their types)."""
         if not node.prompt:
-            yield self.err(f"{path}.prompt", "CF114", "a menu needs a prompt")
+            yield self.err(f"{path}.prompt", "CF114", f"{what} needs a prompt")
+
+    def visit_menu(self, node: Menu, path: str) -> Iterator[Diagnostic]:
+        yield from self.retrying(node, path, "a menu")
         for digit in node.options:
             if not isinstance(digit, str) or not DIGIT.fullmatch(digit):
                 yield self.err(
@@ -325,12 +338,8 @@ class _Checker:
         if not node.choices():
             yield self.err(f"{path}.options", "CF105", "a menu needs at least one option")
 
-    def node_ask(self, node: Ask, path: str) -> Iterator[Diagnostic]:
-        yield from self.prompts(f"{path}.prompt", node.prompt)  # type: ignore[arg-type]
-        yield from self.prompts(f"{path}.invalid_prompt", node.invalid_prompt)  # type: ignore[arg-type]
-        yield from self.prompts(f"{path}.timeout_prompt", node.timeout_prompt)  # type: ignore[arg-type]
-        if not node.prompt:
-            yield self.err(f"{path}.prompt", "CF114", "a question needs a prompt")
+    def visit_ask(self, node: Ask, path: str) -> Iterator[Diagnostic]:
+        yield from self.retrying(node, path, "a question")
         if node.question is not None:
             yield from self.ident(f"{path}.question", node.question, "question id")
         answers = node.answers
@@ -342,8 +351,7 @@ class _Checker:
                 "(# ends the input and * is no answer the store keeps)",
             )
 
-    def node_language_select(self, node: LanguageSelect, path: str) -> Iterator[Diagnostic]:
-        yield from self.prompts(f"{path}.prompt", node.prompt)  # type: ignore[arg-type]
+    def visit_language_select(self, node: LanguageSelect, path: str) -> Iterator[Diagnostic]:
         for digit, lang in node.languages.items():
             p = f"{path}.languages[{digit!r}]"
             if not isinstance(digit, str) or not DIGIT.fullmatch(digit):
@@ -357,7 +365,7 @@ class _Checker:
                 f"{path}.default", "CF120", f"language {node.default!r} is not a language code"
             )
 
-    def node_dial(self, node: Dial, path: str) -> Iterator[Diagnostic]:
+    def visit_dial(self, node: Dial, path: str) -> Iterator[Diagnostic]:
         people = self.site.people(node.target)
         if not people:
             yield self.err(
@@ -374,7 +382,7 @@ class _Checker:
                 "this large)",
             )
 
-    def node_queue(self, node: Queue, path: str) -> Iterator[Diagnostic]:
+    def visit_queue(self, node: Queue, path: str) -> Iterator[Diagnostic]:
         if not node.members:
             yield self.err(f"{path}.members", "CF127", "a queue needs members")
         for m in node.member_list:
@@ -410,7 +418,7 @@ class _Checker:
                 "every caller will be unknown",
             )
 
-    def node_voicemail(self, node: Voicemail, path: str) -> Iterator[Diagnostic]:
+    def visit_voicemail(self, node: Voicemail, path: str) -> Iterator[Diagnostic]:
         if not isinstance(node.mailbox, str) or not MAILBOX.fullmatch(node.mailbox):
             yield self.err(
                 f"{path}.mailbox", "CF119", f"mailbox {node.mailbox!r} must be 1-10 digits"
@@ -418,7 +426,7 @@ class _Checker:
         if node.email is not None and not EMAIL.fullmatch(node.email):
             yield self.err(f"{path}.email", "CF119", f"email {node.email!r} is not a plain address")
 
-    def node_time_condition(self, node: TimeCondition, path: str) -> Iterator[Diagnostic]:
+    def visit_time_condition(self, node: TimeCondition, path: str) -> Iterator[Diagnostic]:
         tz = node.timezone or self.site.timezone
         if node.timezone is not None and not valid_timezone(node.timezone):
             yield self.err(f"{path}.timezone", "CF112", f"unknown time zone {tz!r}")
@@ -430,7 +438,7 @@ class _Checker:
             except ScheduleError as exc:
                 yield self.err(f"{path}.hours[{i}]", "CF115", str(exc))
 
-    def node_branch(self, node: Branch, path: str) -> Iterator[Diagnostic]:
+    def visit_branch(self, node: Branch, path: str) -> Iterator[Diagnostic]:
         check = LANGUAGE if node.attribute == "language" else IDENT
         for value in node.cases:
             if not isinstance(value, str) or not check.fullmatch(value):
@@ -464,7 +472,7 @@ class _Checker:
                     h.ranges()
                 except ScheduleError as exc:
                     yield self.err(f"{path}.window.hours[{i}]", "CF115", str(exc))
-        yield from self.prompts(f"{path}.message", c.message)  # type: ignore[arg-type]
+        yield from self.prompt_fields(path, c)
         if c.kind == "playback" and not c.message:
             yield self.err(f"{path}.message", "CF122", "a playback campaign needs a message")
         if c.kind == "survey" and not c.questions:

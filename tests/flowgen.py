@@ -11,13 +11,22 @@ values included) or unknown.
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
 
 from callflow import Ask, Branch, Hangup, Lookup, Menu, Queue, Site, Staff, TimeCondition
-from callflow.model.nodes import Dial, Goto, LanguageSelect, Play, PriorityRule, Voicemail
+from callflow.model.nodes import (
+    BranchAttribute,
+    Dial,
+    Goto,
+    LanguageSelect,
+    Play,
+    PriorityRule,
+    Voicemail,
+)
 from callflow.model.schedule import Hours
 from callflow.store.repositories import CustomerView
 
@@ -125,7 +134,7 @@ def nodes_at(
             default=draw(st.sampled_from([None, "en", "zh"])),
         )
     if kind == "branch":
-        attribute = draw(st.sampled_from(["tier", "segment", "language", "region", "tags"]))
+        attribute = draw(st.sampled_from(typing.get_args(BranchAttribute)))
         pool = ["vip", "serviced", "a_1", "k"] if attribute == "tags" else CASES
         if attribute == "language":
             pool = ["zh", "zh_tw", "en", "ey"]
@@ -169,7 +178,7 @@ def sites(
     ids = [f"n{i}" for i in range(count)]
     flow = [draw(nodes_at(i, ids[i + 1 :], timeout, max_tries, ask)) for i in range(count)]
     # every call meets the CRM and a branch on what it said, then the generated flow
-    attribute = draw(st.sampled_from(["tier", "segment", "language", "region", "tags"]))
+    attribute = draw(st.sampled_from(typing.get_args(BranchAttribute)))
     pool = {"tags": ["vip", "serviced", "a_1", "k"], "language": ["zh", "zh_tw", "en", "ey"]}
     cases = st.dictionaries(st.sampled_from(pool.get(attribute, CASES)), _targets(ids), max_size=3)
     flow[:0] = [

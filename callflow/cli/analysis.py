@@ -247,11 +247,11 @@ def simulate_cmd(
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None)
 def graph_cmd(site_spec: str, fmt: str, output: Path | None) -> None:
     """Draw SITE's flow as Mermaid or dot text, or as PNG/SVG (needs Graphviz)."""
-    from callflow.graph import GraphError, render, to_dot, to_mermaid
+    from callflow.graph import Drawer, GraphError, render, to_dot, to_mermaid
 
     if output is not None:
         output_file(output)
-    site = load_valid(site_spec)
+    site = load_valid(site_spec, Drawer)
     try:
         if fmt in ("png", "svg"):
             if output is None:

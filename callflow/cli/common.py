@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from callflow.errors import CallflowError, Diagnostic, Severity
 from callflow.loader import load_site
 from callflow.model.site import Site
+from callflow.model.visitor import NodeVisitor
 
 
 def load(spec: str) -> Site:
@@ -20,13 +22,21 @@ def load(spec: str) -> Site:
         raise click.ClickException(str(exc)) from exc
 
 
-def load_valid(spec: str) -> Site:
+def load_valid(spec: str, backend: type[NodeVisitor[Any]] | None = None) -> Site:
     """Load SITE and validate it; a site with errors ends the command (exit 1) after
-    printing every diagnostic as ``validate`` does, so no command walks a broken flow."""
+    printing every diagnostic as ``validate`` does, so no command walks a broken flow.
+
+    A node type that ``backend`` (the command's own, e.g. graph's drawer) or validation
+    has no method for ends the command with that one message, the backend's first."""
     from callflow.validate import validate
 
     site = load(spec)
-    problems = validate(site)
+    try:
+        if backend is not None:
+            backend.require(site.nodes)
+        problems = validate(site)
+    except CallflowError as exc:
+        raise click.ClickException(str(exc)) from exc
     errors = sum(d.severity is Severity.ERROR for d in problems)
     if errors:
         print_diagnostics(problems, False, err=True)

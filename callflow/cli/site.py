@@ -18,7 +18,11 @@ from callflow.validate import validate
 @click.option("--json", "as_json", is_flag=True, help="Print diagnostics as JSON.")
 def validate_cmd(site_spec: str, as_json: bool) -> None:
     """Check SITE (file.py[:name]) and print every problem; exit 1 if any is an error."""
-    problems = validate(load(site_spec))
+    site = load(site_spec)
+    try:
+        problems = validate(site)
+    except CallflowError as exc:  # a node type validation has no check for
+        raise failing(exc) from exc
     print_diagnostics(problems, as_json)
     errors = sum(d.severity is Severity.ERROR for d in problems)
     if not as_json:

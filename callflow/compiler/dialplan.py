@@ -108,8 +108,11 @@ from callflow.model.nodes import (
     Node,
     Play,
     Queue,
+    Retry,
+    Retrying,
     TimeCondition,
     Voicemail,
+    VoicemailGreeting,
 )
 from callflow.model.prompts import Prompt
 from callflow.model.site import Site
@@ -122,6 +125,10 @@ QUEUE_GAVE_UP = ("TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "L
 LOOKUP_TIMEOUT = 2.0
 #: device states in which an account manager is not rung
 MANAGER_AWAY = ("INUSE", "BUSY", "UNAVAILABLE", "INVALID", "RINGING", "RINGINUSE", "ONHOLD")
+
+#: VoiceMail()'s option for each greeting (every value of the model's Literal; a test holds
+#: the two together)
+GREETING_FLAGS: dict[VoicemailGreeting, str] = {"unavailable": ",u", "busy": ",b", "none": ",s"}
 
 
 __all__ = ["DialplanCompiler", "app_name", "build", "context_name", "queue_name"]
@@ -191,7 +198,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
 
     # -- nodes -----------------------------------------------------------------------------
     def visit_play(self, node: Play) -> list[Context]:
-        steps = self.enter(node) + self.play(node.prompts) + [self.goto(node.next)]  # type: ignore[arg-type]
+        steps = self.enter(node) + self.play(node.prompts) + [self.goto(node.next)]
         return [self.node_context(node, Extension("s", tuple(steps)))]
 
     def visit_goto(self, node: Goto) -> list[Context]:
@@ -199,11 +206,11 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         return [self.node_context(node, Extension("s", tuple(steps)))]
 
     def visit_hangup(self, node: Hangup) -> list[Context]:
-        steps = self.enter(node) + self.play(node.prompts) + [Step("Hangup")]  # type: ignore[arg-type]
+        steps = self.enter(node) + self.play(node.prompts) + [Step("Hangup")]
         return [self.node_context(node, Extension("s", tuple(steps)))]
 
     def visit_menu(self, node: Menu) -> list[Context]:
-        prompts: tuple[Prompt, ...] = node.prompt  # type: ignore[assignment]
+        prompts = node.prompt
         start = [
             *self.enter(node),
             Step("Set", f"{CF_TRIES}=0"),
@@ -214,15 +221,17 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         exts = [Extension("s", tuple(start))]
         for digit, target in sorted(node.choices().items()):
             exts.append(Extension(digit, (self.goto(target),)))
-        exts.append(Extension("i", tuple(self.retry(node, node.invalid, node.invalid_prompt))))  # type: ignore[arg-type]
-        exts.append(Extension("t", tuple(self.retry(node, node.on_timeout, node.timeout_prompt))))  # type: ignore[arg-type]
+        exts.append(Extension("i", tuple(self.retry(node, node.wrong_key))))
+        exts.append(Extension("t", tuple(self.retry(node, node.silence))))
         return [self.node_context(node, *exts)]
 
-    def retry(self, node: Menu | Ask, jump: str | None, prompts: tuple[Prompt, ...]) -> list[Step]:
-        if jump is not None:
-            return [*self.play(prompts), self.goto(jump)]
+    def retry(self, node: Retrying, failed: Retry) -> list[Step]:
+        """A failed try (``failed``: ``node.silence`` or ``node.wrong_key``): its prompt,
+        then its jump, or the prompt again while tries are left, then ``failure``."""
+        if failed.jump is not None:
+            return [*self.play(failed.prompt), self.goto(failed.jump)]
         return [
-            *self.play(prompts),
+            *self.play(failed.prompt),
             Step("GotoIf", f"$[{var(CF_TRIES)} < {node.tries}]?s,prompt"),
             self.goto(node.failure),
         ]
@@ -230,7 +239,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
     def visit_ask(self, node: Ask) -> list[Context]:
         """Read() one digit; the read value is only ever used through FILTER(), so a
         digit is never evaluated as an expression (nor can anything else be)."""
-        prompts: tuple[Prompt, ...] = node.prompt  # type: ignore[assignment]
+        prompts = node.prompt
         question = node.question_id
         answer = f"${{FILTER({node.answers},{var(CF_READ)})}}"
         steps = [
@@ -249,14 +258,14 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             Step("Set", f"{CF_ANSWERS}={var(CF_ANSWERS)}{answer_entry(question, answer)}"),
             self.goto(node.next),
         ]
-        invalid = self.retry(node, node.invalid, node.invalid_prompt)  # type: ignore[arg-type]
-        timeout = self.retry(node, node.on_timeout, node.timeout_prompt)  # type: ignore[arg-type]
+        invalid = self.retry(node, node.wrong_key)
+        timeout = self.retry(node, node.silence)
         steps += [dataclasses.replace(invalid[0], label="invalid"), *invalid[1:]]
         steps += [dataclasses.replace(timeout[0], label="timeout"), *timeout[1:]]
         return [self.node_context(node, Extension("s", tuple(steps)))]
 
     def visit_language_select(self, node: LanguageSelect) -> list[Context]:
-        prompts: tuple[Prompt, ...] = node.prompt  # type: ignore[assignment]
+        prompts = node.prompt
         start = [
             *self.enter(node),
             *self.play(prompts, "Background"),
@@ -327,7 +336,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         return [self.node_context(node, Extension("s", tuple(steps)))]
 
     def visit_voicemail(self, node: Voicemail) -> list[Context]:
-        flag = {"unavailable": ",u", "busy": ",b", "none": ",s"}[node.greeting]
+        flag = GREETING_FLAGS[node.greeting]
         steps = [
             *self.enter(node),
             Step("VoiceMail", f"{node.mailbox}@{mailbox_context(self.site.name)}{flag}"),

@@ -23,7 +23,6 @@ from callflow.contract import (
     CF_TIER,
     IDENT,
     asterisk_filter,
-    lowered_key,
 )
 from callflow.flow.effects import (
     Enter,
@@ -43,15 +42,9 @@ from callflow.model.visitor import NodeVisitor
 
 
 def queue_priority(rule: nodes.PriorityRule, tier: str) -> int:
-    """The ``QUEUE_PRIO`` a caller whose ``CF_TIER`` is ``tier`` joins at: the compiled
-    ``${FILTER(a-z0-9_,${TOLOWER(${CF_TIER})})}`` compared with each rule tier in sorted
-    order, the last match winning."""
-    key = lowered_key(IDENT, tier)
-    priority = rule.default
-    for name, value in sorted(rule.tiers.items()):
-        if key == name:
-            priority = value
-    return priority
+    """The ``QUEUE_PRIO`` a caller whose ``CF_TIER`` is ``tier`` joins at
+    (:meth:`~callflow.model.nodes.PriorityRule.priority_for`)."""
+    return rule.priority_for(tier)
 
 
 class CompiledModel(NodeVisitor[Steps]):

@@ -170,7 +170,7 @@ class FlowMachine(NodeVisitor[Steps]):
 
     def tries(
         self,
-        node: nodes.Menu | nodes.Ask,
+        node: nodes.Retrying,
         accepted: Container[str],
         silent: Container[str] = (),
     ) -> Generator[Effect, Any, tuple[str | None, str | None]]:
@@ -184,16 +184,16 @@ class FlowMachine(NodeVisitor[Steps]):
             key = yield from self.ask(prompts(node.prompt), node.timeout)
             if key is None or key in silent:
                 yield Note("timeout", f"try {tries} of {node.tries}")
-                jump, again, why = node.on_timeout, node.timeout_prompt, "on_timeout"
+                failed = node.silence
             elif key in accepted:
                 yield Note("press", key)
                 return key, None
             else:
                 yield Note("press", f"{key} (invalid)")
-                jump, again, why = node.invalid, node.invalid_prompt, "invalid"
-            yield Play(prompts(again))
-            if jump is not None:
-                return None, (yield from goto(jump, why))
+                failed = node.wrong_key
+            yield Play(prompts(failed.prompt))
+            if failed.jump is not None:
+                return None, (yield from goto(failed.jump, failed.role))
             if tries >= node.tries:
                 return None, (yield from goto(node.failure, "failure"))
 
@@ -250,17 +250,14 @@ class FlowMachine(NodeVisitor[Steps]):
             local = dt.datetime.fromtimestamp(int(now) if now else (yield Clock()), zone)
         except (OverflowError, OSError, ValueError):  # a CF_NOW no clock can show
             local = dt.datetime.fromtimestamp((yield Clock()), zone)
-        if local.date() in node.holidays:
+        holiday = local.date() in node.holidays
+        open_ = not holiday and is_open(node, local)
+        why, target = node.route(holiday=holiday, is_open=open_)
+        if holiday:
             yield Note("clock", f"{local:%Y-%m-%d %a %H:%M} holiday")
-            return (yield from goto(node.holiday or node.closed, "holiday"))
-        open_ = is_open(node, local)
-        yield Note(
-            "clock",
-            f"{local:%Y-%m-%d %a %H:%M} key {week_key(local)}: {'open' if open_ else 'closed'}",
-        )
-        if open_:
-            return (yield from goto(node.open, "open"))
-        return (yield from goto(node.closed, "closed"))
+        else:
+            yield Note("clock", f"{local:%Y-%m-%d %a %H:%M} key {week_key(local)}: {why}")
+        return (yield from goto(target, why))
 
     def visit_branch(self, node: nodes.Branch) -> Steps:
         yield Enter(node)

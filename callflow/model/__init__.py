@@ -15,11 +15,12 @@ from callflow.model.nodes import (
     Play,
     PriorityRule,
     Queue,
+    Retrying,
     TimeCondition,
     Voicemail,
     human_first,
 )
-from callflow.model.prompts import Prompt
+from callflow.model.prompts import Prompt, Prompts, prompt_fields
 from callflow.model.schedule import Hours
 from callflow.model.site import LookupSettings, Site
 from callflow.model.staff import Staff
@@ -45,11 +46,14 @@ __all__ = [
     "Play",
     "PriorityRule",
     "Prompt",
+    "Prompts",
     "Queue",
+    "Retrying",
     "Site",
     "Staff",
     "SurveyQuestion",
     "TimeCondition",
     "Voicemail",
     "human_first",
+    "prompt_fields",
 ]

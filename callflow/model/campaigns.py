@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from callflow.model.limits import Label, Range, Seconds
-from callflow.model.prompts import Prompt, PromptLike, as_prompts, as_tuple
+from callflow.model.prompts import Prompt, Prompts, as_tuple
 from callflow.model.schedule import Hours
 
 CampaignKind = Literal["followup", "survey", "playback"]
@@ -60,7 +60,7 @@ class Campaign:
     kind: CampaignKind
     audience: Audience = field(default_factory=Audience)
     window: CallingWindow | None = None
-    message: tuple[Prompt, ...] | PromptLike | None = None
+    message: Prompts = Prompts()
     questions: tuple[SurveyQuestion, ...] = ()
     connect_to: str | None = None
     caller_id: str | None = None
@@ -70,5 +70,4 @@ class Campaign:
     label: Label = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "message", as_prompts(self.message))
         object.__setattr__(self, "questions", as_tuple(self.questions))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import inspect
 import math
 import operator
 import reprlib
@@ -31,6 +32,7 @@ from typing import Any
 
 from callflow.errors import Diagnostic
 from callflow.model.limits import Range, Text
+from callflow.model.prompts import Prompts
 
 #: A checker appends diagnostics for ``value`` at ``path`` and says whether the value is
 #: well typed: a number out of range or a text too long is reported but still well typed,
@@ -78,9 +80,20 @@ def _wrong(path: str, expected: str, value: object, code: str = WRONG_TYPE) -> D
     return Diagnostic(path, code, f"expected {expected}, not {got}")
 
 
+def _field_hints(cls: type) -> dict[str, Any]:
+    """The annotation each field of ``cls`` is checked against: a descriptor-typed field
+    (:class:`~callflow.model.prompts.Prompts`) is checked as what it ``accepted``."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    for f in dataclasses.fields(cls):
+        descriptor = inspect.getattr_static(cls, f.name, None)
+        if isinstance(descriptor, Prompts):
+            hints[f.name] = descriptor.accepted
+    return hints
+
+
 @cache
 def _dataclass_checker(cls: type) -> Checker:
-    hints = typing.get_type_hints(cls, include_extras=True)
+    hints = _field_hints(cls)
     fields = [
         (f.name, _clean(hints[f.name], f.name), _checker(hints[f.name], f.name))
         for f in dataclasses.fields(cls)
@@ -103,7 +116,7 @@ Clean = Callable[[Any], bool]
 
 @cache
 def _dataclass_clean(cls: type) -> Clean:
-    hints = typing.get_type_hints(cls, include_extras=True)
+    hints = _field_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     tests = [_clean(hints[name], name) for name in names]
     values = operator.attrgetter(*names)

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, ClassVar, Literal
 
+from callflow.contract import IDENT, lowered_key
 from callflow.model.limits import (
     CallerIdPrefix,
     Label,
@@ -26,11 +27,13 @@ from callflow.model.limits import (
     RingSeconds,
     Seconds,
 )
-from callflow.model.prompts import Prompt, PromptLike, as_prompts, as_tuple
+from callflow.model.prompts import Prompt, Prompts, as_tuple
 from callflow.model.schedule import Hours, as_date
 
 # What a branch may test: the customer attributes the CRM lookup sets.
 BranchAttribute = Literal["tier", "segment", "language", "region", "tags"]
+#: which greeting a voicemail plays before the beep
+VoicemailGreeting = Literal["unavailable", "busy", "none"]
 QueueStrategy = Literal[
     "ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear", "wrandom", "rrordered"
 ]
@@ -62,12 +65,9 @@ class Node:
 class Play(Node):
     """Play one or more prompts, then continue at ``next``."""
 
-    prompts: tuple[Prompt, ...] | PromptLike
+    prompts: Prompts = Prompts(required=True)
     next: str
     visit_name: ClassVar[str] = "play"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "prompts", as_prompts(self.prompts))
 
     def edges(self) -> dict[str, str | None]:
         return {"next": self.next}
@@ -85,33 +85,94 @@ class Goto(Node):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Menu(Node):
+class Retry:
+    """One way a try of a :class:`Retrying` node fails: what is played then and where the
+    call goes (``jump``; None = try again, or ``failure`` once the tries are used up)."""
+
+    role: Literal["on_timeout", "invalid"]
+    jump: str | None
+    prompt: tuple[Prompt, ...]
+    #: whether the caller was waited for the whole ``timeout`` first (silence)
+    waited: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Retrying(Node):
+    """What :class:`Menu` and :class:`Ask` share: play ``prompt``, wait ``timeout``
+    seconds for a key, ``tries`` prompts in all (Adhearsion's vocabulary).
+
+    - on a key the node does not accept, ``invalid_prompt`` is played and the node
+      repeats, or the call goes to ``invalid`` if set; on silence likewise with
+      ``timeout_prompt`` / ``on_timeout``.
+    - once ``tries`` are used up the call goes to ``failure`` (None: a hang-up).
+
+    The one definition of that loop's paths (:meth:`silence`, :meth:`wrong_key`,
+    :meth:`retry_edges`) that the flow machine, the compiler, lint and validation use.
+    """
+
+    prompt: Prompts = Prompts(required=True)
+    timeout: Seconds = 5
+    tries: Annotated[int, Range(1, 10, integer=True)] = 3
+    invalid_prompt: Prompts = Prompts()
+    timeout_prompt: Prompts = Prompts()
+    invalid: str | None = None
+    on_timeout: str | None = None
+    failure: str | None = None
+
+    @property
+    def silence(self) -> Retry:
+        """What happens when the caller presses nothing for ``timeout`` seconds."""
+        return Retry(
+            role="on_timeout", jump=self.on_timeout, prompt=self.timeout_prompt, waited=True
+        )
+
+    @property
+    def wrong_key(self) -> Retry:
+        """What happens when the caller presses a key the node does not accept."""
+        return Retry(role="invalid", jump=self.invalid, prompt=self.invalid_prompt, waited=False)
+
+    def retries(self) -> tuple[Retry, Retry]:
+        """Both ways a try fails, silence first."""
+        return self.silence, self.wrong_key
+
+    def retry_edges(self) -> dict[str, str | None]:
+        """The loop's outgoing references by role: ``invalid``, ``on_timeout``, ``failure``."""
+        return {"invalid": self.invalid, "on_timeout": self.on_timeout, "failure": self.failure}
+
+    @property
+    def can_fail(self) -> bool:
+        """Whether ``failure`` can be reached: some failed try repeats the node (with both
+        ``on_timeout`` and ``invalid`` set, every failed try jumps away first)."""
+        return self.on_timeout is None or self.invalid is None
+
+    def silent_targets(self) -> list[str | None]:
+        """Where a caller who never presses a key goes: ``on_timeout``, else (after the
+        tries) ``failure``."""
+        return [self.on_timeout if self.on_timeout is not None else self.failure]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Menu(Retrying):
     """Play ``prompt`` and wait for one digit (Adhearsion's vocabulary).
 
     - ``options``: digit -> node id (digits ``0-9``, ``*``, ``#``).
     - ``operator``: node reached by ``0`` (the zero-out to a person).
-    - ``timeout`` seconds to wait after the prompt; ``tries`` prompts in all.
-    - on an invalid digit, ``invalid_prompt`` is played and the menu repeats, or the call
-      goes to ``invalid`` if set; on silence likewise with ``timeout_prompt`` / ``on_timeout``.
-    - once ``tries`` are used up the call goes to ``failure``.
+    - ``timeout``, ``tries``, ``invalid_prompt``/``invalid``,
+      ``timeout_prompt``/``on_timeout`` and ``failure``: see :class:`Retrying`; an
+      invalid digit is one not in :meth:`choices`.
     """
 
-    prompt: tuple[Prompt, ...] | PromptLike
+    # Re-declared in each frozen subclass: mypy (2.4) types a descriptor field that a
+    # frozen dataclass inherits by what it accepts instead of what it holds
+    # (tests/unit/test_model_types.py holds every class to this).
+    prompt: Prompts = Prompts(required=True)
+    invalid_prompt: Prompts = Prompts()
+    timeout_prompt: Prompts = Prompts()
     options: Mapping[str, str]
     operator: str | None = None
-    timeout: Seconds = 5
-    tries: Annotated[int, Range(1, 10, integer=True)] = 3
-    invalid_prompt: tuple[Prompt, ...] | PromptLike | None = None
-    timeout_prompt: tuple[Prompt, ...] | PromptLike | None = None
-    invalid: str | None = None
-    on_timeout: str | None = None
-    failure: str | None = None
     visit_name: ClassVar[str] = "menu"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "prompt", as_prompts(self.prompt))
-        object.__setattr__(self, "invalid_prompt", as_prompts(self.invalid_prompt))
-        object.__setattr__(self, "timeout_prompt", as_prompts(self.timeout_prompt))
         if isinstance(self.options, Mapping):
             object.__setattr__(self, "options", dict(self.options))
 
@@ -125,14 +186,11 @@ class Menu(Node):
     def edges(self) -> dict[str, str | None]:
         out: dict[str, str | None] = {f"options[{d!r}]": t for d, t in sorted(self.options.items())}
         out["operator"] = self.operator
-        out["invalid"] = self.invalid
-        out["on_timeout"] = self.on_timeout
-        out["failure"] = self.failure
-        return out
+        return out | self.retry_edges()
 
 
 @dataclass(frozen=True, kw_only=True)
-class Ask(Node):
+class Ask(Retrying):
     """Ask one question answered with one digit (a survey question, "rate this call 1-5"
     after a queue), then continue at ``next``::
 
@@ -148,27 +206,21 @@ class Ask(Node):
       ``CF_ANSWERS`` (``" rate:4"``), reported by the call's end event and written to
       the store as a ``SurveyResponse`` by the call-record writer.
     - ``timeout``, ``tries``, ``invalid_prompt``/``invalid``,
-      ``timeout_prompt``/``on_timeout`` and ``failure`` work as in :class:`Menu`; after
-      ``failure`` (or when it is unset, a hang-up) no answer is recorded.
+      ``timeout_prompt``/``on_timeout`` and ``failure`` work as in :class:`Menu` (see
+      :class:`Retrying`); after ``failure`` (or when it is unset, a hang-up) no answer is
+      recorded.
     """
 
-    prompt: tuple[Prompt, ...] | PromptLike
+    # Re-declared in each frozen subclass: mypy (2.4) types a descriptor field that a
+    # frozen dataclass inherits by what it accepts instead of what it holds
+    # (tests/unit/test_model_types.py holds every class to this).
+    prompt: Prompts = Prompts(required=True)
+    invalid_prompt: Prompts = Prompts()
+    timeout_prompt: Prompts = Prompts()
     next: str
     answers: str = "12345"
     question: str | None = None
-    timeout: Seconds = 5
-    tries: Annotated[int, Range(1, 10, integer=True)] = 3
-    invalid_prompt: tuple[Prompt, ...] | PromptLike | None = None
-    timeout_prompt: tuple[Prompt, ...] | PromptLike | None = None
-    invalid: str | None = None
-    on_timeout: str | None = None
-    failure: str | None = None
     visit_name: ClassVar[str] = "ask"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "prompt", as_prompts(self.prompt))
-        object.__setattr__(self, "invalid_prompt", as_prompts(self.invalid_prompt))
-        object.__setattr__(self, "timeout_prompt", as_prompts(self.timeout_prompt))
 
     @property
     def question_id(self) -> str:
@@ -176,12 +228,7 @@ class Ask(Node):
         return self.question if self.question is not None else self.id
 
     def edges(self) -> dict[str, str | None]:
-        return {
-            "next": self.next,
-            "invalid": self.invalid,
-            "on_timeout": self.on_timeout,
-            "failure": self.failure,
-        }
+        return {"next": self.next} | self.retry_edges()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,7 +236,7 @@ class LanguageSelect(Node):
     """Ask the caller to choose a language (digit -> language code such as ``"zh"``);
     prompts played afterwards use that language's sound files."""
 
-    prompt: tuple[Prompt, ...] | PromptLike
+    prompt: Prompts = Prompts(required=True)
     languages: Mapping[str, str]
     next: str
     timeout: Seconds = 5
@@ -197,7 +244,6 @@ class LanguageSelect(Node):
     visit_name: ClassVar[str] = "language_select"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "prompt", as_prompts(self.prompt))
         if isinstance(self.languages, Mapping):
             object.__setattr__(self, "languages", dict(self.languages))
 
@@ -252,9 +298,18 @@ class PriorityRule:
     default: Priority = 0
 
     def priority_for(self, tier: str | None) -> int:
-        if tier is None:
-            return self.default
-        return self.tiers.get(tier.lower(), self.default)
+        """The ``QUEUE_PRIO`` of a caller whose ``CF_TIER`` is ``tier`` (None: no
+        lookup), as the compiled queue computes it: the key
+        ``${FILTER(a-z0-9_,${TOLOWER(tier)})}`` (ASCII lowering, like Asterisk) compared
+        with each rule tier in sorted order, the last match winning; else ``default``.
+        The one place this decision is made for the simulator, the live runtime's
+        hand-off model and the forecast."""
+        key = lowered_key(IDENT, tier) if tier is not None else None
+        priority = self.default
+        for name, value in sorted(self.tiers.items()):
+            if key == name:
+                priority = value
+        return priority
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -314,7 +369,7 @@ class Voicemail(Node):
     """Let the caller leave a message in ``mailbox`` (digits), then hang up."""
 
     mailbox: str
-    greeting: Literal["unavailable", "busy", "none"] = "unavailable"
+    greeting: VoicemailGreeting = "unavailable"
     email: str | None = None
     visit_name: ClassVar[str] = "voicemail"
 
@@ -326,11 +381,8 @@ class Voicemail(Node):
 class Hangup(Node):
     """Play optional prompts, then end the call."""
 
-    prompts: tuple[Prompt, ...] | PromptLike | None = None
+    prompts: Prompts = Prompts()
     visit_name: ClassVar[str] = "hangup"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "prompts", as_prompts(self.prompts))
 
     def destination(self) -> str | None:
         return "hangup"
@@ -362,6 +414,13 @@ class TimeCondition(Node):
 
     def edges(self) -> dict[str, str | None]:
         return {"open": self.open, "closed": self.closed, "holiday": self.holiday}
+
+    def route(self, *, holiday: bool, is_open: bool) -> tuple[str, str]:
+        """``(why, target)`` on a holiday or at a time that is open or not: the one
+        statement of which target wins (the flow machine and lint's after-hours check)."""
+        if holiday:
+            return "holiday", self.holiday or self.closed
+        return ("open", self.open) if is_open else ("closed", self.closed)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -31,6 +31,21 @@ class NodeVisitor(Generic[R]):
         result: R = method(node, *args)
         return result
 
-    def unsupported(self, nodes: tuple[Node, ...]) -> list[Node]:
-        """The nodes this backend has no method for (checked up front, at start-up)."""
-        return [n for n in nodes if not hasattr(self, f"visit_{n.visit_name}")]
+    @classmethod
+    def unsupported(cls, nodes: object) -> list[Node]:
+        """The nodes this backend has no method for (checked up front, at start-up).
+
+        ``nodes`` is a site's ``nodes`` as the user gave it: anything but a tuple, and
+        items that are not nodes, are left for validation to report."""
+        items = nodes if isinstance(nodes, tuple) else ()
+        return [
+            n for n in items if isinstance(n, Node) and not hasattr(cls, f"visit_{n.visit_name}")
+        ]
+
+    @classmethod
+    def require(cls, nodes: object) -> None:
+        """Raise :class:`~callflow.errors.UnsupportedNode` for the first of ``nodes`` this
+        backend has no method for: a backend fails when it is built, not mid-way."""
+        missing = cls.unsupported(nodes)
+        if missing:
+            raise UnsupportedNode(cls.backend, type(missing[0]).__name__, missing[0].id)

@@ -86,12 +86,12 @@ class Interpreter:
         lookup_timeout: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        check(site)
-        self.machine = FlowMachine(site)
-        missing = self.machine.unsupported(tuple(site.nodes))
-        if missing:
+        missing = FlowMachine.unsupported(site.nodes)
+        if missing:  # this backend's own refusal first, then validation's
             node = missing[0]
             raise UnsupportedNode(self.backend, type(node).__name__, node.id)
+        check(site)
+        self.machine = FlowMachine(site)
         self.site = site
         self.lookup = lookup
         self.lookup_timeout = lookup_timeout

@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from callflow.contract import CF_NOW, END_EVENT
+from callflow.model.prompts import prompt_fields
 from callflow.runtime.ami import AmiAddress, AmiConnection, AmiError, AmiMessage
 from callflow.simulate import call_time
 
@@ -829,9 +830,8 @@ def prompt_files(site: Site) -> set[str]:
     """Every sound file a site's nodes play (menu prompts, retries, plays, goodbyes)."""
     files: set[str] = set()
     for node in site.nodes:
-        for name in ("prompt", "prompts", "invalid_prompt", "timeout_prompt"):
-            for prompt in getattr(node, name, None) or ():
-                files.add(prompt.file)
+        for _name, prompts in prompt_fields(node):
+            files.update(prompt.file for prompt in prompts)
     return files
 
 

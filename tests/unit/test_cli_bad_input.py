@@ -479,6 +479,20 @@ OPTION_CASES = [
         expect=["lint can't", "Fax", "'fx'"],
         exit_code=1,
     ),
+    Case(
+        "validate-unknown-node",
+        ["validate", "fax.py"],
+        files={"fax.py": UNKNOWN_NODE},
+        expect=["validate can't", "Fax", "'fx'"],
+        exit_code=1,
+    ),
+    Case(
+        "simulate-unknown-node",
+        ["simulate", "fax.py", "--entry", "100"],
+        files={"fax.py": UNKNOWN_NODE},
+        expect=["validate can't", "Fax", "'fx'"],
+        exit_code=1,
+    ),
 ]
 
 CASES = _loader_cases() + _invalid_site_cases() + OPTION_CASES
