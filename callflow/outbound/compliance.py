@@ -357,10 +357,13 @@ def check_contact(
         local = ", ".join(f"{z} {now.astimezone(_zone(z)):%a %H:%M}" for z in zones[:3])
         more = f" (+{len(zones) - 3} more zones)" if len(zones) > 3 else ""
         reason = (
-            f"public holiday ({'; '.join(holidays_hit)})"
+            f"holiday on the callee's date ({'; '.join(holidays_hit)})"
             if holidays_hit
             else f"outside the calling window: {local}{more}"
         )
+        if opens is None:
+            days = HORIZON.days
+            reason += f"; no instant in the next {days} days has every zone inside the window"
         return Verdict(False, rule, reason, opens, zones)
     if rules.max_per_day is not None:
         # The callee's day: from the earliest local midnight of its candidate zones.
