@@ -264,3 +264,58 @@ def test_window_never_allows_a_dial_outside_any_candidate_zone(
             assert not window_open(r, zones, opens - dt.timedelta(minutes=1)) or (
                 opens - moment < dt.timedelta(minutes=1)
             )
+
+
+def test_validate_reports_an_unknown_country() -> None:
+    from callflow.validate import validate
+
+    campaign = Campaign(
+        id="c",
+        kind="playback",
+        message="custom/recall",
+        country="XX",
+        window=CallingWindow(hours=TSR),
+    )
+    site = Site(name="star", entries={}, nodes=(), campaigns=(campaign,))
+    problems = [str(d) for d in validate(site) if d.code == "CF122"]
+    assert problems == [
+        "site.campaigns['c'].country: country 'XX' is not an ISO 3166 code with public "
+        "holidays (e.g. CN, US, GB) [CF122]"
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=dt.datetime(2026, 1, 1),
+        max_value=dt.datetime(2027, 12, 31),
+        timezones=st.just(UTC),
+    ),
+    hours=st.sampled_from(WINDOWS),
+)
+def test_claim_never_reserves_a_number_outside_its_window(
+    tmp_path_factory: pytest.TempPathFactory, moment: dt.datetime, hours: tuple[Hours, ...]
+) -> None:
+    from callflow.outbound.attempts import claim
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('claim')}/c.db"
+    upgrade(url)
+    engine = make_engine(url)
+    Session = make_sessionmaker(engine)
+    with Session.begin() as s:
+        s.add_all(
+            CampaignContact(site="star", campaign="c", number=n, source="csv") for n in NUMBERS
+        )
+    r = rules(hours, country="US")
+    claimed = claim(Session, r, now=moment, dialer_id="d", limit=len(NUMBERS))
+    for c in claimed:
+        for z in callee_zones(r, c.number, None):
+            local = moment.astimezone(ZoneInfo(z)).replace(tzinfo=None)
+            assert _inside(hours, local), (c.number, z, local)
+            assert r.holiday_name(local.date()) is None
+    with Session() as s:  # every contact not claimed got its verdict and next time
+        held = [x for x in s.query(CampaignContact) if x.attempts == 0]
+        assert len(held) + len(claimed) == len(NUMBERS)
+        for x in held:
+            assert x.verdict and (x.next_attempt_at is None or x.next_attempt_at > moment)
+    engine.dispose()
