@@ -319,3 +319,30 @@ def test_claim_never_reserves_a_number_outside_its_window(
         for x in held:
             assert x.verdict and (x.next_attempt_at is None or x.next_attempt_at > moment)
     engine.dispose()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    number=st.sampled_from([n for n in NUMBERS if not n.startswith("+1800")]),
+    hours=st.sampled_from(WINDOWS),
+    moment=st.datetimes(
+        min_value=dt.datetime(2026, 1, 1),
+        max_value=dt.datetime(2027, 12, 31),
+        timezones=st.just(UTC),
+    ).map(lambda t: t.replace(second=0, microsecond=0)),
+)
+def test_next_open_is_the_earliest_open_minute(
+    number: str, hours: tuple[Hours, ...], moment: dt.datetime
+) -> None:
+    r = rules(hours)
+    zones = callee_zones(r, number, None)
+    opens = next_open(r, zones, moment)
+    assert opens is not None
+    # brute force, minute by minute, with the reference check
+    t = moment
+    while t < opens:
+        assert not all(
+            _inside(hours, t.astimezone(ZoneInfo(z)).replace(tzinfo=None)) for z in zones
+        ), f"{t} is open but next_open said {opens}"
+        t += dt.timedelta(minutes=1)
+    assert all(_inside(hours, opens.astimezone(ZoneInfo(z)).replace(tzinfo=None)) for z in zones)
