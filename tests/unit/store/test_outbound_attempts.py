@@ -296,3 +296,16 @@ def test_store_times_must_be_aware(engine: Engine) -> None:
         assert row is not None
         row.next_attempt_at = dt.datetime(2026, 1, 1)
         session.commit()
+
+
+def test_campaign_status_round_trip(engine: Engine) -> None:
+    Session = make_sessionmaker(engine)
+    with Session.begin() as session:
+        assert api.campaign_status(session, "star", "survey") == "idle"
+        assert api.set_campaign_status(session, "star", "survey", "running", NOW) == "idle"
+    with Session.begin() as session:
+        assert api.set_campaign_status(session, "star", "survey", "paused", NOW) == "running"
+        with pytest.raises(api.AttemptError, match="'asleep' must be one of"):
+            api.set_campaign_status(session, "star", "survey", "asleep", NOW)
+    with Session() as session:
+        assert api.campaign_status(session, "star", "survey") == "paused"

@@ -144,7 +144,7 @@ def test_strict_csv_loads_nothing(crm: Session, tmp_path: Path) -> None:
 
 
 def test_dnc_add_remove_import(session: Session, tmp_path: Path) -> None:
-    assert dnc.add(session, "138 0013 8000", reason="asked\nnot to")
+    assert dnc.add(session, "138 0013 8000", reason="asked\nnot\x1b[2J to")
     assert not dnc.add(session, "+8613800138000")  # same number, any form
     path = tmp_path / "dnc.csv"
     path.write_text("phone,reason\n+12125550100,complaint\n13800138000,\nxyz,\n")
@@ -158,7 +158,7 @@ def test_dnc_add_remove_import(session: Session, tmp_path: Path) -> None:
     listed = [(r.number, r.source, r.reason) for r in dnc.entries(session)]
     assert listed == [
         ("+12125550100", "import", "complaint"),
-        ("+8613800138000", "manual", "asked not to"),
+        ("+8613800138000", "manual", "asked not[2J to"),  # ESC dropped
     ]
     assert dnc.listed(session, ["+12125550100", "+447700900000"]) == {"+12125550100"}
     assert dnc.remove(session, "13800138000")
