@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from callflow.model.campaigns import Audience, Campaign
 from callflow.outbound import dnc
-from callflow.outbound.lists import load_audience, load_csv
+from callflow.outbound.lists import default_region, load_audience, load_csv
 from callflow.store import CsvFormatError, Customer, CustomerPhone, InvalidValue, Staff
 from callflow.store.campaigns import CampaignContact, DncNumber
 
@@ -167,3 +167,11 @@ def test_dnc_add_remove_import(session: Session, tmp_path: Path) -> None:
     assert [r.number for r in session.scalars(select(DncNumber))] == ["+12125550100"]
     with pytest.raises(InvalidValue, match="source"):
         dnc.add(session, "+12125550101", source="robot")
+
+
+def test_default_region_comes_from_the_campaign_then_the_site_zone() -> None:
+    us = Campaign(id="c", kind="playback", country="us")
+    assert default_region("Asia/Shanghai", us) == "US"
+    assert default_region("America/New_York") == "US"
+    assert default_region("Europe/London", Campaign(id="c", kind="playback")) == "GB"
+    assert default_region("UTC") == "CN"
