@@ -78,6 +78,13 @@ def check(site: Site) -> list[Diagnostic]:
     return found
 
 
+def known_country(code: str) -> bool:
+    """Whether the holidays package has public holidays for the ISO 3166 *code*."""
+    import holidays
+
+    return code.upper() in holidays.list_supported_countries()
+
+
 def valid_timezone(name: str) -> bool:
     try:
         zoneinfo.ZoneInfo(name)
@@ -472,6 +479,13 @@ class _Checker(NodeVisitor[Iterator[Diagnostic]]):
                     h.ranges()
                 except ScheduleError as exc:
                     yield self.err(f"{path}.window.hours[{i}]", "CF115", str(exc))
+        if isinstance(c.country, str) and not known_country(c.country):
+            yield self.err(
+                f"{path}.country",
+                "CF122",
+                f"country {c.country!r} is not an ISO 3166 code with public holidays "
+                "(e.g. CN, US, GB)",
+            )
         yield from self.prompt_fields(path, c)
         if c.kind == "playback" and not c.message:
             yield self.err(f"{path}.message", "CF122", "a playback campaign needs a message")
