@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint unit integration install sandbox postgres dialplans bench clean wheel-check
+.PHONY: demo test lint unit integration install sandbox postgres chromium dialplans bench clean wheel-check
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ sandbox: install
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+# headless Chromium opens the HTML report in tests/integration/test_report_html.py
+chromium:
+	@command -v chromium >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 demo: sandbox
 	$(BIN)/callflow demo
@@ -55,6 +60,7 @@ bench: sandbox
 	$(BIN)/python benchmarks/import_csv.py
 	$(BIN)/python benchmarks/lookup.py 100000 30
 	$(BIN)/python benchmarks/live.py
+	$(BIN)/python benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
