@@ -665,7 +665,7 @@ def check_filters(
         ("tier", opts.tiers, _distinct(session, func.coalesce(R.tier, UNKNOWN), opts)
          | {VIP, "gold", "silver", "standard", UNKNOWN}),
         ("campaign", opts.campaigns,
-         set(session.scalars(select(CampaignAttempt.campaign.distinct()).where(
+         set(session.scalars(select(CampaignAttempt.campaign).distinct().where(
              CampaignAttempt.site == opts.site))) | set(known_campaigns)),
     )  # fmt: skip
     for what, given, known in checks:
@@ -676,4 +676,4 @@ def check_filters(
 
 
 def _distinct(session: Session, column: Any, opts: ReportOptions) -> set[str]:
-    return {v for v in session.scalars(select(column.distinct()).where(R.site == opts.site)) if v}
+    return {v for v in session.scalars(select(column).where(R.site == opts.site).distinct()) if v}
