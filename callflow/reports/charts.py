@@ -15,6 +15,7 @@ chart area is never blank by accident.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 
 import matplotlib
@@ -27,6 +28,7 @@ matplotlib.rcParams["svg.fonttype"] = "path"
 matplotlib.rcParams["font.size"] = 9
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)
 BLUE, ORANGE, GREY, GREEN, RED = "#2f6db5", "#e8833a", "#9aa5b1", "#3a9a5b", "#c8413b"
 
 
@@ -34,7 +36,8 @@ def _svg(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buf.getvalue()
-    return text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE: inline in HTML
+    text = text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE: inline in HTML
+    return _METADATA.sub("", text, count=1)  # the RDF block names w3.org/purl.org URIs
 
 
 def _empty(fig: Figure, message: str) -> str:
