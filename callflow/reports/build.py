@@ -27,7 +27,9 @@ from callflow.reports.kpis import (
     hourly_heatmap,
     language_kpis,
     leaderboard,
+    people_scan,
     queue_kpis,
+    queue_scan,
     queue_totals,
     recordings,
     region_kpis,
@@ -115,15 +117,17 @@ class Report:
 
 def build_report(session: Session, opts: ReportOptions) -> Report:
     """Every section of the report for *opts*."""
+    queues = queue_scan(session, opts)  # one pass for the queues and the heat map
+    people = people_scan(session, opts)  # one for regions and languages
     return Report(
         opts=opts,
-        queues=queue_kpis(session, opts),
+        queues=queue_kpis(session, opts, scan=queues),
         agents=agent_kpis(session, opts),
         tiers=tier_kpis(session, opts),
-        regions=region_kpis(session, opts),
-        languages=language_kpis(session, opts),
+        regions=region_kpis(session, opts, people),
+        languages=language_kpis(session, opts, people),
         campaigns=campaign_kpis(session, opts),
         surveys=survey_kpis(session, opts),
         recordings=recordings(session, opts),
-        heatmap=hourly_heatmap(session, opts),
+        heatmap=hourly_heatmap(session, opts, queues),
     )

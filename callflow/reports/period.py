@@ -102,11 +102,6 @@ class Period:
             t += timedelta(hours=6)
         return 3600
 
-    def key_of_bucket(self, bucket: int, seconds: int | None = None) -> IntervalKey:
-        """The local interval a UTC bucket (epoch seconds // bucket_seconds) falls into."""
-        size = seconds or self.bucket_seconds
-        return self.key_of(datetime.fromtimestamp(bucket * size, UTC))
-
     def key_of(self, instant: datetime, interval: Interval | None = None) -> IntervalKey:
         """The local interval *instant* (aware) falls into."""
         local = instant.astimezone(self.tz)
