@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint unit integration install sandbox postgres chromium dialplans bench clean wheel-check
+.PHONY: demo test lint unit integration install sandbox postgres chromium report-example dialplans bench clean wheel-check
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,17 @@ integration: sandbox
 # runs the same test with the rest of the suite.
 wheel-check: sandbox
 	CI=true $(BIN)/pytest -q tests/integration/test_wheel.py
+
+# docs/examples/report.html and its screenshot: a month of generated calls at the 4S dealer
+REPORT_DB := /tmp/callflow-report-example.db
+report-example: install chromium
+	rm -f $(REPORT_DB)
+	$(BIN)/python benchmarks/report.py --calls 20000 --db sqlite:///$(REPORT_DB) > /dev/null
+	$(BIN)/callflow report examples/four_s_dealer.py --from 2026-11-01 --until 2026-12-01 \
+	  --interval day --service-level 30 --format html -o docs/examples/report.html \
+	  --recordings-url https://pbx.example/recordings --db sqlite:///$(REPORT_DB)
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1150,2900 \
+	  --screenshot=docs/examples/report.png file://$(CURDIR)/docs/examples/report.html 2>/dev/null
 
 dialplans: install
 	for f in examples/*.py; do $(BIN)/callflow compile $$f -o dialplans/$$(basename $$f .py); done
