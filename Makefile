@@ -37,7 +37,7 @@ lint: install
 	$(BIN)/mypy callflow
 	$(BIN)/lint-imports
 
-test: sandbox postgres lint
+test: sandbox postgres chromium lint
 	$(BIN)/pytest
 
 unit: install
