@@ -172,3 +172,20 @@ def test_bad_input(case, tmp_path):
     if case.id == "unknown-queue":
         upgrade(f"sqlite:///{tmp_path}/x.db")
     check(case, tmp_path)
+
+
+def test_hostile_names_from_the_log_stay_text_in_the_html(store):
+    """queue_log names come from any PBX: markup in them must not become markup."""
+    tmp, _ = store
+    evil = "</svg><script>alert(1)</script>--><b>"
+    lines = [
+        f"{int(T0.timestamp())}|h1|{evil}|NONE|ENTERQUEUE||<i>caller</i>|1",
+        f"{int(T0.timestamp()) + 3}|h1|{evil}|{evil}|CONNECT|3|x|1",
+        f"{int(T0.timestamp()) + 200}|h1|{evil}|{evil}|COMPLETECALLER|3|197|1",
+    ]
+    (tmp / "queue_log").write_text("\n".join(lines) + "\n")
+    run("report", tmp / "site.py", "--from", "2026-11-02", "--until", "2026-11-03",
+        "--queue-log", tmp / "queue_log", "--format", "html", "-o", tmp / "r.html")  # fmt: skip
+    page = (tmp / "r.html").read_text()
+    assert "<script" not in page and "<b>" not in page and "<i>" not in page
+    assert "&lt;/svg&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown, as text
