@@ -3,13 +3,15 @@
 Calls go into a compiled queue on the sandbox: some are answered by a test agent, some
 hang up while the agent is paused. The records writer (AMI events) and app_queue's
 queue_log (log/queue_log) see the same calls independently; the same KPI SQL run over
-each must give the same offered/answered/abandoned counts, and every call's queue hold
-time must agree within 1 s.
+each must give the same offered/answered/abandoned counts (and app_queue's own
+completed/abandoned counters, ``queue show``), and every call's queue hold time must
+agree within 1 s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -91,6 +93,10 @@ async def test_call_records_agree_with_asterisks_queue_log(sandbox, driver, tmp_
                 break
             await asyncio.sleep(0.2)
     ended = datetime.now(UTC) + timedelta(minutes=1)
+    # app_queue's own counters: "W:0, C:<completed>, A:<abandoned>"
+    shown = sandbox.cli(f"queue show {queue}")
+    counters = re.search(r"C:(\d+), A:(\d+)", shown)
+    assert counters is not None, shown
 
     # Asterisk's queue_log of this run, as call records in a database of their own
     with queue_log.open() as f:
@@ -116,6 +122,7 @@ async def test_call_records_agree_with_asterisks_queue_log(sandbox, driver, tmp_
     assert (asterisk.offered, asterisk.answered, asterisk.abandoned) == (
         mine.offered, mine.answered, mine.abandoned,
     )  # fmt: skip
+    assert (int(counters[1]), int(counters[2])) == (mine.answered, mine.abandoned)
     assert set(my_waits) == set(log_waits)  # the queue_log callid is the site leg's uniqueid
     for call, wait in log_waits.items():
         assert wait is not None and abs(my_waits[call] - wait) <= 1, (call, my_waits[call], wait)
