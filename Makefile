@@ -5,6 +5,11 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# `make test` runs the suite on this many pytest-xdist workers, each with its own sandbox
+# Asterisk and PostgreSQL (tests/conftest.py). The real-server tests mostly wait on
+# calls, so more workers than cores pays: on 2 cores pytest took 604 s serial, 370 s
+# with -n 2 (= -n auto) and 250 s with -n 3.
+TEST_WORKERS ?= 3
 
 .PHONY: demo test lint unit integration install sandbox postgres dialplans bench clean wheel-check
 
@@ -33,13 +38,13 @@ lint: install
 	$(BIN)/lint-imports
 
 test: sandbox postgres lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 unit: install
 	$(BIN)/pytest tests/unit tests/golden
 
 integration: sandbox
-	$(BIN)/pytest -m asterisk
+	$(BIN)/pytest -n $(TEST_WORKERS) -m asterisk
 
 # The wheel as integrators install it: built, installed into a fresh venv, its `callflow`
 # run outside the checkout (version, validate, demo --dry-run, the real demo). `make test`
