@@ -121,8 +121,6 @@ from callflow.model.visitor import NodeVisitor
 #: customer variables the lookup sets; cleared when it fails
 #: Queue() outcomes after which the caller is still with us and goes to overflow
 QUEUE_GAVE_UP = ("TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL")
-#: seconds the compiled Lookup waits for the CRM before the caller goes on as unknown
-LOOKUP_TIMEOUT = 2.0
 #: device states in which an account manager is not rung
 MANAGER_AWAY = ("INUSE", "BUSY", "UNAVAILABLE", "INVALID", "RINGING", "RINGINUSE", "ONHOLD")
 
@@ -407,7 +405,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
 
         res_agi waits for a FastAGI server's commands without any timeout, so a server
         that accepts and never answers would hold the call: ``TIMEOUT(absolute)`` soft
-        hangs the channel after :data:`LOOKUP_TIMEOUT` seconds, ``AGIEXITONHANGUP`` makes
+        hangs the channel after the site's ``lookup.timeout`` seconds, ``AGIEXITONHANGUP`` makes
         ``AGI()`` return on that (and on a real hang-up, so the end event still comes),
         and the ``T`` extension carries on as an unknown caller. The caller's number is
         passed explicitly, filtered to digits and ``+``; the lookup never trusts the
@@ -421,7 +419,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             Step("Set", f"{CF_LOOKUP}="),
             Step("Set", f"{ANSWER_VAR}="),
             Step("Set", "AGIEXITONHANGUP=yes"),
-            Step("Set", f"TIMEOUT(absolute)={_seconds(LOOKUP_TIMEOUT)}", comment="hung CRM"),
+            Step("Set", f"TIMEOUT(absolute)={_seconds(lookup.timeout)}", comment="hung CRM"),
             Step("AGI", agi_target(lookup.url, lookup.script, self.site.name, number)),
             Step("Set", "TIMEOUT(absolute)=0"),
             Step(
@@ -441,7 +439,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             *unpack_answer(),
             after,
         ]
-        bound = (Step("Goto", "s,failed", comment=f"no answer within {LOOKUP_TIMEOUT:g}s"),)
+        bound = (Step("Goto", "s,failed", comment=f"no answer within {lookup.timeout:g}s"),)
         return [self.node_context(node, Extension("s", tuple(steps)), Extension("T", bound))]
 
     # -- site-wide contexts ------------------------------------------------------------------
