@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, ClassVar, Final, Literal
 
 from callflow.contract import CAMPAIGN_NODE
-from callflow.model.limits import Label, Range, Seconds
+from callflow.model.limits import CampaignRingSeconds, Label, Range, Seconds
 from callflow.model.nodes import Ask, Dial, Goto, Hangup, Node
 from callflow.model.prompts import Prompt, PromptLike, as_prompts, as_tuple
 from callflow.model.schedule import Hours
@@ -30,8 +30,6 @@ MANAGER_PREFIX: Final = "manager:"
 #: ``WaitForSilence(<ms of silence>,1,<give up after s>)``
 GREETING_END_SILENCE_MS: Final = 1500
 GREETING_MAX_SECONDS: Final = 40
-#: ring at least 15 s (US TSR 16 CFR 310.4, Ofcom persistent misuse policy)
-MIN_RING_SECONDS: Final = 15
 
 
 @dataclass(frozen=True)
@@ -87,7 +85,7 @@ class Campaign:
     #: number (``"PJSIP/{number}@trunk"``, ``"Local/{number}@outbound"``)
     endpoint: str = "PJSIP/{number}@trunk"
     #: how long the callee's phone rings before the attempt is a no-answer
-    ring_seconds: Annotated[int, Range(MIN_RING_SECONDS, 300, integer=True, code="CF151")] = 30
+    ring_seconds: CampaignRingSeconds = 30
     amd: AmdMode = "off"
     #: the digit that, pressed instead of a survey answer, opts the number out of every
     #: campaign (``CF_OPTOUT=1``, the do-not-call list); None: no opt-out digit
