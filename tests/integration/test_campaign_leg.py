@@ -29,6 +29,7 @@ from callflow.runtime.ami import AmiAddress, AmiConnection
 from callflow.runtime.services import CallRecordWriter
 from callflow.simulate import Script, Simulator
 from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
+from callflow.store.campaigns import CampaignAttempt, CampaignContact, DncNumber
 from callflow.store.surveys import SurveyResponse
 
 from .sites import load
@@ -168,9 +169,33 @@ async def events(campaign_pbx):
         ami.close()
 
 
-async def originate(driver, campaign: str, callee: str, **variables: str) -> str:
-    """Originate as the dialer does; returns the attempt id (= the channel's id)."""
+def reserve(sessions, campaign: str, number: str) -> str:
+    """The attempt row the dialer commits before it dials: its id, with ``number``."""
     attempt = uuid.uuid4().hex
+    with sessions.begin() as session:
+        contact = CampaignContact(site=SITE.name, campaign=campaign, number=number, source="csv")
+        session.add(contact)
+        session.flush()
+        session.add(
+            CampaignAttempt(
+                id=attempt,
+                contact_id=contact.id,
+                site=SITE.name,
+                campaign=campaign,
+                number=number,
+                attempt_no=1,
+                live_number=number,
+                state="dialling",
+            )
+        )
+    return attempt
+
+
+async def originate(
+    driver, campaign: str, callee: str, attempt: str | None = None, **variables: str
+) -> str:
+    """Originate as the dialer does; returns the attempt id (= the channel's id)."""
+    attempt = attempt or uuid.uuid4().hex
     wanted = {CF_ATTEMPT: attempt, **variables}
     [reply] = await driver.action(
         {
@@ -218,7 +243,8 @@ async def test_a_human_presses_answers_stored_with_the_campaign(
     campaign_pbx, driver, records, events, dtmf, inputs, answers
 ):
     rec, sessions = records
-    attempt = await originate(driver, "sat", f"p{dtmf}")
+    number = "+86138001380" + ("01" if dtmf.startswith("4") else "02")
+    attempt = await originate(driver, "sat", f"p{dtmf}", reserve(sessions, "sat", number))
     _, end = await end_of(events, attempt)
     sim = simulated("sat", inputs=inputs, variables={CF_ATTEMPT: attempt})
     assert (
@@ -237,7 +263,8 @@ async def test_a_human_presses_answers_stored_with_the_campaign(
     assert trace == sim.trace and rows == answers
     with sessions() as session:
         record = session.scalars(select(CallRecord).where(CallRecord.linkedid == attempt)).one()
-        assert record.direction == "outbound"
+        assert (record.direction, record.dialled) == ("outbound", number)
+        assert session.get(DncNumber, number) is None  # answered, not opted out
         campaigns = session.scalars(
             select(SurveyResponse.campaign).where(SurveyResponse.call_record_id == record.id)
         ).all()
@@ -248,7 +275,8 @@ async def test_the_opt_out_digit_ends_politely_and_reports_optout(
     campaign_pbx, driver, records, events
 ):
     rec, sessions = records
-    attempt = await originate(driver, "sat", "p9")
+    number = "+8613800138009"
+    attempt = await originate(driver, "sat", "p9", reserve(sessions, "sat", number))
     _, end = await end_of(events, attempt)
     sim = simulated("sat", inputs=["9"])
     assert end["trace"].split() == sim.trace == ["campaign-sat-q-rate", "campaign-sat-optout"]
@@ -256,6 +284,10 @@ async def test_the_opt_out_digit_ends_politely_and_reports_optout(
     assert end.get("answers", "").strip() == ""
     trace, rows = await stored(rec, sessions, attempt)
     assert trace == sim.trace and rows == []
+    with sessions() as session:
+        listed = session.get(DncNumber, number)
+        assert listed is not None
+        assert (listed.source, listed.campaign) == ("optout", "sat")
 
 
 async def test_amd_human_hears_the_message_from_the_start(campaign_pbx, driver, events):

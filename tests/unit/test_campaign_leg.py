@@ -326,3 +326,33 @@ def test_validate_sounds_reports_campaign_prompts_with_no_file(tmp_path) -> None
     assert "custom/followup" in found[0].message
     (tmp_path / "custom/followup.wav").write_bytes(b"")
     assert missing_sounds(site(c), tmp_path) == []
+
+
+async def test_the_store_puts_an_opted_out_attempts_number_on_the_dnc_list(tmp_path) -> None:
+    from callflow.store.campaigns import CampaignAttempt, CampaignContact, DncNumber
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    upgrade(url)
+    sessions = make_sessionmaker(make_engine(url))
+    with sessions.begin() as session:
+        contact = CampaignContact(site="acme", campaign="sat", number="+4930123456", source="csv")
+        session.add(contact)
+        session.flush()
+        session.add(
+            CampaignAttempt(id="a1", contact_id=contact.id, site="acme", campaign="sat",
+                            number="+4930123456", attempt_no=1, live_number="+4930123456",
+                            state="answered")
+        )  # fmt: skip
+    recorder = CallRecorder(sessions)  # the default: callflow's own store
+    recorder.on_event(
+        {"Event": "UserEvent", "UserEvent": "CallflowEnd", "Linkedid": "L1", "Uniqueid": "L1",
+         "site": "acme", "campaign": "sat", "attempt": "a1", "optout": "1", "answers": "rate:3"}
+    )  # fmt: skip
+    await asyncio.sleep(0)
+    await recorder.flush()
+    recorder.close()
+    with sessions() as session:
+        listed = session.get(DncNumber, "+4930123456")
+        assert listed is not None and (listed.source, listed.campaign) == ("optout", "sat")
+        record = session.scalars(select(CallRecord)).one()
+        assert (record.direction, record.dialled) == ("outbound", "+4930123456")
