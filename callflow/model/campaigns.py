@@ -95,6 +95,9 @@ class Campaign:
     goodbye: tuple[Prompt, ...] | PromptLike | None = "vm-goodbye"
     #: played to a callee who opted out, before the hang-up
     opt_out_message: tuple[Prompt, ...] | PromptLike | None = "vm-goodbye"
+    #: run the answered flow live on the flow machine (``Stasis(callflow-<site>,
+    #: campaign-<id>)`` after AMD), with the compiled flow as the fallback
+    live: bool = False
     # Compliance (callflow.outbound.compliance, docs/outbound.md): public holidays of
     # ``country`` (ISO 3166 code, via the holidays package) and the site's own
     # ``holidays`` are not called; ``workdays`` are make-up working days (called with

@@ -11,6 +11,7 @@ greeting are real recordings converted by ``callflow prompts import`` (M4A and M
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import subprocess
 import time
 import uuid
@@ -32,8 +33,9 @@ from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
 from callflow.store.campaigns import CampaignAttempt, CampaignContact, DncNumber
 from callflow.store.surveys import SurveyResponse
 
-from .sites import load
+from .sites import free_port, load
 from .test_ask import stored
+from .test_live import running
 
 pytestmark = pytest.mark.asterisk
 
@@ -192,7 +194,12 @@ def reserve(sessions, campaign: str, number: str) -> str:
 
 
 async def originate(
-    driver, campaign: str, callee: str, attempt: str | None = None, **variables: str
+    driver,
+    campaign: str,
+    callee: str,
+    attempt: str | None = None,
+    site: str = SITE.name,
+    **variables: str,
 ) -> str:
     """Originate as the dialer does; returns the attempt id (= the channel's id)."""
     attempt = attempt or uuid.uuid4().hex
@@ -201,7 +208,7 @@ async def originate(
         {
             "Action": "Originate",
             "Channel": f"Local/{callee}@cf-answer-callees",
-            "Context": campaign_context(SITE.name, campaign),
+            "Context": campaign_context(site, campaign),
             "Exten": "s",
             "Priority": "1",
             "Async": "true",
@@ -346,3 +353,50 @@ async def test_a_managers_own_recording_and_the_fallback(campaign_pbx, driver, e
         else:  # Asterisk says it could not play the own one, then plays the fallback
             assert any(f"{MESSAGE}-nobody" in p for p in problems), problems
             assert not any(f"{MESSAGE} " in p or p.endswith(MESSAGE) for p in problems)
+
+
+LIVE = dataclasses.replace(
+    SITE,
+    name="outblive",
+    campaigns=[
+        dataclasses.replace(c, live=True)
+        for c in SITE.campaigns
+        if c.id in ("sat", "pb_human", "pb_hang")
+    ],
+)
+
+
+@pytest.mark.parametrize(
+    ("campaign", "callee", "trace"),
+    [
+        ("sat", "p4ww1", ["campaign-sat-q-rate", "campaign-sat-q-again", "campaign-sat-bye"]),
+        ("sat", "p9", ["campaign-sat-q-rate", "campaign-sat-optout"]),
+        ("pb_human", "human", ["campaign-pb_human-message", "campaign-pb_human-bye"]),
+        ("pb_hang", "machine", []),  # AMD hangs up in dialplan: never reaches Stasis
+    ],
+)
+async def test_live_campaign_leg_runs_on_the_flow_machine_with_the_compiled_trace(
+    campaign_pbx, driver, events, campaign, callee, trace
+):
+    """The same callee, the same campaign: compiled (site outb) and live (site outblive,
+    Stasis after AMD, the flow machine over ARI) leave the same trace, answers, AMD
+    verdict and opt-out."""
+    assert load(campaign_pbx, LIVE) == []
+    context = campaign_context(LIVE.name, campaign)
+    assert f"Stasis(callflow-outblive,campaign-{campaign})" in campaign_pbx.cli(
+        f"dialplan show {context}"
+    )
+    async with running(campaign_pbx, LIVE, free_port()) as service:
+        live_id = await originate(driver, campaign, callee, site=LIVE.name)
+        compiled_id = await originate(driver, campaign, callee)
+        (_, live), (_, compiled) = await asyncio.gather(
+            end_of(events, live_id), end_of(events, compiled_id)
+        )
+        reached = service.runtime.started
+    fields = ("trace", "answers", "amd", "optout", "dest")
+    assert [live.get(f, "").strip() for f in fields] == [
+        compiled.get(f, "").strip() for f in fields
+    ]
+    assert live.get("trace", "").split() == trace
+    assert (live["site"], live["campaign"], live["attempt"]) == ("outblive", campaign, live_id)
+    assert reached == (0 if callee == "machine" else 1)

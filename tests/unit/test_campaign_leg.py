@@ -356,3 +356,20 @@ async def test_the_store_puts_an_opted_out_attempts_number_on_the_dnc_list(tmp_p
         assert listed is not None and (listed.source, listed.campaign) == ("optout", "sat")
         record = session.scalars(select(CallRecord)).one()
         assert (record.direction, record.dialled) == ("outbound", "+4930123456")
+
+
+def test_a_live_campaign_enters_stasis_after_amd_with_the_compiled_flow_behind() -> None:
+    live = dataclasses.replace(SURVEY, live=True, amd="hangup")
+    lines = context(site(live), campaign_context("acme", "sat"))
+    stasis = next(i for i, line in enumerate(lines) if ",Stasis(" in line)
+    assert lines[stasis].endswith("Stasis(callflow-acme,campaign-sat) ; live")
+    assert next(i for i, line in enumerate(lines) if ",AMD()" in line) < stasis
+    assert "Goto(cf-acme-campaign-sat-message,s,1)" in lines[stasis + 1]
+
+
+def test_the_interpreter_knows_each_campaigns_nodes_and_start() -> None:
+    from callflow.runtime.interpreter import Interpreter
+
+    interpreter = Interpreter(site(dataclasses.replace(SURVEY, live=True)))
+    assert interpreter.campaigns == {"campaign-sat": "campaign-sat-message"}
+    assert {"campaign-sat-q-rate", "campaign-sat-optout", "bye"} <= set(interpreter.nodes)
