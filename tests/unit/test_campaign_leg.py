@@ -25,7 +25,7 @@ from callflow.simulate import Script, Simulator
 from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
 from callflow.store.surveys import SurveyResponse
 from callflow.validate import validate
-from tests.badinput import Case, check
+from tests.badinput import GOOD_SITE, Case, check
 
 ALWAYS = CallingWindow(hours=(Hours("mon-sun", "00:00", "23:59"),))
 SURVEY = Campaign(
@@ -373,3 +373,20 @@ def test_the_interpreter_knows_each_campaigns_nodes_and_start() -> None:
     interpreter = Interpreter(site(dataclasses.replace(SURVEY, live=True)))
     assert interpreter.campaigns == {"campaign-sat": "campaign-sat-message"}
     assert {"campaign-sat-q-rate", "campaign-sat-optout", "bye"} <= set(interpreter.nodes)
+
+
+MISSING_PROMPTS = [
+    Case("validate-missing", ["validate", "site.py", "--sounds", "{tmp}/sounds"],
+         files={"site.py": GOOD_SITE, "sounds/en/other.wav": b""},
+         expect=["site.nodes['main'].prompt", "custom/main", "CF154"], exit_code=1),
+    Case("deploy-missing", ["deploy", "site.py", "--asterisk-etc", "{tmp}/etc", "--sounds",
+                            "{tmp}/sounds"],
+         files={"site.py": GOOD_SITE, "sounds/en/other.wav": b"", "etc/x": ""},
+         expect=["custom/main", "CF154", "nothing was deployed"], exit_code=1),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", MISSING_PROMPTS, ids=lambda c: c.id)
+def test_validate_and_deploy_report_missing_prompt_files(case, tmp_path) -> None:
+    check(case, tmp_path)
+    assert not (tmp_path / "etc/callflow").exists()  # deploy wrote nothing
