@@ -83,6 +83,12 @@ def test_campaign_mistakes_are_reported_where_they_are(change, path, code) -> No
     assert found.get(f"site.campaigns['sat'].{path}") == code, found
 
 
+def test_a_duplicate_campaign_id_is_reported() -> None:
+    assert codes(site(SURVEY, dataclasses.replace(SURVEY, kind="playback"))) == {
+        "site.campaigns['sat']": "CF155"
+    }
+
+
 def test_the_defaults_and_the_example_campaigns_are_valid() -> None:
     assert codes(site(SURVEY)) == {}
     c = Campaign(id="p", kind="playback", window=ALWAYS, message="manager:custom/followup")
