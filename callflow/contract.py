@@ -75,6 +75,15 @@ def campaign_context(site: str, campaign_id: str) -> str:
     return f"cf-{site}-{CAMPAIGN_NODE}-{campaign_id}"
 
 
+def campaign_entry(campaign_id: str) -> str:
+    """What a live campaign's context passes ``Stasis()`` as the call's entry (the live
+    runtime then runs the answered flow from its start)::
+
+    campaign_entry("survey")   # 'campaign-survey'
+    """
+    return f"{CAMPAIGN_NODE}-{campaign_id}"
+
+
 def queue_name(site: str, queue_id: str) -> str:
     """The app_queue name of a site's queue (what ``queue show`` takes)."""
     return f"{site}-{queue_id}"
@@ -128,6 +137,8 @@ CF_CAMPAIGN: Final = "CF_CAMPAIGN"
 CF_ATTEMPT: Final = "CF_ATTEMPT"
 #: outbound: what AMD() decided (``HUMAN``, ``MACHINE``, ``NOTSURE``, ``HANGUP``), empty without AMD
 CF_AMD: Final = "CF_AMD"
+#: what Asterisk's ``AMD()`` sets: ``MACHINE``, ``HUMAN``, ``NOTSURE`` or ``HANGUP``
+AMDSTATUS: Final = "AMDSTATUS"
 #: outbound: ``1`` once the callee pressed the campaign's opt-out digit
 CF_OPTOUT: Final = "CF_OPTOUT"
 
@@ -226,6 +237,7 @@ END_EVENT: Final = "CallflowEnd"
 IDENT: Final = "a-z0-9_"
 DIGITS: Final = "0-9"
 LETTERS: Final = "a-z"
+UPPER: Final = "A-Z"
 TAG_LIST: Final = "a-z0-9_."
 #: what the compiled Lookup passes the CRM: ``${FILTER(0-9+,${CALLERID(num)})}``
 NUMBER: Final = "0-9+"

@@ -1,19 +1,79 @@
-"""Shared test wiring: report how many real-Asterisk and PostgreSQL tests actually ran."""
+"""Shared test wiring: report how many real-Asterisk and PostgreSQL tests actually ran,
+and keep the modules that share one-off setup on one worker when the suite runs in
+parallel.
+
+``make test`` runs the suite with pytest-xdist (``pytest -n N``). Every worker is its own
+process with its own sandbox Asterisk (ports, work dir) and its own PostgreSQL cluster
+(data dir, port), so tests need no grouping to stay apart. :data:`ONE_WORKER` names the
+modules that must not be split: ``-n`` alone schedules by it (an explicit ``--dist``
+wins). A module's name, not an ``xdist_group`` mark: xdist 3.8 marks a group by
+rewriting node ids, which pytest 9.2 no longer reads, so the marks are silently ignored.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from typing import Any
+
 import pytest
 
-_outcomes: dict[str, dict[str, int]] = {"asterisk": {}, "postgres": {}}
+#: the markers whose tests need a real server, counted in the terminal summary
+REAL_SERVERS = ("asterisk", "postgres")
+
+#: modules whose tests run on one worker under ``pytest -n``, and why
+ONE_WORKER = {
+    # the module-scoped fixture builds and installs the wheel (~30 s): once, not per worker
+    "tests/integration/test_wheel.py": "one wheel",
+    # a throwaway user made with useradd (which locks /etc/passwd machine-wide: two
+    # workers making one at once can fail) and one persistent sandbox, both module-scoped
+    "tests/integration/test_sandbox_security.py": "one stranger",
+}
+
+_outcomes: dict[str, dict[str, int]] = {marker: {} for marker in REAL_SERVERS}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """``-n N`` without ``--dist`` schedules with :func:`pytest_xdist_make_scheduler`.
+    Runs before xdist's own hook, which keeps a dist mode that is set."""
+    if getattr(config.option, "numprocesses", None) and config.option.dist == "no":
+        config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``, with each :data:`ONE_WORKER` module one group."""
+    if config.option.dist != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            scope: str = module if module in ONE_WORKER else super()._split_scope(nodeid)
+            return scope
+
+    return ModuleGroups(config, log)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Name on each report the real servers its test needs, by marker (not by keyword: a
+    parameter id such as ``[postgres]`` is a keyword too). An attribute of the report
+    travels from xdist workers to the controller, where the summary counts it."""
+    report = yield
+    report.real_servers = [m for m in REAL_SERVERS if item.get_closest_marker(m) is not None]  # type: ignore[attr-defined]
+    return report
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
         return
-    for marker in _outcomes:
-        if marker in report.keywords:
-            counts = _outcomes[marker]
-            counts[report.outcome] = counts.get(report.outcome, 0) + 1
+    for marker in getattr(report, "real_servers", ()):
+        counts = _outcomes[marker]
+        counts[report.outcome] = counts.get(report.outcome, 0) + 1
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

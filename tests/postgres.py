@@ -27,6 +27,7 @@ import pytest
 from psycopg import sql
 
 START_TIMEOUT = 30.0
+BIND_ATTEMPTS = 3
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -123,27 +124,37 @@ class PostgresServer:
         if init.returncode != 0:
             shutil.rmtree(directory, ignore_errors=True)
             raise PostgresUnavailable(f"initdb failed: {init.stderr.strip()[-500:]}")
-        port = _free_port()
-        argv = [
-            str(bin_dir / "postgres"),
-            "-D",
-            str(data),
-            "-k",
-            str(directory),
-            "-p",
-            str(port),
-            "-h",
-            "127.0.0.1",
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-        ]
-        server = cls(_spawn(argv, directory, user), directory, port, argv, user)
-        server._wait_ready()
-        return server
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            # the port is free when picked, but another process (a parallel test worker)
+            # may bind it before postgres does: then pick another
+            port = _free_port()
+            argv = [
+                str(bin_dir / "postgres"),
+                "-D",
+                str(data),
+                "-k",
+                str(directory),
+                "-p",
+                str(port),
+                "-h",
+                "127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
+            server = cls(_spawn(argv, directory, user), directory, port, argv, user)
+            try:
+                server._wait_ready()
+            except PostgresUnavailable as exc:
+                if attempt < BIND_ATTEMPTS and "Address already in use" in str(exc):
+                    continue
+                server.stop()
+                raise
+            return server
+        raise AssertionError("unreachable")  # the last attempt returned or raised
 
     def halt(self) -> None:
         """Stop the server (fast shutdown) but keep its data: a database outage."""
@@ -153,21 +164,23 @@ class PostgresServer:
     def resume(self) -> None:
         """Start the halted server again, same data, same port."""
         self.process = _spawn(self.argv, self.directory, self.user)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except PostgresUnavailable:
+            self.stop()
+            raise
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 tail = (self.directory / "postgres.log").read_text(errors="replace")[-800:]
-                self.stop()
                 raise PostgresUnavailable(f"postgres exited with {self.process.returncode}: {tail}")
             try:
                 with psycopg.connect(self._dsn("postgres"), connect_timeout=2):
                     return
             except psycopg.OperationalError:
                 time.sleep(0.1)
-        self.stop()
         raise PostgresUnavailable(f"postgres did not accept connections within {START_TIMEOUT}s")
 
     def _dsn(self, database: str) -> str:

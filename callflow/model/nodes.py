@@ -209,6 +209,8 @@ class Ask(Retrying):
       ``timeout_prompt``/``on_timeout`` and ``failure`` work as in :class:`Menu` (see
       :class:`Retrying`); after ``failure`` (or when it is unset, a hang-up) no answer is
       recorded.
+    - ``keys``: digits (not among ``answers``) that leave the question for another node
+      instead of answering it, e.g. a survey's opt-out digit ``{"9": "optout"}``.
     """
 
     # Re-declared in each frozen subclass: mypy (2.4) types a descriptor field that a
@@ -220,7 +222,12 @@ class Ask(Retrying):
     next: str
     answers: str = "12345"
     question: str | None = None
+    keys: Mapping[str, str] = field(default_factory=dict)
     visit_name: ClassVar[str] = "ask"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.keys, Mapping):
+            object.__setattr__(self, "keys", dict(self.keys))
 
     @property
     def question_id(self) -> str:
@@ -228,7 +235,9 @@ class Ask(Retrying):
         return self.question if self.question is not None else self.id
 
     def edges(self) -> dict[str, str | None]:
-        return {"next": self.next} | self.retry_edges()
+        out: dict[str, str | None] = {"next": self.next}
+        out.update({f"keys[{d!r}]": t for d, t in sorted(self.keys.items())})
+        return out | self.retry_edges()
 
 
 @dataclass(frozen=True, kw_only=True)

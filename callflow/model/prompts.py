@@ -78,13 +78,15 @@ class Prompts:
     ``replace()``, equality and pickling see the normalised tuple.
 
     ``required``: the field has no default (the constructor demands it; mypy cannot
-    tell, since any descriptor reads as a default to it); otherwise it defaults to ``()``.
+    tell, since any descriptor reads as a default to it); otherwise it defaults to
+    ``default`` (``Prompts(default="vm-goodbye")``), normalised, else ``()``.
     Validation checks the value as :attr:`accepted` (what a user may write), so a
     mistyped value is reported in the user's terms.
     """
 
-    def __init__(self, *, required: bool = False) -> None:
+    def __init__(self, *, required: bool = False, default: PromptInput = None) -> None:
         self.required = required
+        self.default = as_prompts(default)
         self.name = ""
         self.accepted: object = (
             tuple[Prompt, ...] | PromptLike if required else tuple[Prompt, ...] | PromptLike | None
@@ -97,7 +99,7 @@ class Prompts:
         if obj is None:  # the class's access: the default, or none (a required field)
             if self.required:
                 raise AttributeError(f"{self.name} has no default")
-            return ()
+            return self.default
         value: tuple[Prompt, ...] = obj.__dict__[self.name]
         return value
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Annotated
 
 from callflow.model.campaigns import Campaign
-from callflow.model.limits import Label
+from callflow.model.limits import Label, Range
 from callflow.model.nodes import Node, PriorityRule, Queue
 from callflow.model.prompts import as_tuple
 from callflow.model.staff import Staff
@@ -24,10 +25,14 @@ from callflow.model.staff import Staff
 
 @dataclass(frozen=True)
 class LookupSettings:
-    """Where the compiled dialplan asks the CRM who is calling (a FastAGI server)."""
+    """Where the compiled dialplan asks the CRM who is calling (a FastAGI server, or the
+    classic ``callflow-agi`` script), and how long a caller waits for the answer before
+    going on as unknown (``timeout`` seconds; a script started per call needs more than a
+    FastAGI server that is already running)."""
 
     url: str = "agi://127.0.0.1:4573"
     script: str = "lookup"
+    timeout: Annotated[float, Range(0.5, 30)] = 2.0
 
 
 @dataclass(frozen=True, kw_only=True)

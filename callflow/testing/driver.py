@@ -848,10 +848,17 @@ def install_placeholder_prompts(pbx: Sandbox, site: Site, seconds: float = 0.3) 
             continue
         path = sounds / f"{name}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
-        with wave.open(str(path), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(8000)
-            out.writeframes(b"\0\0" * int(8000 * seconds))
+        # The root is shared by every sandbox (parallel test workers, the demo): write
+        # beside the file and rename, so no Asterisk ever plays a half-written prompt
+        partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        try:
+            with wave.open(str(partial), "wb") as out:
+                out.setnchannels(1)
+                out.setsampwidth(2)
+                out.setframerate(8000)
+                out.writeframes(b"\0\0" * int(8000 * seconds))
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
         made.append(path)
     return made

@@ -163,7 +163,9 @@ def crm_site(
             Staff("ann", name=ANN_NAME, device=ANN_DEVICE if agent else NOBODY, groups=("sales",)),
         ],
         priority=PriorityRule({"vip": 10, "gold": 5}, default=0),
-        lookup=LookupSettings(url=url, script=script),
+        # the classic script is a Python process started per call: on a loaded 2-core
+        # machine (the suite's parallel workers) it needs more than FastAGI's 2 s
+        lookup=LookupSettings(url=url, script=script, timeout=2 if url.startswith("agi://") else 6),
         nodes=[
             Lookup(id="who", next="sales"),
             Queue(

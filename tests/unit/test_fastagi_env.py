@@ -4,6 +4,7 @@ and both AGI readers refuse an environment that text in a caller's name has rewr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import logging
 
@@ -18,6 +19,7 @@ from callflow.compiler import compile_site
 from callflow.runtime.fastagi import AgiError, FastAgiServer, add_env_line, read_request
 from callflow.runtime.interpreter import lookup_number
 from callflow.runtime.lookup import LookupRoute, lookup_key
+from callflow.validate import validate
 
 VIP, UNKNOWN = "13800000001", "13900000009"
 
@@ -126,6 +128,20 @@ def test_the_compiled_lookup_passes_the_filtered_number_under_a_bound():
         "exten => T,1,Goto(s,failed) ; no answer within 2s",
     ]
     assert "exten => s,9(failed),Set(CF_LOOKUP=failed)" in text
+
+
+def test_the_lookup_bound_is_the_sites_own():
+    site = Site(
+        name="acme",
+        entries={"100": "who"},
+        lookup=LookupSettings(url="agi:/usr/local/bin/callflow-agi", timeout=6.5),
+        nodes=[Lookup(id="who", next="bye"), Hangup(id="bye")],
+    )
+    text = compile_site(site).files["extensions.conf"]
+    assert "exten => s,5,Set(TIMEOUT(absolute)=6.5) ; hung CRM" in text
+    assert "exten => T,1,Goto(s,failed) ; no answer within 6.5s" in text
+    bad = dataclasses.replace(site, lookup=LookupSettings(timeout=0.1))
+    assert [d.code for d in validate(bad) if d.path == "site.lookup.timeout"] == ["CF116"]
 
 
 class _Answers:
