@@ -9,6 +9,7 @@ Declared with the site so they are validated with it; running them is the dialer
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
@@ -68,6 +69,16 @@ class Campaign:
     retry_after_minutes: Annotated[int, Range(1, 10080, integer=True)] = 60
     concurrency: Annotated[int, Range(1, 1000, integer=True)] = 2
     label: Label = ""
+    # Compliance (callflow.outbound.compliance, docs/outbound.md): public holidays of
+    # ``country`` (ISO 3166 code, via the holidays package) and the site's own
+    # ``holidays`` are not called; ``workdays`` are make-up working days (called with
+    # Monday's hours); caps per number over all campaigns: attempts per callee-local day
+    # and per rolling 24 h (None: no cap; max_attempts is the per-campaign cap).
+    country: str | None = None
+    holidays: tuple[dt.date, ...] = ()
+    workdays: tuple[dt.date, ...] = ()
+    max_per_day: Annotated[int, Range(1, 100, integer=True)] | None = None
+    max_per_24h: Annotated[int, Range(1, 100, integer=True)] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", as_prompts(self.message))

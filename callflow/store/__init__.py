@@ -9,6 +9,13 @@ Independent of flows: nothing here imports the model, compiler or runtime. Typic
 
 from callflow.store.base import Base
 from callflow.store.call_records import CallRecord
+from callflow.store.campaigns import (
+    CampaignAttempt,
+    CampaignContact,
+    CampaignState,
+    Dialer,
+    DncNumber,
+)
 from callflow.store.customers import Customer, CustomerPhone, CustomerTag
 from callflow.store.engine import (
     make_engine,
@@ -39,11 +46,16 @@ from callflow.store.surveys import SurveyResponse
 __all__ = [
     "Base",
     "CallRecord",
+    "CampaignAttempt",
+    "CampaignContact",
+    "CampaignState",
     "CsvFormatError",
     "Customer",
     "CustomerPhone",
     "CustomerTag",
     "DatabaseError",
+    "Dialer",
+    "DncNumber",
     "InvalidPhone",
     "InvalidValue",
     "Staff",
