@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint unit integration install sandbox postgres dialplans bench clean wheel-check
+.PHONY: demo test lint unit integration install sandbox postgres ffmpeg dialplans bench clean wheel-check
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
+# `callflow prompts import` converts phone recordings (WAV/MP3/M4A) with Debian's ffmpeg
+ffmpeg:
+	@command -v ffmpeg >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null; }
+
 demo: sandbox
 	$(BIN)/callflow demo
 
@@ -32,13 +37,13 @@ lint: install
 	$(BIN)/mypy callflow
 	$(BIN)/lint-imports
 
-test: sandbox postgres lint
+test: sandbox postgres ffmpeg lint
 	$(BIN)/pytest
 
-unit: install
+unit: install ffmpeg
 	$(BIN)/pytest tests/unit tests/golden
 
-integration: sandbox
+integration: sandbox ffmpeg
 	$(BIN)/pytest -m asterisk
 
 # The wheel as integrators install it: built, installed into a fresh venv, its `callflow`

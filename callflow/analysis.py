@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callflow.errors import CallflowError, Diagnostic, Severity
+from callflow.model.campaigns import MANAGER_PREFIX
 from callflow.model.nodes import (
     Ask,
     Branch,
@@ -358,7 +359,8 @@ class _Analysis(NodeVisitor[list[_Edge]]):
         return self.retry_edges(node, choices)
 
     def visit_ask(self, node: Ask) -> list[_Edge]:
-        return self.retry_edges(node, [("next", node.next)])
+        keys = [(f"keys[{d!r}]", t) for d, t in sorted(node.keys.items())]
+        return self.retry_edges(node, [("next", node.next), *keys])
 
     def retry_edges(self, node: Menu | Ask, choices: list[tuple[str, str]]) -> list[_Edge]:
         """A menu's or a question's edges: ``choices`` once a key is accepted, after
@@ -860,6 +862,49 @@ class _Analysis(NodeVisitor[list[_Edge]]):
                             f"{self.cfg.default_prompt:g}s",
                             Severity.WARNING,
                         )
+        for path, p in campaign_prompts(self.site):
+            if self.time.find(p) is None:
+                yield Diagnostic(
+                    path,
+                    "CF213",
+                    f"no sound file {p.file!r} under {self.cfg.sounds}",
+                    Severity.WARNING,
+                )
+
+
+def campaign_prompts(site: Site) -> Iterator[tuple[str, Prompt]]:
+    """Every sound file a site's campaigns play, with its path in the model. A
+    ``manager:<file>`` message stands for ``<file>``, the fallback every manager's own
+    recording needs."""
+    for c in site.campaigns:
+        path = f"site.campaigns[{c.id!r}]"
+        names = ["message"]
+        if c.kind == "survey" and c.questions:  # what the answered flow plays
+            names += ["goodbye", "opt_out_message"] if c.opt_out_digit else ["goodbye"]
+        for name in names:
+            for p in getattr(c, name) or ():
+                if isinstance(p, Prompt):
+                    yield f"{path}.{name}", Prompt(p.file.removeprefix(MANAGER_PREFIX))
+        for q in c.questions:
+            prompt = q.prompt if isinstance(q.prompt, Prompt) else Prompt(q.prompt)
+            yield f"{path}.questions[{q.id!r}].prompt", prompt
+
+
+def missing_sounds(site: Site, sounds: Path) -> list[Diagnostic]:
+    """An error for each prompt of ``site`` (nodes and campaigns) with no sound file under
+    ``sounds`` (``<sounds>/<language>/<file>.<ext>`` or ``<sounds>/<file>.<ext>``): what
+    ``validate --sounds`` and ``deploy --sounds`` report before a caller hears silence."""
+    timer = _Timer(sounds, 0.0, site.language)
+    found = []
+    for nid, node in sorted(site.node_map.items()):
+        for name in ("prompt", "prompts", "invalid_prompt", "timeout_prompt"):
+            for p in getattr(node, name, None) or ():
+                if isinstance(p, Prompt) and timer.find(p) is None:
+                    found.append((f"{_npath(nid)}.{name}", p))
+    found += [(path, p) for path, p in campaign_prompts(site) if timer.find(p) is None]
+    return [
+        Diagnostic(path, "CF154", f"no sound file {p.file!r} under {sounds}") for path, p in found
+    ]
 
 
 class _Typical:

@@ -128,6 +128,8 @@ CF_CAMPAIGN: Final = "CF_CAMPAIGN"
 CF_ATTEMPT: Final = "CF_ATTEMPT"
 #: outbound: what AMD() decided (``HUMAN``, ``MACHINE``, ``NOTSURE``, ``HANGUP``), empty without AMD
 CF_AMD: Final = "CF_AMD"
+#: what Asterisk's ``AMD()`` sets: ``MACHINE``, ``HUMAN``, ``NOTSURE`` or ``HANGUP``
+AMDSTATUS: Final = "AMDSTATUS"
 #: outbound: ``1`` once the callee pressed the campaign's opt-out digit
 CF_OPTOUT: Final = "CF_OPTOUT"
 
@@ -226,6 +228,7 @@ END_EVENT: Final = "CallflowEnd"
 IDENT: Final = "a-z0-9_"
 DIGITS: Final = "0-9"
 LETTERS: Final = "a-z"
+UPPER: Final = "A-Z"
 TAG_LIST: Final = "a-z0-9_."
 #: what the compiled Lookup passes the CRM: ``${FILTER(0-9+,${CALLERID(num)})}``
 NUMBER: Final = "0-9+"

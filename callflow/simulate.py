@@ -45,6 +45,7 @@ from callflow.flow import CompiledModel, FlowMachine
 from callflow.flow.effects import (
     Answer,
     Clock,
+    DetectMachine,
     Effect,
     Enter,
     GetVar,
@@ -60,8 +61,9 @@ from callflow.flow.effects import (
     Steps,
     Wait,
     WaitDigit,
+    WaitSilence,
 )
-from callflow.model.nodes import Dial
+from callflow.model.nodes import Dial, Node
 from callflow.model.prompts import Prompt
 from callflow.model.site import Site
 from callflow.validate import check
@@ -184,6 +186,11 @@ class Script:
     dials: Mapping[str, DialOutcome] = field(default_factory=dict)
     queues: Mapping[str, QueueOutcome] = field(default_factory=dict)
     manager: ManagerOutcome = "noanswer"
+    #: what ``AMD()`` decides on a campaign call (``HUMAN``, ``MACHINE``, ``NOTSURE``)
+    amd: str = "HUMAN"
+    #: the channel variables the dialer originates a campaign call with
+    #: (``{CF_ATTEMPT: ..., CF_MANAGER: ...}``)
+    variables: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inputs", tuple(self.inputs))
@@ -334,6 +341,7 @@ class _Call:
             CF_PATH: "",
             CALLERID_NUM: script.caller_id,
             CALLERID_NAME: script.caller_name.strip(_BLANKS),
+            **script.variables,
         }
         self.language = language
         self.now = moment
@@ -446,6 +454,35 @@ class Simulator:
         call = _Call(script, site.language, int(call_time(at, site.timezone)))
         call.node = entry
         target: str | None = self._drive(self.machine.start(entry), call)
+        return self._walk(call, target, site.node_map, entry)
+
+    def run_campaign(
+        self, campaign_id: str, script: Script | None = None, at: dt.datetime | None = None
+    ) -> SimResult:
+        """Walk the answered call of campaign ``campaign_id`` as its compiled context
+        runs it (the dialer's variables in ``script.variables``, AMD's verdict in
+        ``script.amd``)::
+
+            sim.run_campaign("survey", caller("4", "1", variables={CF_ATTEMPT: "ab12"}))
+        """
+        site = self.site
+        found = [c for c in site.campaigns if c.id == campaign_id]
+        if not found:
+            raise SimulationError(
+                f"{campaign_id!r} is not a campaign of site {site.name!r} "
+                f"(campaigns: {', '.join(sorted(c.id for c in site.campaigns)) or 'none'})"
+            )
+        script = script or Script()
+        at = at or script.at or dt.datetime.now(dt.UTC)
+        call = _Call(script, site.language, int(call_time(at, site.timezone)))
+        call.node = campaign_id
+        target = self._drive(self.machine.start_campaign(found[0]), call)
+        nodes = {**site.node_map, **self.machine.answered_flow(found[0]).node_map}
+        return self._walk(call, target, nodes, campaign_id)
+
+    def _walk(
+        self, call: _Call, target: str | None, nodes: Mapping[str, Node], entry: str
+    ) -> SimResult:
         seen: dict[tuple[object, ...], int] = {}  # state -> trace length when first there
         steps = 0
         while target is not None:
@@ -464,7 +501,7 @@ class Simulator:
                     f"nothing else changed to end it (trace so far: {' '.join(trace)})"
                 )
             seen[state] = len(trace)
-            node = site.node_map.get(target)
+            node = nodes.get(target)
             if node is None:
                 raise SimulationError(f"unknown node {target!r} (validate the site)")
             target = self._drive(self.machine.visit(node), call)
@@ -523,6 +560,10 @@ class Simulator:
                 return self._drive(self.compiled.visit(node), call)
             case Answer():
                 call.log("answer", f"entry {call.get(CF_ENTRY)}")
+            case DetectMachine():
+                return script.amd
+            case WaitSilence(silence_ms):
+                call.log("greeting", f"ends ({silence_ms} ms of silence)")
             case Hangup(reason, dest):
                 if dest is not None:
                     call.vars[CF_DEST] = dest

@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any
 
 from callflow.errors import Diagnostic, Severity, ValidationError
-from callflow.model.campaigns import Campaign
+from callflow.model.campaigns import MANAGER_PREFIX, Campaign
 from callflow.model.fieldcheck import TOO_LONG, check_fields, check_value, shown
 from callflow.model.limits import APP_ARGS_BYTES
 from callflow.model.nodes import (
@@ -55,6 +55,13 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}
 LOOKUP_URL = re.compile(r"agi://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|agi:/[A-Za-z0-9_./-]{1,250}")
 QUEUE_EMPTY = re.compile(
     r"(yes|no|strict|loose|((paused|penalty|inuse|ringing|unavailable|invalid|unknown|wrapup),?)+)"
+)
+
+#: a campaign's dial template: a channel technology, then only characters that cannot end
+#: or split the originate's endpoint (no ``,``, ``&``, ``(``, ``$``, blanks...), with
+#: ``{number}`` once
+ENDPOINT = re.compile(
+    r"(PJSIP|SIP|IAX2|DAHDI|Local)/[A-Za-z0-9_.@+:=/-]*\{number\}[A-Za-z0-9_.@+:=/-]*"
 )
 
 #: node ids the compiler uses for contexts of its own
@@ -333,6 +340,15 @@ class _Checker:
             yield self.err(f"{path}.prompt", "CF114", "a question needs a prompt")
         if node.question is not None:
             yield from self.ident(f"{path}.question", node.question, "question id")
+        for digit in node.keys:
+            if not isinstance(digit, str) or not DIGIT.fullmatch(digit) or digit == "#":
+                yield self.err(
+                    f"{path}.keys[{digit!r}]", "CF105", f"key {digit!r} is not one key 0-9 or *"
+                )
+            elif digit in node.answers:
+                yield self.err(
+                    f"{path}.keys[{digit!r}]", "CF105", f"key {digit!r} is also an answer"
+                )
         answers = node.answers
         if not answers or not ANSWER.fullmatch(answers) or len(set(answers)) != len(answers):
             yield self.err(
@@ -464,7 +480,45 @@ class _Checker:
                     h.ranges()
                 except ScheduleError as exc:
                     yield self.err(f"{path}.window.hours[{i}]", "CF115", str(exc))
-        yield from self.prompts(f"{path}.message", c.message)  # type: ignore[arg-type]
+        message = tuple(
+            Prompt(p.file.removeprefix(MANAGER_PREFIX)) if isinstance(p, Prompt) else p
+            for p in c.message  # type: ignore[union-attr]
+        )
+        yield from self.prompts(f"{path}.message", message)  # type: ignore[arg-type]
+        yield from self.prompts(f"{path}.goodbye", c.goodbye)  # type: ignore[arg-type]
+        yield from self.prompts(f"{path}.opt_out_message", c.opt_out_message)  # type: ignore[arg-type]
+        if not ENDPOINT.fullmatch(c.endpoint) or c.endpoint.count("{number}") != 1:
+            yield self.err(
+                f"{path}.endpoint",
+                "CF150",
+                f"endpoint {shown(c.endpoint)} must be a channel technology (PJSIP, SIP, IAX2, "
+                "DAHDI, Local), '/', and '{number}' once, with only letters, digits and "
+                "_ . @ + : = / - around it (e.g. 'PJSIP/{number}@trunk')",
+            )
+        if c.amd == "message" and not c.message:
+            yield self.err(
+                f"{path}.amd",
+                "CF152",
+                "amd='message' leaves the message on answering machines: set message",
+            )
+        if c.amd != "off" and c.kind == "followup":
+            yield self.err(f"{path}.amd", "CF152", "a follow-up connects a person: use amd='off'")
+        if c.opt_out_digit is not None:
+            taken = [q.id for q in c.questions if c.opt_out_digit in q.answers]
+            if not DIGIT.fullmatch(c.opt_out_digit) or c.opt_out_digit == "#":
+                yield self.err(
+                    f"{path}.opt_out_digit",
+                    "CF153",
+                    f"opt-out digit {shown(c.opt_out_digit)} must be one key 0-9 or * "
+                    "(# ends the input)",
+                )
+            elif taken:
+                yield self.err(
+                    f"{path}.opt_out_digit",
+                    "CF153",
+                    f"opt-out digit {c.opt_out_digit!r} is also an answer of question(s) "
+                    f"{', '.join(taken)}",
+                )
         if c.kind == "playback" and not c.message:
             yield self.err(f"{path}.message", "CF122", "a playback campaign needs a message")
         if c.kind == "survey" and not c.questions:
@@ -486,8 +540,16 @@ class _Checker:
             yield from self.ident(qp, q.id, "question id")
             prompt = q.prompt if isinstance(q.prompt, Prompt) else Prompt(q.prompt)
             yield from self.prompts(f"{qp}.prompt", (prompt,))
-            if not q.answers or not all(DIGIT.fullmatch(d) for d in q.answers):
-                yield self.err(f"{qp}.answers", "CF105", f"answers {q.answers!r} must be digits")
+            if (
+                not q.answers
+                or not ANSWER.fullmatch(q.answers)
+                or len(set(q.answers)) != len(q.answers)
+            ):
+                yield self.err(
+                    f"{qp}.answers",
+                    "CF105",
+                    f"answers {q.answers!r} must be distinct digits 0-9 (asked as an Ask node)",
+                )
         for tier in itertools.chain(c.audience.tiers, c.audience.tags, c.audience.regions):
             yield from self.ident(f"{path}.audience", tier, "audience value")
         if c.caller_id is not None and not re.fullmatch(r"\+?[0-9]{3,20}", c.caller_id):

@@ -11,6 +11,7 @@ import click
 from callflow.cli.analysis import forecast_cmd, graph_cmd, lint_cmd, simulate_cmd
 from callflow.cli.demo import demo_cmd
 from callflow.cli.deploy import deploy_cmd, diff_cmd
+from callflow.cli.prompts import prompts_group
 from callflow.cli.sandbox import sandbox
 from callflow.cli.serve import serve_cmd
 from callflow.cli.site import compile_cmd, validate_cmd
@@ -36,6 +37,7 @@ for _command in (
     simulate_cmd,
     graph_cmd,
     forecast_cmd,
+    prompts_group,
 ):
     main.add_command(_command)
 

@@ -16,9 +16,23 @@ from callflow.validate import validate
 @click.command("validate")
 @click.argument("site_spec", metavar="SITE")
 @click.option("--json", "as_json", is_flag=True, help="Print diagnostics as JSON.")
-def validate_cmd(site_spec: str, as_json: bool) -> None:
+@click.option(
+    "--sounds",
+    type=click.Path(path_type=Path, exists=True, file_okay=False, readable=True),
+    default=None,
+    help="Asterisk's sounds directory: report every prompt with no file there (CF154).",
+)
+def validate_cmd(site_spec: str, as_json: bool, sounds: Path | None) -> None:
     """Check SITE (file.py[:name]) and print every problem; exit 1 if any is an error."""
-    problems = validate(load(site_spec))
+    site = load(site_spec)
+    problems = validate(site)
+    if sounds is not None:
+        from callflow.analysis import missing_sounds
+
+        try:
+            problems = sorted([*problems, *missing_sounds(site, sounds)])
+        except CallflowError as exc:
+            raise failing(exc) from exc
     print_diagnostics(problems, as_json)
     errors = sum(d.severity is Severity.ERROR for d in problems)
     if not as_json:

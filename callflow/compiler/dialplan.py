@@ -45,13 +45,18 @@ from callflow.compiler.ir import (
     Step,
 )
 from callflow.contract import (
+    AMDSTATUS,
     ANSWER_FIELDS,
     ANSWER_VAR,
     BRANCH_VARS,
     CALLERID_NAME,
     CALLERID_NUM,
+    CAMPAIGN_EXTEN,
+    CF_AMD,
     CF_ANSWERS,
+    CF_ATTEMPT,
     CF_BRANCH_KEY,
+    CF_CAMPAIGN,
     CF_CLOCK,
     CF_CRM_LANG,
     CF_CUSTOMER_NAME,
@@ -63,6 +68,7 @@ from callflow.contract import (
     CF_MANAGER,
     CF_MANAGER_KEY,
     CF_NOW,
+    CF_OPTOUT,
     CF_PATH,
     CF_PRIO,
     CF_READ,
@@ -87,14 +93,24 @@ from callflow.contract import (
     READ_KEYS,
     STAFF_NODE,
     TAG_LIST,
+    UPPER,
     answer_entry,
     answer_var,
     app_name,
+    campaign_context,
     context_name,
     entry_context,
     hangup_handler,
     mailbox_context,
     queue_name,
+)
+from callflow.model.campaigns import (
+    GREETING_END_SILENCE_MS,
+    GREETING_MAX_SECONDS,
+    Campaign,
+    CampaignMessage,
+    OptOut,
+    manager_prompt,
 )
 from callflow.model.nodes import (
     Ask,
@@ -244,6 +260,10 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             ),
             Step("Set", f"{CF_READ}={filtered(READ_KEYS, CF_READ)}"),
             Step("GotoIf", f'$["{var(CF_READ)}" = ""]?timeout'),
+            *(
+                Step("GotoIf", f'$["{var(CF_READ)}" = "{key}"]?{self.ctx(target)},s,1')
+                for key, target in sorted(node.keys.items())
+            ),
             Step("GotoIf", f'$["{answer}" = ""]?invalid'),
             Step("Set", f"{answer_var(question)}={answer}"),
             Step("Set", f"{CF_ANSWERS}={var(CF_ANSWERS)}{answer_entry(question, answer)}"),
@@ -254,6 +274,88 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         steps += [dataclasses.replace(invalid[0], label="invalid"), *invalid[1:]]
         steps += [dataclasses.replace(timeout[0], label="timeout"), *timeout[1:]]
         return [self.node_context(node, Extension("s", tuple(steps)))]
+
+    def visit_campaign_message(self, node: CampaignMessage) -> list[Context]:
+        """Playback() the message; a ``manager:<file>`` prompt plays the account
+        manager's own ``<file>-<manager>`` (the manager id filtered to a-z0-9_), and
+        ``<file>`` when that one cannot be played."""
+        steps = self.enter(node)
+        message: tuple[Prompt, ...] = node.prompts  # type: ignore[assignment]
+        for p in message:
+            own = manager_prompt(p.file, var(CF_MANAGER_KEY))
+            note = comment(p.text) if p.text else ""
+            if own is None:
+                steps.append(Step("Playback", p.file, comment=note))
+                continue
+            steps += [
+                Step("Set", f"{CF_MANAGER_KEY}={filtered(IDENT, CF_MANAGER)}"),
+                Step("Playback", own[0], comment=note or "the account manager's own recording"),
+                Step("ExecIf", f'$["${{PLAYBACKSTATUS}}" != "SUCCESS"]?Playback({own[1]})'),
+            ]
+        steps.append(self.goto(node.next))
+        return [self.node_context(node, Extension("s", tuple(steps)))]
+
+    def visit_opt_out(self, node: OptOut) -> list[Context]:
+        steps = [
+            *self.enter(node),
+            Step("Set", f"{CF_OPTOUT}=1", comment="the do-not-call list"),
+            *self.play(node.prompts),  # type: ignore[arg-type]
+            Step("Hangup"),
+        ]
+        return [self.node_context(node, Extension("s", tuple(steps)))]
+
+    def campaign_contexts(self, campaign: Campaign) -> list[Context]:
+        """The context the dialer originates a campaign's calls into
+        (:func:`~callflow.contract.campaign_context`, extension ``s``), then the answered
+        leg's nodes. The dialer's only input, ``CF_ATTEMPT`` (and ``CF_MANAGER`` for a
+        manager's own message), is filtered before anything reads it."""
+        site = self.site
+        flow = campaign.answered_flow(site.node_map)
+        steps = [
+            Step("Set", f"{CF_SITE}={site.name}"),
+            Step("Set", f"{CF_CAMPAIGN}={campaign.id}"),
+            Step("Set", f"{CF_ATTEMPT}={filtered(IDENT, CF_ATTEMPT)}"),
+            Step("Set", f"{CF_MANAGER}={filtered(IDENT, CF_MANAGER)}"),
+            Step("Set", f"{CF_ENTRY}="),
+            Step("Set", f"{CF_TRACE}="),
+            Step("Set", f"{CF_DEST}="),
+            Step("Set", f"{CF_PATH}="),
+            Step("Set", f"{CF_AMD}="),
+            Step("Set", f"{CF_OPTOUT}="),
+            Step("Set", f"{CHANNEL_LANGUAGE}={site.language}"),
+            Step("Set", f"{HANGUP_HANDLER_PUSH}={hangup_handler(site.name)}"),
+            Step("Answer"),
+        ]
+        if campaign.amd != "off":
+            steps += [
+                Step("AMD", comment=f"answering machine: {campaign.amd}"),
+                Step("Set", f"{CF_AMD}={filtered(UPPER, AMDSTATUS)}"),
+                Step("GotoIf", f'$["{var(CF_AMD)}" = "MACHINE"]?machine'),
+            ]
+        steps.append(self.goto(flow.start))
+        if campaign.amd == "hangup":
+            steps.append(self.goto(None, label="machine"))
+        elif campaign.amd == "message":
+            steps += [
+                Step(
+                    "WaitForSilence",
+                    f"{GREETING_END_SILENCE_MS},1,{GREETING_MAX_SECONDS}",
+                    label="machine",
+                    comment="the end of the greeting",
+                ),
+                self.goto(flow.machine),
+            ]
+        label = comment(campaign.label) if campaign.label else campaign.id
+        out = [
+            Context(
+                campaign_context(site.name, campaign.id),
+                (Extension(CAMPAIGN_EXTEN, tuple(steps)),),
+                comment=f"{campaign.kind} campaign {label}: the answered call",
+            )
+        ]
+        for node in flow.nodes:
+            out.extend(self.visit(node))
+        return out
 
     def visit_language_select(self, node: LanguageSelect) -> list[Context]:
         prompts: tuple[Prompt, ...] = node.prompt  # type: ignore[assignment]
@@ -617,6 +719,8 @@ def build(site: Site) -> CompiledSite:
         contexts.append(staff)
     for node in sorted(site.nodes, key=lambda n: n.id):
         contexts.extend(comp.visit(node))
+    for campaign in sorted(site.campaigns, key=lambda c: c.id):
+        contexts.extend(comp.campaign_contexts(campaign))
     queues = tuple(comp.queue_conf(q) for q in sorted(site.queues(), key=lambda q: q.id))
     boxes = {
         n.mailbox: Mailbox(mailbox_context(site.name), n.mailbox, n.mailbox, n.email or "")

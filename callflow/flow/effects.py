@@ -91,6 +91,20 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class DetectMachine:
+    """Run answering-machine detection (the campaign context's ``AMD()``). Answer:
+    ``AMDSTATUS`` (``HUMAN``, ``MACHINE``, ``NOTSURE``, ``HANGUP``)."""
+
+
+@dataclass(frozen=True)
+class WaitSilence:
+    """Wait for the end of a machine's greeting (``WaitForSilence()``). Answer: None."""
+
+    silence_ms: int
+    timeout: float
+
+
+@dataclass(frozen=True)
 class Hangup:
     """End the call. ``dest`` (when set) is written to ``CF_DEST`` first, as the hooks'
     ``hangup`` extension does. Answer: None."""
@@ -154,6 +168,8 @@ Effect = (
     | Lookup
     | HandOff
     | Answer
+    | DetectMachine
+    | WaitSilence
     | Hangup
     | Note
     | Wait

@@ -28,13 +28,18 @@ from callflow.contract import (
     BRANCH_VARS,
     CALLERID_NAME,
     CALLERID_NUM,
+    CF_AMD,
     CF_ANSWERS,
+    CF_ATTEMPT,
+    CF_CAMPAIGN,
     CF_CUSTOMER_NAME,
     CF_DEST,
     CF_ENTRY,
     CF_LANG,
     CF_LOOKUP,
+    CF_MANAGER,
     CF_NOW,
+    CF_OPTOUT,
     CF_PATH,
     CF_SITE,
     CF_TRACE,
@@ -45,6 +50,7 @@ from callflow.contract import (
     IDENT,
     READ_TERMINATOR,
     TAG_LIST,
+    UPPER,
     answer_entry,
     answer_var,
     asterisk_filter,
@@ -55,6 +61,7 @@ from callflow.contract import (
 from callflow.flow.effects import (
     Answer,
     Clock,
+    DetectMachine,
     Effect,
     Enter,
     Found,
@@ -67,8 +74,18 @@ from callflow.flow.effects import (
     SetVar,
     Steps,
     WaitDigit,
+    WaitSilence,
 )
 from callflow.model import nodes
+from callflow.model.campaigns import (
+    GREETING_END_SILENCE_MS,
+    GREETING_MAX_SECONDS,
+    AnsweredFlow,
+    Campaign,
+    CampaignMessage,
+    OptOut,
+    manager_prompt,
+)
 from callflow.model.prompts import Prompt
 from callflow.model.schedule import week_key
 from callflow.model.site import Site
@@ -143,6 +160,38 @@ class FlowMachine(NodeVisitor[Steps]):
         yield Answer()
         return self.site.entries[entry]
 
+    def answered_flow(self, campaign: Campaign) -> AnsweredFlow:
+        return campaign.answered_flow(self.site.node_map)
+
+    def start_campaign(self, campaign: Campaign) -> Steps:
+        """What a campaign's compiled context does before its first Goto (see
+        :meth:`callflow.compiler.dialplan.DialplanCompiler.campaign_contexts`): the
+        dialer's variables filtered, the hang-up handler, AMD. Returns where the answered
+        call starts (None: a machine hung up on)."""
+        flow = self.answered_flow(campaign)
+        yield SetVar(CF_SITE, self.site.name)
+        yield SetVar(CF_CAMPAIGN, campaign.id)
+        yield SetVar(CF_ATTEMPT, asterisk_filter(IDENT, (yield GetVar(CF_ATTEMPT))))
+        yield SetVar(CF_MANAGER, asterisk_filter(IDENT, (yield GetVar(CF_MANAGER))))
+        for name in (CF_ENTRY, CF_TRACE, CF_DEST, CF_PATH, CF_AMD, CF_OPTOUT):
+            yield SetVar(name, "")
+        yield SetVar(CHANNEL_LANGUAGE, self.site.language)
+        yield SetVar(HANGUP_HANDLER_PUSH, hangup_handler(self.site.name))
+        yield Answer()
+        if campaign.amd != "off":
+            status = asterisk_filter(UPPER, (yield DetectMachine()))
+            yield SetVar(CF_AMD, status)
+            yield Note("amd", status or "-")
+            if status == "MACHINE":
+                if campaign.amd == "hangup":
+                    yield Hangup("answering machine", dest="hangup")
+                    return None
+                yield WaitSilence(GREETING_END_SILENCE_MS, GREETING_MAX_SECONDS)
+                yield Note("goto", f"machine -> {flow.machine}")
+                return flow.machine
+        yield Note("goto", f"answered -> {flow.start}")
+        return flow.start
+
     # ---- helpers ---------------------------------------------------------------------------
     @staticmethod
     def ask(prompt: Sequence[Prompt], timeout: float) -> Steps:
@@ -208,15 +257,38 @@ class FlowMachine(NodeVisitor[Steps]):
     def visit_ask(self, node: nodes.Ask) -> Steps:
         yield Enter(node)
         # Read() ends its input on '#': the compiled node sees silence
-        key, target = yield from self.tries(node, node.answers, silent=READ_TERMINATOR)
+        accepted = set(node.answers) | set(node.keys)
+        key, target = yield from self.tries(node, accepted, silent=READ_TERMINATOR)
         if key is None:
             return target
+        if key in node.keys:
+            return (yield from goto(node.keys[key], f"key {key}"))
         question = node.question_id
         yield Note("answer", f"{question}:{key}")
         yield SetVar(answer_var(question), key)
         answers = yield GetVar(CF_ANSWERS)
         yield SetVar(CF_ANSWERS, f"{answers}{answer_entry(question, key)}")
         return (yield from goto(node.next, "next"))
+
+    def visit_campaign_message(self, node: CampaignMessage) -> Steps:
+        yield Enter(node)
+        files: list[Prompt] = []
+        for p in prompts(node.prompts):
+            own = manager_prompt(p.file, "")
+            if own is None:
+                files.append(p)
+            else:
+                manager = asterisk_filter(IDENT, (yield GetVar(CF_MANAGER)))
+                files.append(Prompt(f"{own[1]}-{manager}", p.text, p.seconds))
+        yield Play(tuple(files))
+        return (yield from goto(node.next, "next"))
+
+    def visit_opt_out(self, node: OptOut) -> Steps:
+        yield Enter(node)
+        yield SetVar(CF_OPTOUT, "1")
+        yield Play(prompts(node.prompts))
+        yield Hangup()
+        return None
 
     def visit_language_select(self, node: nodes.LanguageSelect) -> Steps:
         yield Enter(node)

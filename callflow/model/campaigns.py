@@ -10,14 +10,29 @@ Declared with the site so they are validated with it; running them is the dialer
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Final, Literal
 
+from callflow.contract import CAMPAIGN_NODE
 from callflow.model.limits import Label, Range, Seconds
+from callflow.model.nodes import Ask, Dial, Goto, Hangup, Node
 from callflow.model.prompts import Prompt, PromptLike, as_prompts, as_tuple
 from callflow.model.schedule import Hours
 
 CampaignKind = Literal["followup", "survey", "playback"]
+#: what answering-machine detection does: ``off`` (no AMD()), ``hangup`` (a machine is
+#: hung up on), ``message`` (a machine gets the message once its greeting has ended)
+AmdMode = Literal["off", "hangup", "message"]
+#: a message file written ``manager:<file>`` is the customer's own account manager's
+#: recording, ``<file>-<manager id>``, falling back to ``<file>`` (DOMAIN.md §4)
+MANAGER_PREFIX: Final = "manager:"
+#: what a machine's greeting must end with before ``amd="message"`` plays the message:
+#: ``WaitForSilence(<ms of silence>,1,<give up after s>)``
+GREETING_END_SILENCE_MS: Final = 1500
+GREETING_MAX_SECONDS: Final = 40
+#: ring at least 15 s (US TSR 16 CFR 310.4, Ofcom persistent misuse policy)
+MIN_RING_SECONDS: Final = 15
 
 
 @dataclass(frozen=True)
@@ -79,7 +94,152 @@ class Campaign:
     workdays: tuple[dt.date, ...] = ()
     max_per_day: Annotated[int, Range(1, 100, integer=True)] | None = None
     max_per_24h: Annotated[int, Range(1, 100, integer=True)] | None = None
+    #: what the dialer originates to: a channel technology, ``{number}`` for the E.164
+    #: number (``"PJSIP/{number}@trunk"``, ``"Local/{number}@outbound"``)
+    endpoint: str = "PJSIP/{number}@trunk"
+    #: how long the callee's phone rings before the attempt is a no-answer
+    ring_seconds: Annotated[int, Range(MIN_RING_SECONDS, 300, integer=True, code="CF151")] = 30
+    amd: AmdMode = "off"
+    #: the digit that, pressed instead of a survey answer, opts the number out of every
+    #: campaign (``CF_OPTOUT=1``, the do-not-call list); None: no opt-out digit
+    opt_out_digit: str | None = "9"
+    #: played after the last survey question
+    goodbye: tuple[Prompt, ...] | PromptLike | None = "vm-goodbye"
+    #: played to a callee who opted out, before the hang-up
+    opt_out_message: tuple[Prompt, ...] | PromptLike | None = "vm-goodbye"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", as_prompts(self.message))
         object.__setattr__(self, "questions", as_tuple(self.questions))
+        object.__setattr__(self, "goodbye", as_prompts(self.goodbye))
+        object.__setattr__(self, "opt_out_message", as_prompts(self.opt_out_message))
+
+    # ---- the answered leg as flow nodes ---------------------------------------------------
+    def node_id(self, part: str) -> str:
+        """The id of one generated node of the answered leg: ``campaign-<id>-<part>``.
+        User node ids cannot contain ``-``, so these never collide with a site's nodes."""
+        return f"{CAMPAIGN_NODE}-{self.id}-{part}"
+
+    def answered_flow(self, site_nodes: Container[str] = ()) -> AnsweredFlow:
+        """The answered call as flow nodes, run by every backend like any flow:
+
+        - ``message`` (when set): a :class:`CampaignMessage` (``campaign-<id>-message``);
+        - a survey's questions: one :class:`~callflow.model.nodes.Ask` each
+          (``campaign-<id>-q-<question>``; the opt-out digit leads to ``optout``), then
+          the goodbye (``campaign-<id>-bye``, a Hangup);
+        - ``optout``: :class:`OptOut`, sets ``CF_OPTOUT=1``, plays ``opt_out_message``,
+          hangs up;
+        - ``machine``: what an answering machine gets with ``amd="message"``: the message,
+          then a hang-up.
+        - a follow-up goes on to ``connect_to`` after the message: the site's node of that
+          id (``site_nodes``), else a Dial of that group or person (``campaign-<id>-connect``).
+        """
+        nodes: list[Node] = []
+        bye = self.node_id("bye")
+        optout = self.node_id("optout")
+        questions = [q for q in self.questions if isinstance(q, SurveyQuestion)]
+        after_message = self.node_id(f"q-{questions[0].id}") if questions else bye
+        connect: Node | None = None
+        if self.kind == "followup" and self.connect_to is not None:
+            if self.connect_to in site_nodes:
+                connect = Goto(id=self.node_id("connect"), target=self.connect_to)
+            else:
+                connect = Dial(id=self.node_id("connect"), target=self.connect_to, ring=30)
+            after_message = connect.id
+            questions = []
+        message: tuple[Prompt, ...] = self.message  # type: ignore[assignment]
+        if message:
+            nodes.append(
+                CampaignMessage(id=self.node_id("message"), prompts=message, next=after_message)
+            )
+        keys = {self.opt_out_digit: optout} if self.opt_out_digit and questions else {}
+        for i, q in enumerate(questions):
+            nxt = self.node_id(f"q-{questions[i + 1].id}") if i + 1 < len(questions) else bye
+            nodes.append(
+                Ask(
+                    id=self.node_id(f"q-{q.id}"),
+                    question=q.id,
+                    prompt=q.prompt,
+                    answers=q.answers,
+                    timeout=q.timeout,
+                    keys=keys,
+                    next=nxt,
+                    failure=bye,
+                )
+            )
+        goodbye = self.goodbye if questions else ()
+        if connect is not None:
+            nodes.append(connect)
+        else:
+            nodes.append(Hangup(id=bye, prompts=goodbye))
+        if keys:
+            nodes.append(OptOut(id=optout, prompts=self.opt_out_message))
+        machine = None
+        if self.amd == "message" and message:
+            machine = self.node_id("machine")
+            nodes.append(CampaignMessage(id=machine, prompts=message, next=None))
+        return AnsweredFlow(start=nodes[0].id, machine=machine, nodes=tuple(nodes))
+
+
+@dataclass(frozen=True)
+class AnsweredFlow:
+    """A campaign's answered leg: its nodes, where a human starts (``start``) and where an
+    answering machine goes with ``amd="message"`` (``machine``; None otherwise)."""
+
+    start: str
+    machine: str | None
+    nodes: tuple[Node, ...]
+
+    @property
+    def node_map(self) -> dict[str, Node]:
+        return {n.id: n for n in self.nodes}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignMessage(Node):
+    """Play a campaign's message, then continue at ``next`` (None: hang up). A prompt
+    written ``manager:<file>`` plays ``<file>-<CF_MANAGER>`` (the account manager's own
+    recording; the dialer passes the manager id, filtered to ``a-z0-9_``) and, when that
+    file cannot be played, ``<file>``."""
+
+    prompts: tuple[Prompt, ...] | PromptLike
+    next: str | None = None
+    visit_name: ClassVar[str] = "campaign_message"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prompts", as_prompts(self.prompts))
+
+    def edges(self) -> dict[str, str | None]:
+        return {"next": self.next}
+
+    def destination(self) -> str | None:
+        return "hangup" if self.next is None else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptOut(Node):
+    """The callee opted out: set ``CF_OPTOUT=1`` (the end event reports it and the
+    call-record writer puts the number on the do-not-call list), play ``prompts``,
+    hang up."""
+
+    prompts: tuple[Prompt, ...] | PromptLike | None = None
+    visit_name: ClassVar[str] = "opt_out"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prompts", as_prompts(self.prompts))
+
+    def destination(self) -> str | None:
+        return "hangup"
+
+
+def manager_prompt(file: str, manager: str) -> tuple[str, str] | None:
+    """For a ``manager:<file>`` prompt, the per-manager file and its fallback::
+
+    manager_prompt("manager:custom/followup", "alice")
+    # ('custom/followup-alice', 'custom/followup')
+
+    None for an ordinary prompt file."""
+    if not file.startswith(MANAGER_PREFIX):
+        return None
+    base = file.removeprefix(MANAGER_PREFIX)
+    return f"{base}-{manager}", base

@@ -150,6 +150,8 @@ class Ask(Node):
     - ``timeout``, ``tries``, ``invalid_prompt``/``invalid``,
       ``timeout_prompt``/``on_timeout`` and ``failure`` work as in :class:`Menu`; after
       ``failure`` (or when it is unset, a hang-up) no answer is recorded.
+    - ``keys``: digits (not among ``answers``) that leave the question for another node
+      instead of answering it, e.g. a survey's opt-out digit ``{"9": "optout"}``.
     """
 
     prompt: tuple[Prompt, ...] | PromptLike
@@ -163,12 +165,15 @@ class Ask(Node):
     invalid: str | None = None
     on_timeout: str | None = None
     failure: str | None = None
+    keys: Mapping[str, str] = field(default_factory=dict)
     visit_name: ClassVar[str] = "ask"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "prompt", as_prompts(self.prompt))
         object.__setattr__(self, "invalid_prompt", as_prompts(self.invalid_prompt))
         object.__setattr__(self, "timeout_prompt", as_prompts(self.timeout_prompt))
+        if isinstance(self.keys, Mapping):
+            object.__setattr__(self, "keys", dict(self.keys))
 
     @property
     def question_id(self) -> str:
@@ -176,12 +181,14 @@ class Ask(Node):
         return self.question if self.question is not None else self.id
 
     def edges(self) -> dict[str, str | None]:
-        return {
+        out: dict[str, str | None] = {
             "next": self.next,
             "invalid": self.invalid,
             "on_timeout": self.on_timeout,
             "failure": self.failure,
         }
+        out.update({f"keys[{d!r}]": t for d, t in sorted(self.keys.items())})
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)

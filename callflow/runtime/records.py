@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
@@ -122,8 +122,26 @@ def _int(text: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+class OutboundStore(Protocol):
+    """What the writer needs of the outbound store for a campaign call's end event."""
+
+    def callee(self, session: Session, attempt: str) -> str | None:
+        """The number attempt ``attempt`` dialled (None: no such attempt)."""
+        ...
+
+    def opt_out(self, session: Session, number: str, campaign: str) -> None:
+        """Put ``number`` on the do-not-call list: the callee pressed the opt-out digit."""
+        ...
+
+
 class CallRecorder:
-    """Fold AMI events into call records (see the module docstring)."""
+    """Fold AMI events into call records (see the module docstring).
+
+    A campaign call's end event (``campaign`` set) is recorded as ``outbound``, its
+    survey answers carry the campaign id, its ``dialled`` number is the one the attempt
+    dialled (``outbound.callee``; the channel's own caller id is the campaign's) and
+    ``optout=1`` puts that number on the do-not-call list (``outbound.opt_out``), in the
+    same transaction as the record."""
 
     def __init__(
         self,
@@ -132,8 +150,10 @@ class CallRecorder:
         repository: CallRecordRepository | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         agents: Mapping[str, str] | None = None,
+        outbound: OutboundStore | None = None,
     ) -> None:
         self.sessions = sessions
+        self.outbound = outbound
         self.repository = repository or CallRecordRepository()
         self.agents = dict(agents or {})
         self.staff = StaffRepository()
@@ -232,7 +252,9 @@ class CallRecorder:
         return call.agent[:32] if call.agent else None  # the column holds a staff id
 
     @staticmethod
-    def _write_answers(session: Session, record: CallRecord, answers: str) -> None:
+    def _write_answers(
+        session: Session, record: CallRecord, answers: str, campaign: str = ""
+    ) -> None:
         """One SurveyResponse per Ask answered on the call (``CF_ANSWERS``), replacing
         those of an earlier write of the same record (a late AgentComplete rewrites it).
         Inbound questions belong to no campaign: ``campaign`` is empty. A call without
@@ -246,23 +268,31 @@ class CallRecorder:
             session.add(
                 SurveyResponse(
                     call_record_id=record.id,
-                    campaign="",
+                    campaign=campaign[:64],
                     question=question[:64],
                     answer=answer[:16],
                 )
             )
 
+    def _callee(self, session: Session, attempt: str) -> str | None:
+        if self.outbound is None or not attempt:
+            return None
+        return self.outbound.callee(session, attempt)
+
     def _write(self, call: CallState) -> None:
         end = call.end
+        campaign = end.get("campaign", "")
         try:
             with self.sessions.begin() as session:
+                callee = self._callee(session, end.get("attempt", "")) if campaign else None
                 record = self.repository.start(
                     session,
                     linkedid=call.linkedid,
                     uniqueid=call.uniqueid or call.linkedid,
                     site=end.get("site") or "?",
-                    direction="inbound",
+                    direction="outbound" if campaign else "inbound",
                     caller=call.caller,
+                    dialled=callee,
                     entry=end.get("entry") or None,
                     started_at=call.started_at,
                 )
@@ -285,7 +315,18 @@ class CallRecorder:
                     priority=_int(end.get("prio", "")),
                     path=end.get("path") or None,
                 )
-                self._write_answers(session, record, end.get("answers", ""))
+                self._write_answers(session, record, end.get("answers", ""), campaign)
+                if campaign and end.get("optout") == "1":
+                    if callee is None or self.outbound is None:
+                        log.warning(
+                            "call %s opted out of campaign %s, but attempt %r names no "
+                            "number: nothing added to the do-not-call list",
+                            call.linkedid,
+                            campaign,
+                            end.get("attempt", ""),
+                        )
+                    else:
+                        self.outbound.opt_out(session, callee, campaign)
             self.written += 1
         except Exception as exc:  # a record that cannot be written must not stop the others
             self.failed += 1
