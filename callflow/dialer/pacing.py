@@ -10,6 +10,7 @@ originate takes one. ``burst=1`` spaces calls exactly ``1/rate`` apart::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -90,8 +91,6 @@ class Slots:
         if self.free:
             return True
         self._changed.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout)
-        except TimeoutError:
-            pass
         return self.free > 0
