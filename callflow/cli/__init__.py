@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from callflow.cli.analysis import forecast_cmd, graph_cmd, lint_cmd, simulate_cmd
+from callflow.cli.campaign import campaign_group, dnc_group
 from callflow.cli.demo import demo_cmd
 from callflow.cli.deploy import deploy_cmd, diff_cmd
 from callflow.cli.prompts import prompts_group
@@ -32,6 +33,8 @@ for _command in (
     deploy_cmd,
     diff_cmd,
     db_group,
+    campaign_group,
+    dnc_group,
     serve_cmd,
     lint_cmd,
     simulate_cmd,

@@ -396,3 +396,115 @@ def check_contact(
                 zones,
             )
     return Verdict(True, OK, "all rules pass", None, zones)
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One contact in a `plan`: dialled "now", "later" (at ``when``) or "excluded"."""
+
+    number: str
+    outcome: str
+    when: dt.datetime | None
+    rule: str
+    reason: str
+    zones: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "outcome": self.outcome,
+            "when": self.when.astimezone(dt.UTC).isoformat() if self.when else None,
+            "rule": self.rule,
+            "reason": self.reason,
+            "zones": list(self.zones),
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What `campaign check` prints: who would be dialled when, who not and why."""
+
+    site: str
+    campaign: str
+    at: dt.datetime
+    home_zone: str
+    launch: tuple[str, ...]
+    rows: tuple[PlanRow, ...]
+
+    def counts(self) -> dict[str, int]:
+        out = {"now": 0, "later": 0, "excluded": 0}
+        for row in self.rows:
+            out[row.outcome] += 1
+        return out
+
+    def reasons(self) -> dict[str, int]:
+        """Contacts not dialled now, per rule (or contact status)."""
+        out: dict[str, int] = {}
+        for row in self.rows:
+            if row.outcome != "now":
+                out[row.rule] = out.get(row.rule, 0) + 1
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "campaign": self.campaign,
+            "at": self.at.astimezone(dt.UTC).isoformat(),
+            "home_zone": self.home_zone,
+            "launch": list(self.launch),
+            "counts": self.counts(),
+            "reasons": self.reasons(),
+            "contacts": [r.as_dict() for r in self.rows],
+        }
+
+
+def plan(session: Session, rules: Rules, at: dt.datetime) -> Plan:
+    """Check every contact of the campaign at *at* without writing anything.
+
+    A pending contact whose retry is not due yet is judged at its retry time; a blocked
+    one is "later" when a time it may be called is known, else "excluded".
+    """
+    contacts = session.scalars(
+        select(CampaignContact)
+        .where(CampaignContact.site == rules.site, CampaignContact.campaign == rules.campaign)
+        .order_by(CampaignContact.number)
+    )
+    rows = []
+    for contact in contacts:
+        zones = callee_zones(rules, contact.number, contact.timezone)
+        if contact.status != "pending":
+            rows.append(
+                PlanRow(
+                    contact.number,
+                    "excluded",
+                    None,
+                    contact.status,
+                    f"contact is {contact.status} (last: {contact.last_disposition or '-'})",
+                    zones,
+                )
+            )
+            continue
+        when = max(at, contact.next_attempt_at or at)
+        verdict = check_contact(session, rules, contact, when)
+        if verdict.allowed:
+            outcome = "now" if when == at else "later"
+            reason = "all rules pass" if when == at else "retry scheduled; all rules pass then"
+            rows.append(PlanRow(contact.number, outcome, when, OK, reason, zones))
+        elif verdict.not_before is not None:
+            rows.append(
+                PlanRow(
+                    contact.number, "later", verdict.not_before, verdict.rule, verdict.reason, zones
+                )
+            )
+        else:
+            rows.append(
+                PlanRow(contact.number, "excluded", None, verdict.rule, verdict.reason, zones)
+            )
+    return Plan(
+        rules.site,
+        rules.campaign,
+        at,
+        rules.home_zone,
+        tuple(launch_problems(rules)),
+        tuple(rows),
+    )

@@ -616,3 +616,15 @@ def _import_staff(session: Session, path: Path, strict: bool, encoding: str | No
         report.count(Change.UPDATED if changed else Change.UNCHANGED)
     session.flush()
     return report
+
+
+def csv_rows(
+    path: Path, columns: Sequence[str], required: set[str], encoding: str | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows of a CSV file read with the same rules and ``file:line`` errors as the
+    customer import (header, encodings, quoting); for other importers such as call lists
+    and the do-not-call list. A row that cannot be used whole comes as ``{"": reason}``.
+
+        for line, cells in csv_rows(Path("list.csv"), ("phone", "name"), {"phone"}): ...
+    """
+    return _rows(path, columns, required, encoding)
