@@ -44,7 +44,7 @@ from callflow.model.schedule import Hours
 survey = Campaign(
     id="survey",
     kind="survey",
-    questions=(SurveyQuestion("rate", prompt="beep", answers="12345", timeout=4),),
+    questions=(SurveyQuestion("rate", prompt="beep", answers="12345", timeout=6),),
     caller_id="+442079460999",
     window=CallingWindow(hours=(Hours("mon-sun", "00:00", "23:59"),)),
     endpoint="Local/{number}@cf-test-callees",
@@ -71,12 +71,14 @@ CALLEES = r"""
 [cf-test-callees]
 exten => _+X.,1,Set(CALLEE=${FILTER(0-9+,${EXTEN})})
  same => n,Goto(k${EXTEN:-1},1)
-; a person: "hello", then presses the answer (its number's second-last digit, 1-5)
+; a person: "hello", then presses the answer (its number's second-last digit, 1-5) about
+; 6.5 s after answering: after AMD() has decided (at most 5 s; a DTMF sent while it
+; listens is lost) and inside the question's 6 s Read() however early AMD decided
 exten => _k[0123],1,Set(DIGIT=$[${CALLEE:-2:1} % 5 + 1])
  same => n,UserEvent(CalleeDid,number: ${CALLEE},did: human,digit: ${DIGIT})
  same => n,Answer()
  same => n,Playback(hello)
- same => n,Wait(2.5)
+ same => n,Wait(5.9)
  same => n,SendDTMF(${DIGIT},200)
  same => n,Wait(8)
  same => n,Hangup()
@@ -93,7 +95,7 @@ exten => k6,1,UserEvent(CalleeDid,number: ${CALLEE},did: machine)
 exten => k7,1,UserEvent(CalleeDid,number: ${CALLEE},did: optout)
  same => n,Answer()
  same => n,Playback(hello)
- same => n,Wait(2.5)
+ same => n,Wait(5.9)
  same => n,SendDTMF(9,200)
  same => n,Wait(8)
  same => n,Hangup()
