@@ -83,6 +83,13 @@ def check(site: Site) -> list[Diagnostic]:
     return found
 
 
+def known_country(code: str) -> bool:
+    """Whether the holidays package has public holidays for the ISO 3166 *code*."""
+    import holidays
+
+    return code.upper() in holidays.list_supported_countries()
+
+
 def valid_timezone(name: str) -> bool:
     try:
         zoneinfo.ZoneInfo(name)
@@ -480,6 +487,13 @@ class _Checker:
                     h.ranges()
                 except ScheduleError as exc:
                     yield self.err(f"{path}.window.hours[{i}]", "CF115", str(exc))
+        if isinstance(c.country, str) and not known_country(c.country):
+            yield self.err(
+                f"{path}.country",
+                "CF122",
+                f"country {c.country!r} is not an ISO 3166 code with public holidays "
+                "(e.g. CN, US, GB)",
+            )
         message = tuple(
             Prompt(p.file.removeprefix(MANAGER_PREFIX)) if isinstance(p, Prompt) else p
             for p in c.message  # type: ignore[union-attr]

@@ -183,6 +183,7 @@ campaigns = [
     Campaign(
         id="delivery_survey",
         kind="survey",
+        caller_id="+864008001234",  # required to launch (docs/outbound.md)
         label="satisfaction survey two days after delivery",
         audience=Audience(tags=("delivered",)),
         window=CallingWindow(hours=(Hours("mon-sat", "10:00", "20:00"),)),
@@ -196,6 +197,7 @@ campaigns = [
     Campaign(
         id="complaint_followup",
         kind="followup",
+        caller_id="+864008001234",  # required to launch (docs/outbound.md)
         label="customer care calls back a day after a complaint is closed",
         audience=Audience(tags=("complaint_closed",)),
         window=CallingWindow(hours=(Hours("mon-fri", "10:00", "19:00"),)),

@@ -124,6 +124,7 @@ campaigns = [
     Campaign(
         id="service_followup",
         kind="followup",
+        caller_id="+862161234567",  # required to launch (docs/outbound.md)
         label="call owners three days after a repair",
         audience=Audience(tags=("serviced",)),
         window=CallingWindow(hours=(Hours("mon-sat", "10:00", "19:00"),)),
@@ -132,6 +133,7 @@ campaigns = [
     Campaign(
         id="satisfaction_survey",
         kind="survey",
+        caller_id="+862161234567",  # required to launch (docs/outbound.md)
         audience=Audience(tags=("purchased",)),
         window=CallingWindow(hours=(Hours("mon-fri", "10:00", "20:00"),)),
         questions=(
@@ -142,6 +144,7 @@ campaigns = [
     Campaign(
         id="new_model_message",
         kind="playback",
+        caller_id="+862161234567",  # required to launch (docs/outbound.md)
         label="a consultant's own recording, played to VIP and gold owners",
         audience=Audience(tiers=("vip", "gold")),
         window=CallingWindow(hours=(Hours("sat-sun", "10:00", "18:00"),)),

@@ -33,7 +33,8 @@ PARTIAL = 3
 REGION_OPTION = click.option(
     "--region",
     default=None,
-    help="Region of national numbers (ISO 3166) [default: the campaign's country, else CN].",
+    help="Region of national numbers (ISO 3166) [default: the campaign's country, else the "
+    "site time zone's, else CN].",
 )
 ENCODING_OPTION = click.option(
     "--encoding", metavar="NAME", default=None, help="Text encoding of the CSV [default: UTF-8]."
@@ -72,9 +73,12 @@ def find_campaign(site: Site, spec: str, campaign_id: str) -> Campaign:
     )
 
 
-def _region(region: str | None, campaign: Campaign | None = None) -> str:
-    chosen = region or (campaign.country if campaign else None) or "CN"
+def _region(region: str | None, site: Site | None = None, campaign: Campaign | None = None) -> str:
     import phonenumbers
+
+    from callflow.outbound.lists import default_region
+
+    chosen = region or (default_region(site.timezone, campaign) if site else "CN")
 
     if chosen.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise click.BadParameter(
@@ -124,7 +128,7 @@ def load_cmd(
 
     site = load_valid(site_spec)
     campaign = find_campaign(site, site_spec, campaign_id)
-    chosen = _region(region, campaign)
+    chosen = _region(region, site, campaign)
     with _session(db_url) as session:
         try:
             if csv_file is None:

@@ -32,9 +32,11 @@ from callflow.model.site import Site
 from callflow.outbound.compliance import Rules, Verdict, check_contact, launch_problems
 from callflow.outbound.dispositions import DISPOSITIONS, contact_status
 from callflow.store.campaigns import (
+    CAMPAIGN_STATUSES,
     LIVE_STATES,
     CampaignAttempt,
     CampaignContact,
+    CampaignState,
     Dialer,
 )
 
@@ -430,3 +432,27 @@ def unregister_dialer(session: Session, dialer_id: str) -> None:
     row = session.get(Dialer, dialer_id)
     if row is not None:
         session.delete(row)
+
+
+def campaign_status(session: Session, site: str, campaign: str) -> str:
+    """The campaign's status ("idle" when it was never started)."""
+    row = session.get(CampaignState, (site, campaign), populate_existing=True)
+    return row.status if row is not None else "idle"
+
+
+def set_campaign_status(
+    session: Session, site: str, campaign: str, status: str, at: dt.datetime
+) -> str:
+    """Set the campaign's status; returns the previous one."""
+    if status not in CAMPAIGN_STATUSES:
+        raise AttemptError(
+            f"campaign status {status!r} must be one of {', '.join(CAMPAIGN_STATUSES)}"
+        )
+    row = session.get(CampaignState, (site, campaign), with_for_update=True)
+    if row is None:
+        session.add(CampaignState(site=site, campaign=campaign, status=status, updated_at=at))
+        session.flush()
+        return "idle"
+    previous = row.status
+    row.status, row.updated_at = status, at
+    return previous

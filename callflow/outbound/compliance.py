@@ -100,6 +100,7 @@ class Rules:
     max_per_24h: int | None = None
     region: str = "CN"  # how numbers without a country prefix are read
     _calendar: dict[int, Any] = field(default_factory=dict, compare=False, repr=False)
+    _opens: dict[Any, dt.datetime | None] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def for_campaign(cls, site: Site, campaign: Campaign, region: str | None = None) -> Rules:
@@ -268,6 +269,17 @@ def next_open(rules: Rules, zones: tuple[str, ...], now: dt.datetime) -> dt.date
     lower bounds (a wall clock moves at most `_MAX_SHIFT` faster than real time at a DST
     change), so no opening is skipped.
     """
+    key = (zones, now)
+    if key in rules._opens:
+        return rules._opens[key]
+    found = _next_open(rules, zones, now)
+    if len(rules._opens) > 10_000:
+        rules._opens.clear()
+    rules._opens[key] = found
+    return found
+
+
+def _next_open(rules: Rules, zones: tuple[str, ...], now: dt.datetime) -> dt.datetime | None:
     t = now
     end = now + HORIZON
     while t <= end:
@@ -275,11 +287,16 @@ def next_open(rules: Rules, zones: tuple[str, ...], now: dt.datetime) -> dt.date
             return t
         step = dt.timedelta(minutes=1)
         for z in zones:
-            local = t.astimezone(_zone(z)).replace(tzinfo=None)
-            distance = _wall_distance(rules, local)
+            zone = _zone(z)
+            here = t.astimezone(zone)
+            distance = _wall_distance(rules, here.replace(tzinfo=None))
             if distance is None:
                 return None
-            step = max(step, distance - _MAX_SHIFT)
+            there = (t + distance).astimezone(zone)
+            # Without an offset change in between, wall and real time advance together.
+            if here.utcoffset() != there.utcoffset():
+                distance -= _MAX_SHIFT
+            step = max(step, distance)
         t = (t + step).replace(second=0, microsecond=0)
         if t <= now:
             t = now + dt.timedelta(minutes=1)
@@ -357,10 +374,13 @@ def check_contact(
         local = ", ".join(f"{z} {now.astimezone(_zone(z)):%a %H:%M}" for z in zones[:3])
         more = f" (+{len(zones) - 3} more zones)" if len(zones) > 3 else ""
         reason = (
-            f"public holiday ({'; '.join(holidays_hit)})"
+            f"holiday on the callee's date ({'; '.join(holidays_hit)})"
             if holidays_hit
             else f"outside the calling window: {local}{more}"
         )
+        if opens is None:
+            days = HORIZON.days
+            reason += f"; no instant in the next {days} days has every zone inside the window"
         return Verdict(False, rule, reason, opens, zones)
     if rules.max_per_day is not None:
         # The callee's day: from the earliest local midnight of its candidate zones.

@@ -48,7 +48,8 @@ class DncReport:
 def _reason(reason: str | None) -> str | None:
     if reason is None:
         return None
-    text = " ".join(reason.split())  # no newlines or tabs in a one-line reason
+    # one line, and no control characters (an escape sequence would reach a terminal)
+    text = " ".join("".join(c for c in reason if c.isprintable() or c.isspace()).split())
     if len(text) > REASON_MAX:
         raise InvalidValue(f"reason is longer than {REASON_MAX} characters")
     return text or None

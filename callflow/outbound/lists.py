@@ -11,7 +11,9 @@ contacts keep their status and attempts, and only changed details are updated::
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import select
@@ -247,3 +249,29 @@ def load_csv(
                     entry.details[key] = value
     _store(session, site, campaign, entries, report)
     return report
+
+
+@lru_cache(maxsize=1)
+def _zone_countries() -> dict[str, str]:
+    """IANA zone -> ISO 3166 country, from the system's tzdata ``zone.tab``."""
+    out: dict[str, str] = {}
+    for directory in zoneinfo.TZPATH:
+        path = Path(directory) / "zone.tab"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 3 and not line.startswith("#"):
+                out.setdefault(parts[2], parts[0])
+        break
+    return out
+
+
+def default_region(site_timezone: str, campaign: Campaign | None = None) -> str:
+    """How national numbers are read when no region is given: the campaign's country,
+    else the country of the site's time zone (``Asia/Shanghai`` -> CN), else CN."""
+    if campaign is not None and campaign.country:
+        return campaign.country.upper()
+    return _zone_countries().get(site_timezone, "CN")

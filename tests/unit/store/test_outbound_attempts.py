@@ -5,6 +5,7 @@ finish is idempotent and moves contacts through retries to their final status.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from uuid import uuid4
 
@@ -99,6 +100,7 @@ def test_claim_commits_reserved_rows_and_never_hands_out_a_live_contact(engine: 
         }
         assert {r.lease_until for r in rows} == {NOW + dt.timedelta(seconds=60)}
         assert first[0].variables == {"CF_ATTEMPT": first[0].attempt_id}
+        assert {json.loads(r.verdict or "")["rule"] for r in rows} == {"ok"}
         assert first[0].caller_id == "+8602112345678"
         assert [c.attempts for c in session.scalars(select(CampaignContact))] == [1, 1, 1]
         assert len(api.live(session, "star", "survey")) == 3
@@ -296,3 +298,47 @@ def test_store_times_must_be_aware(engine: Engine) -> None:
         assert row is not None
         row.next_attempt_at = dt.datetime(2026, 1, 1)
         session.commit()
+
+
+def test_campaign_status_round_trip(engine: Engine) -> None:
+    Session = make_sessionmaker(engine)
+    with Session.begin() as session:
+        assert api.campaign_status(session, "star", "survey") == "idle"
+        assert api.set_campaign_status(session, "star", "survey", "running", NOW) == "idle"
+    with Session.begin() as session:
+        assert api.set_campaign_status(session, "star", "survey", "paused", NOW) == "running"
+        with pytest.raises(api.AttemptError, match="'asleep' must be one of"):
+            api.set_campaign_status(session, "star", "survey", "asleep", NOW)
+    with Session() as session:
+        assert api.campaign_status(session, "star", "survey") == "paused"
+
+
+def test_a_number_live_in_another_campaign_is_not_claimed_even_past_the_query(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (survey,) = add_contacts(engine, 1)
+    (followup,) = add_contacts(engine, 1, campaign="followup")
+    Session = make_sessionmaker(engine)
+    with Session.begin() as session:
+        session.add(live_attempt(followup, "+8613800000000", campaign="followup"))
+    assert api.claim(Session, rules(), now=NOW, dialer_id="d1", limit=5) == []
+
+    # the same race, as if the live row was committed after the query ran: the UNIQUE
+    # live_number refuses the insert and claim skips the contact without failing
+    def blind(site: str, campaign: str, now: dt.datetime, limit: int, postgres: bool) -> object:
+        return _without_live_filter(site, campaign, limit)
+
+    monkeypatch.setattr(api, "_due", blind)
+    assert api.claim(Session, rules(), now=NOW, dialer_id="d1", limit=5) == []
+    with Session() as session:
+        contact = session.get(CampaignContact, survey)
+        assert contact is not None and (contact.attempts, contact.status) == (0, "pending")
+        assert session.scalars(select(CampaignAttempt.campaign)).all() == ["followup"]
+
+
+def _without_live_filter(site: str, campaign: str, limit: int) -> object:
+    return (
+        select(CampaignContact)
+        .where(CampaignContact.site == site, CampaignContact.campaign == campaign)
+        .limit(limit)
+    )
