@@ -894,14 +894,18 @@ def missing_sounds(site: Site, sounds: Path) -> list[Diagnostic]:
     """An error for each prompt of ``site`` (nodes and campaigns) with no sound file under
     ``sounds`` (``<sounds>/<language>/<file>.<ext>`` or ``<sounds>/<file>.<ext>``): what
     ``validate --sounds`` and ``deploy --sounds`` report before a caller hears silence."""
-    timer = _Timer(sounds, 0.0, site.language)
+
+    def absent(p: Prompt) -> bool:
+        bases = (sounds / site.language, sounds)
+        return not any((b / f"{p.file}.{ext}").is_file() for b in bases for ext in EXTENSIONS)
+
     found = []
     for nid, node in sorted(site.node_map.items()):
         for name in ("prompt", "prompts", "invalid_prompt", "timeout_prompt"):
             for p in getattr(node, name, None) or ():
-                if isinstance(p, Prompt) and timer.find(p) is None:
+                if isinstance(p, Prompt) and absent(p):
                     found.append((f"{_npath(nid)}.{name}", p))
-    found += [(path, p) for path, p in campaign_prompts(site) if timer.find(p) is None]
+    found += [(path, p) for path, p in campaign_prompts(site) if absent(p)]
     return [
         Diagnostic(path, "CF154", f"no sound file {p.file!r} under {sounds}") for path, p in found
     ]

@@ -75,6 +75,15 @@ def campaign_context(site: str, campaign_id: str) -> str:
     return f"cf-{site}-{CAMPAIGN_NODE}-{campaign_id}"
 
 
+def campaign_entry(campaign_id: str) -> str:
+    """What a live campaign's context passes ``Stasis()`` as the call's entry (the live
+    runtime then runs the answered flow from its start)::
+
+    campaign_entry("survey")   # 'campaign-survey'
+    """
+    return f"{CAMPAIGN_NODE}-{campaign_id}"
+
+
 def queue_name(site: str, queue_id: str) -> str:
     """The app_queue name of a site's queue (what ``queue show`` takes)."""
     return f"{site}-{queue_id}"

@@ -134,7 +134,12 @@ class _Checker:
         yield from self.check_staff()
         for node in self.nodes:
             yield from self.check_node(node)
+        seen: set[str] = set()
         for c in self.campaigns:
+            if c.id in seen:  # two contexts of one name: the dialplan would merge them
+                path = f"site.campaigns[{shown(c.id)}]"
+                yield self.err(path, "CF155", f"duplicate campaign id {c.id!r}")
+            seen.add(c.id)
             yield from self.check_campaign(c)
         if not self.ill_typed:
             yield from self.check_graph()

@@ -111,6 +111,12 @@ _state_dir_option = click.option(
     is_flag=True,
     help="Restore the version before the current one (SITE may be the site's name).",
 )
+@click.option(
+    "--sounds",
+    type=click.Path(path_type=Path, exists=True, file_okay=False, readable=True),
+    default=None,
+    help="Asterisk's sounds directory: refuse to deploy a site with a prompt not there.",
+)
 def deploy_cmd(
     site_spec: str,
     etc: Path | None,
@@ -120,6 +126,7 @@ def deploy_cmd(
     log_file: Path | None,
     keep: int,
     rollback: bool,
+    sounds: Path | None,
 ) -> None:
     """Validate, compile and deploy SITE: a new version, reloaded, verified, or rolled back.
 
@@ -133,6 +140,16 @@ def deploy_cmd(
     else:
         site = load(site_spec)
         site_name = site.name
+        if sounds is not None and not rollback:
+            from callflow.analysis import missing_sounds
+
+            missing = missing_sounds(site, sounds)
+            if missing:
+                print_diagnostics(missing, False)
+                raise click.ClickException(
+                    f"{len(missing)} prompt(s) have no sound file under {sounds}; "
+                    "nothing was deployed"
+                )
     etc_dir, control, reader = _target(etc, use_sandbox, state_dir, asterisk_argv, log_file)
     previous_handler = signal.signal(signal.SIGTERM, _interrupted)
     try:

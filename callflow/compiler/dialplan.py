@@ -98,6 +98,7 @@ from callflow.contract import (
     answer_var,
     app_name,
     campaign_context,
+    campaign_entry,
     context_name,
     entry_context,
     hangup_handler,
@@ -332,6 +333,12 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                 Step("Set", f"{CF_AMD}={filtered(UPPER, AMDSTATUS)}"),
                 Step("GotoIf", f'$["{var(CF_AMD)}" = "MACHINE"]?machine'),
             ]
+        if campaign.live:
+            steps.append(
+                Step(
+                    "Stasis", f"{app_name(site.name)},{campaign_entry(campaign.id)}", comment="live"
+                )
+            )
         steps.append(self.goto(flow.start))
         if campaign.amd == "hangup":
             steps.append(self.goto(None, label="machine"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, ClassVar, Final, Literal
 
 from callflow.contract import CAMPAIGN_NODE
-from callflow.model.limits import Label, Range, Seconds
+from callflow.model.limits import CampaignRingSeconds, Label, Range, Seconds
 from callflow.model.nodes import Ask, Dial, Goto, Hangup, Node
 from callflow.model.prompts import Prompt, PromptLike, as_prompts, as_tuple
 from callflow.model.schedule import Hours
@@ -31,8 +31,6 @@ MANAGER_PREFIX: Final = "manager:"
 #: ``WaitForSilence(<ms of silence>,1,<give up after s>)``
 GREETING_END_SILENCE_MS: Final = 1500
 GREETING_MAX_SECONDS: Final = 40
-#: ring at least 15 s (US TSR 16 CFR 310.4, Ofcom persistent misuse policy)
-MIN_RING_SECONDS: Final = 15
 
 
 @dataclass(frozen=True)
@@ -84,6 +82,22 @@ class Campaign:
     retry_after_minutes: Annotated[int, Range(1, 10080, integer=True)] = 60
     concurrency: Annotated[int, Range(1, 1000, integer=True)] = 2
     label: Label = ""
+    #: what the dialer originates to: a channel technology, ``{number}`` for the E.164
+    #: number (``"PJSIP/{number}@trunk"``, ``"Local/{number}@outbound"``)
+    endpoint: str = "PJSIP/{number}@trunk"
+    #: how long the callee's phone rings before the attempt is a no-answer
+    ring_seconds: CampaignRingSeconds = 30
+    amd: AmdMode = "off"
+    #: the digit that, pressed instead of a survey answer, opts the number out of every
+    #: campaign (``CF_OPTOUT=1``, the do-not-call list); None: no opt-out digit
+    opt_out_digit: str | None = "9"
+    #: played after the last survey question
+    goodbye: tuple[Prompt, ...] | PromptLike | None = "vm-goodbye"
+    #: played to a callee who opted out, before the hang-up
+    opt_out_message: tuple[Prompt, ...] | PromptLike | None = "vm-goodbye"
+    #: run the answered flow live on the flow machine (``Stasis(callflow-<site>,
+    #: campaign-<id>)`` after AMD), with the compiled flow as the fallback
+    live: bool = False
     # Compliance (callflow.outbound.compliance, docs/outbound.md): public holidays of
     # ``country`` (ISO 3166 code, via the holidays package) and the site's own
     # ``holidays`` are not called; ``workdays`` are make-up working days (called with
@@ -94,19 +108,6 @@ class Campaign:
     workdays: tuple[dt.date, ...] = ()
     max_per_day: Annotated[int, Range(1, 100, integer=True)] | None = None
     max_per_24h: Annotated[int, Range(1, 100, integer=True)] | None = None
-    #: what the dialer originates to: a channel technology, ``{number}`` for the E.164
-    #: number (``"PJSIP/{number}@trunk"``, ``"Local/{number}@outbound"``)
-    endpoint: str = "PJSIP/{number}@trunk"
-    #: how long the callee's phone rings before the attempt is a no-answer
-    ring_seconds: Annotated[int, Range(MIN_RING_SECONDS, 300, integer=True, code="CF151")] = 30
-    amd: AmdMode = "off"
-    #: the digit that, pressed instead of a survey answer, opts the number out of every
-    #: campaign (``CF_OPTOUT=1``, the do-not-call list); None: no opt-out digit
-    opt_out_digit: str | None = "9"
-    #: played after the last survey question
-    goodbye: tuple[Prompt, ...] | PromptLike | None = "vm-goodbye"
-    #: played to a callee who opted out, before the hang-up
-    opt_out_message: tuple[Prompt, ...] | PromptLike | None = "vm-goodbye"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", as_prompts(self.message))

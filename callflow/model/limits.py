@@ -77,3 +77,5 @@ Seconds = Annotated[float, Range(0.01, 300)]
 RingSeconds = Annotated[int, Range(1, 600, integer=True)]
 Priority = Annotated[int, Range(0, 1000, integer=True, code="CF124")]
 Penalty = Annotated[int, Range(0, 100, integer=True, code="CF127")]
+#: how long a campaign call rings: at least 15 s (US TSR 16 CFR 310.4, Ofcom)
+CampaignRingSeconds = Annotated[int, Range(15, 300, integer=True, code="CF151")]

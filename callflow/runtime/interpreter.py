@@ -30,6 +30,7 @@ from callflow.contract import (
     CF_DEST,
     CF_TRACE,
     app_name,
+    campaign_entry,
     context_name,
     lookup_number,
 )
@@ -88,7 +89,15 @@ class Interpreter:
     ) -> None:
         check(site)
         self.machine = FlowMachine(site)
-        missing = self.machine.unsupported(tuple(site.nodes))
+        #: the site's nodes and every campaign's answered-leg nodes (ids with a ``-``)
+        self.nodes = dict(site.node_map)
+        #: campaign entry (``campaign-<id>``) -> where its answered flow starts
+        self.campaigns: dict[str, str] = {}
+        for campaign in site.campaigns:
+            flow = self.machine.answered_flow(campaign)
+            self.nodes.update(flow.node_map)
+            self.campaigns[campaign_entry(campaign.id)] = flow.start
+        missing = self.machine.unsupported(tuple(self.nodes.values()))
         if missing:
             node = missing[0]
             raise UnsupportedNode(self.backend, type(node).__name__, node.id)
@@ -107,6 +116,10 @@ class Interpreter:
         handed back to the compiled dialplan where it was)."""
         extra = {"call": session.channel, "site": self.site.name, "entry": session.entry}
         try:
+            if start is None and session.entry in self.campaigns:
+                # the campaign's context set the call up and ran AMD before Stasis()
+                session.ready = True
+                start = self.campaigns[session.entry]
             if start is None:
                 target = self.site.entries.get(session.entry)
                 if target is None:
@@ -119,7 +132,7 @@ class Interpreter:
                 start = target
             state: str | None = start
             while state is not None:
-                node = self.site.node_map[state]
+                node = self.nodes[state]
                 state = await self.drive(self.machine.visit(node), session)
         except CallHungUp:
             log.debug("caller hung up", extra={**extra, "node": session.node})
@@ -152,8 +165,10 @@ class Interpreter:
                 session.set(CF_TRACE, session.trace_text(trace[:-1]))
                 target = node
             else:
-                target = self.site.entries.get(session.entry, "")
-            if target not in self.site.node_map:
+                target = self.site.entries.get(session.entry) or self.campaigns.get(
+                    session.entry, ""
+                )
+            if target not in self.nodes:
                 await session.hangup()
                 return
             await session.continue_at(self.ctx(target))

@@ -37,8 +37,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callflow.contract import END_EVENT, END_FIELDS, parse_answers
 from callflow.model.site import Site
+from callflow.outbound import dnc
 from callflow.runtime.ami import AmiEvents
 from callflow.store.call_records import CallRecord
+from callflow.store.campaigns import CampaignAttempt
 from callflow.store.customers import Customer
 from callflow.store.repositories import CallRecordRepository, StaffRepository
 from callflow.store.surveys import SurveyResponse
@@ -134,6 +136,26 @@ class OutboundStore(Protocol):
         ...
 
 
+class StoreOutbound:
+    """:class:`OutboundStore` on callflow's own store: the number is the attempt row's
+    (``campaign_attempts``, written by the dialer before it dialled), an opt-out is a
+    do-not-call entry with source ``optout`` (:func:`callflow.outbound.dnc.add`), which
+    every claim reads again, so no campaign of any site dials the number again."""
+
+    def callee(self, session: Session, attempt: str) -> str | None:
+        row = session.get(CampaignAttempt, attempt)
+        return None if row is None else row.number
+
+    def opt_out(self, session: Session, number: str, campaign: str) -> None:
+        dnc.add(
+            session,
+            number,
+            source="optout",
+            campaign=campaign[:64],
+            reason="pressed the opt-out digit",
+        )
+
+
 class CallRecorder:
     """Fold AMI events into call records (see the module docstring).
 
@@ -141,7 +163,7 @@ class CallRecorder:
     survey answers carry the campaign id, its ``dialled`` number is the one the attempt
     dialled (``outbound.callee``; the channel's own caller id is the campaign's) and
     ``optout=1`` puts that number on the do-not-call list (``outbound.opt_out``), in the
-    same transaction as the record."""
+    same transaction as the record. ``outbound`` defaults to :class:`StoreOutbound`."""
 
     def __init__(
         self,
@@ -153,7 +175,7 @@ class CallRecorder:
         outbound: OutboundStore | None = None,
     ) -> None:
         self.sessions = sessions
-        self.outbound = outbound
+        self.outbound: OutboundStore = outbound if outbound is not None else StoreOutbound()
         self.repository = repository or CallRecordRepository()
         self.agents = dict(agents or {})
         self.staff = StaffRepository()
@@ -275,7 +297,7 @@ class CallRecorder:
             )
 
     def _callee(self, session: Session, attempt: str) -> str | None:
-        if self.outbound is None or not attempt:
+        if not attempt:
             return None
         return self.outbound.callee(session, attempt)
 
@@ -317,7 +339,7 @@ class CallRecorder:
                 )
                 self._write_answers(session, record, end.get("answers", ""), campaign)
                 if campaign and end.get("optout") == "1":
-                    if callee is None or self.outbound is None:
+                    if callee is None:
                         log.warning(
                             "call %s opted out of campaign %s, but attempt %r names no "
                             "number: nothing added to the do-not-call list",

@@ -34,7 +34,7 @@ from callflow.errors import CallflowError
 from callflow.runtime.ami import AmiAddress, AmiConnection
 from callflow.runtime.fastagi import FastAgiServer, Handler, Network
 from callflow.runtime.lookup import CustomerLookup, LookupRoute
-from callflow.runtime.records import AMI_EVENT_CLASSES, CallRecorder
+from callflow.runtime.records import AMI_EVENT_CLASSES, CallRecorder, OutboundStore
 from callflow.runtime.screenpop import ScreenPop
 
 log = logging.getLogger("callflow.services")
@@ -212,9 +212,10 @@ class CallRecordWriter:
         agents: Mapping[str, str] | None = None,
         webhook: str | None = None,
         connect_timeout: float | None = None,
+        outbound: OutboundStore | None = None,
     ) -> None:
         self.ami = AmiConnection(address, user, secret, events=AMI_EVENT_CLASSES)
-        self.recorder = CallRecorder(sessions, agents=agents)
+        self.recorder = CallRecorder(sessions, agents=agents, outbound=outbound)
         self.screenpop = ScreenPop(webhook, sessions) if webhook else None
         self.connect_timeout = connect_timeout
         self.recorder.register(self.ami)

@@ -88,6 +88,9 @@ MODULES: tuple[str, ...] = (
     "app_channelredirect.so",
     "app_transfer.so",
     "app_blind_transfer.so",
+    # outbound campaigns: answering-machine detection, the end of a machine's greeting
+    "app_amd.so",
+    "app_waitforsilence.so",
     "app_waituntil.so",
     "app_while.so",
     "app_sayunixtime.so",
