@@ -173,7 +173,9 @@ class Dialer:
         self.poll = poll
         self.until_idle = until_idle
         self.clock = clock
-        self.bucket = TokenBucket(cps, burst=1)
+        # a tenth of a second's calls may go at once after the loop was held up (a slow
+        # claim): with a burst of 1 every such delay would be lost from the rate
+        self.bucket = TokenBucket(cps, burst=max(1.0, cps / 10))
         self.slots = Slots(concurrency or campaign.concurrency)
         self.context = campaign_context(site.name, campaign.id)
         self.calls: dict[str, Call] = {}
