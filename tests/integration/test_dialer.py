@@ -245,7 +245,9 @@ async def test_a_200_contact_survey_matches_what_each_callee_did(sandbox, tmp_pa
     print(f"200 contacts in {elapsed:.1f} s, peak {snapshot['peak_live']} live")
 
 
-def run_dialer(site_file: Path, url: str, sandbox: Any, log: Path) -> subprocess.Popen[bytes]:
+def run_dialer(
+    site_file: Path, url: str, sandbox: Any, log: Path, *extra: str
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "CALLFLOW_ARI_PASSWORD": sandbox.ari_password,
@@ -254,7 +256,7 @@ def run_dialer(site_file: Path, url: str, sandbox: Any, log: Path) -> subprocess
     argv = [
         str(Path(sys.executable).parent / "callflow"), "campaign", "run", str(site_file), "survey",
         "--json", "--until-idle", "--cps", "20", "--lease", "5",
-        "--ari-url", sandbox.ari_url, "--ari-user", sandbox.ari_user,
+        "--ari-url", sandbox.ari_url, "--ari-user", sandbox.ari_user, *extra,
     ]  # fmt: skip
     with log.open("ab") as out:
         return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -318,3 +320,80 @@ async def test_kill_9_and_an_asterisk_restart_lose_and_duplicate_nothing(sandbox
     unknown = sum(r.disposition == "unknown" for rs in rows.values() for r in rs)
     print(f"seed {seed}: {rounds} kills, restart={restarted}, {side.calls()} calls seen by "
           f"Asterisk for {len(wanted)} contacts, {unknown} unknown")  # fmt: skip
+
+
+@pytest.fixture
+def postgres_url() -> Any:
+    from tests.postgres import PostgresServer, PostgresUnavailable, unavailable
+
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as exc:
+        unavailable(str(exc))
+    try:
+        url = server.create_database("cf_dialer_test")
+        upgrade(url)
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.mark.postgres
+async def test_two_dialers_on_postgres_split_a_campaign_and_take_over_a_killed_one(
+    sandbox, tmp_path, postgres_url
+) -> None:
+    site_file = write_site(tmp_path, max_attempts=1, concurrency=12)
+    install(sandbox, site_file)
+    engine = make_engine(postgres_url)
+    sessions = make_sessionmaker(engine)
+    wanted = numbers(90)
+    with sessions.begin() as session:
+        session.add_all(
+            CampaignContact(site="dialt", campaign="survey", number=n, source="csv") for n in wanted
+        )
+    side = AsteriskSide(sandbox)
+    await side.ami.connect(5)
+    log = tmp_path / "dialers.log"
+    first = run_dialer(site_file, postgres_url, sandbox, log, "--dialer-id", "pg_a")
+    second = run_dialer(site_file, postgres_url, sandbox, log, "--dialer-id", "pg_b")
+    try:
+        await asyncio.sleep(3.0)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        with sessions() as session:
+            orphans = [
+                r.id
+                for r in session.scalars(
+                    select(CampaignAttempt).where(
+                        CampaignAttempt.dialer_id == "pg_a",
+                        CampaignAttempt.state != "ended",
+                    )
+                )
+            ]
+        code = await asyncio.to_thread(second.wait, 120)
+        assert code == 0, log.read_text()[-3000:]
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                proc.kill()
+        await asyncio.sleep(1.0)
+        side.ami.close()
+    rows = attempts_by_number(sessions)
+    with sessions() as session:
+        statuses = collections.Counter(session.scalars(select(CampaignContact.status)))
+        taken = {
+            r.id: (r.state, r.dialer_id)
+            for r in session.scalars(select(CampaignAttempt).where(CampaignAttempt.id.in_(orphans)))
+        }
+    engine.dispose()
+    assert statuses["pending"] == 0, statuses
+    # 0 duplicates from Asterisk's side, and one attempt row per contact
+    assert {n: len(v) for n, v in side.did.items() if len(v) > 1} == {}
+    assert all(len(rows[n]) == 1 for n in wanted)
+    # both dialers dialled: the killed one's own rows, the survivor's, and the killed
+    # one's live rows at the moment of the kill were taken over by the survivor
+    assert orphans, "the first dialer had no live attempt when it was killed"
+    assert all(state == "ended" and owner == "pg_b" for state, owner in taken.values()), taken
+    owners = collections.Counter(r.dialer_id for rs in rows.values() for r in rs)
+    assert owners["pg_a"] > 0 and owners["pg_b"] > 0, owners
+    print(f"orphans taken over: {len(orphans)}; rows per dialer: {dict(owners)}")
