@@ -95,9 +95,6 @@ MODULES: tuple[str, ...] = (
     "app_while.so",
     "app_sayunixtime.so",
     "app_stasis.so",
-    # outbound campaigns: answering-machine detection, waiting for a greeting to end
-    "app_amd.so",
-    "app_waitforsilence.so",
     # ARI and its HTTP transport (not res_ari_asterisk: callflow needs none of its module
     # loading, logging channels, dynamic configuration or global variables)
     "res_http_websocket.so",
