@@ -112,6 +112,21 @@ def _ari_url(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
     envvar="CALLFLOW_ARI_PASSWORD",
     help="[$CALLFLOW_ARI_PASSWORD]; never printed.",
 )
+@click.option(
+    "--campaign",
+    "campaigns",
+    multiple=True,
+    metavar="CAMPAIGN",
+    help="Also run the dialer of SITE's CAMPAIGN (repeatable); pause/resume/stop it with "
+    "`callflow campaign pause|resume|stop`.",
+)
+@click.option(
+    "--cps",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0, 200, min_open=True),
+    help="Calls per second at most, per --campaign.",
+)
 def serve_cmd(
     site_spec: str | None,
     db_url: str | None,
@@ -126,12 +141,15 @@ def serve_cmd(
     ari_url: str | None,
     ari_user: str | None,
     ari_password: str | None,
+    campaigns: tuple[str, ...],
+    cps: float,
 ) -> None:
     """Serve CRM lookups over FastAGI; with --ami, also write call records and screen-pop.
 
     With SITE (file.py[:name]), also run SITE's live entries as the ARI application
     callflow-<site> in the same process, looking callers up in the same store. SIGTERM or
     SIGINT hands the calls in progress back to the compiled dialplan, then exits 0.
+    With --campaign, SITE's campaigns are dialled too (each its own ARI application).
     """
     import asyncio
     import logging
@@ -144,6 +162,8 @@ def serve_cmd(
         db_url, host, port, budget, ami, ami_user, ami_secret, webhook, allow=allow
     )
     live = None
+    if campaigns and site_spec is None:
+        raise click.UsageError("--campaign needs SITE (the site whose campaign is dialled)")
     if site_spec is None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     else:
@@ -162,6 +182,15 @@ def serve_cmd(
             raise click.UsageError(f"{exc} (--ari-user)") from exc
         configure_logging()
         live = (site, settings)
+        known = {c.id: c for c in site.campaigns}
+        for campaign_id in campaigns:
+            if campaign_id not in known:
+                raise click.BadParameter(
+                    f"site {site.name!r} has no campaign {campaign_id!r} (its campaigns: "
+                    f"{', '.join(sorted(known)) or 'none'})",
+                    param_hint="--campaign",
+                )
+        crm_options = dataclasses.replace(crm_options, campaigns=campaigns, cps=cps)
     try:
         asyncio.run(_serve_crm(crm_options, live))
     except ServiceFailed as exc:
@@ -199,6 +228,9 @@ class _CrmOptions:
     allow: Any = None
     #: queue member device -> staff id, for call records (from the site, if one is served)
     agents: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: campaigns of the served site to dial, and their calls-per-second cap
+    campaigns: tuple[str, ...] = ()
+    cps: float = 5.0
 
 
 async def _serve_crm(
@@ -244,6 +276,14 @@ async def _serve_crm(
             services["live app"] = LiveService(
                 site, settings, lookup=threaded, lookup_timeout=options.budget
             )
+            if options.campaigns:
+                from callflow.dialer.service import DialerService
+
+                for campaign in site.campaigns:
+                    if campaign.id in options.campaigns:
+                        services[f"dialer {campaign.id}"] = DialerService(
+                            make_sessionmaker(engine), site, campaign, settings, cps=options.cps
+                        )
 
         def started() -> None:
             via = (

@@ -142,8 +142,12 @@ class AriClient:
         on_registered: Callable[[], Awaitable[None]] | None = None,
         backoff: tuple[float, float] = (0.1, 2.0),
         request_timeout: float = 10.0,
+        subscribe_all: bool = False,
     ) -> None:
+        """``subscribe_all``: receive the events of every channel in Asterisk, not only
+        of those in the application (the dialer's channels run dialplan, never Stasis)."""
         self.settings = settings
+        self.subscribe_all = subscribe_all
         self.on_event = on_event
         self.on_registered = on_registered
         self.backoff = backoff
@@ -231,7 +235,10 @@ class AriClient:
             if status in (401, 403):
                 raise _AuthFailed(status) from exc
             raise
-        ws = await client.swagger.events.eventWebsocket(app=quote(self.settings.app, safe=""))
+        params = {"app": quote(self.settings.app, safe="")}
+        if self.subscribe_all:
+            params["subscribeAll"] = "true"
+        ws = await client.swagger.events.eventWebsocket(**params)
         self._ws = ws
         self.registrations += 1
         self.registered_at = time.monotonic()
@@ -371,11 +378,90 @@ class AriClient:
             return None
         return data if isinstance(data, dict) else None
 
+    async def originate(
+        self,
+        channel_id: str,
+        endpoint: str,
+        *,
+        context: str,
+        extension: str,
+        priority: int = 1,
+        caller_id: str | None = None,
+        timeout: int | None = None,
+        variables: Mapping[str, str] | None = None,
+    ) -> None:
+        """``POST /channels/{channel_id}``: dial ``endpoint``; once answered it runs
+        ``context,extension,priority``. Asterisk answers as soon as the channel exists
+        (the outcome comes later as ``ChannelDestroyed``). Raises :class:`OriginateFailed`
+        with Asterisk's status and message when it refuses (500 ``Allocation failed``:
+        the channel driver refused the endpoint; 400: a malformed endpoint; 409: the id
+        is in use), :class:`ControlError` when ARI cannot be reached (then whether the
+        channel exists is unknown: ask :meth:`channels`)."""
+        params: dict[str, str] = {
+            "endpoint": endpoint,
+            "context": context,
+            "extension": extension,
+            "priority": str(priority),
+        }
+        if caller_id:
+            params["callerId"] = caller_id
+        if timeout is not None:
+            params["timeout"] = str(timeout)
+        body = {"variables": dict(variables or {})}
+        status, data = await self._raw(
+            "POST", f"channels/{quote(channel_id, safe='')}", params=params, body=body
+        )
+        if status >= 300:
+            message = data.get("message", "") if isinstance(data, dict) else ""
+            raise OriginateFailed(status, str(message))
+
+    async def channels(self) -> list[dict[str, Any]]:
+        """``GET /channels``: every channel Asterisk has right now (ARI's JSON each)."""
+        status, data = await self._raw("GET", "channels")
+        if status >= 300 or not isinstance(data, list):
+            raise ControlError(f"GET /channels: HTTP {status}")
+        return [c for c in data if isinstance(c, dict)]
+
+    async def _raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+    ) -> tuple[int, Any]:
+        """One ARI request on the application's own HTTP session (basic auth in a header,
+        at most ``settings.connections`` at once): ``(status, JSON or None)``."""
+        http = self._http
+        if http is None or http.closed or not self.registered.is_set():
+            raise ControlError(f"{method} /{path}: not connected to ARI")
+        url = self.settings.url.rstrip("/") + "/" + path
+        try:
+            async with http.request(method, url, params=params, json=body) as response:
+                text = await response.text()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ControlError(f"{method} /{path}: {self._describe(exc)}") from exc
+        try:
+            data = json.loads(text) if text.strip() else None
+        except ValueError:
+            data = None
+        return status, data
+
     async def app_channels(self) -> list[str]:
         """Ids of the channels in our application right now (``GET /applications/{app}``)."""
         data = await self._json("applications", "get", applicationName=self.settings.app)
         ids = data.get("channel_ids", []) if isinstance(data, dict) else []
         return [str(i).removeprefix("channel:") for i in ids]
+
+
+class OriginateFailed(ControlError):
+    """Asterisk refused an originate: ``status`` (500, 400, 409...) and its ``message``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"originate: HTTP {status} {message}".rstrip())
+        self.status = status
+        self.message = message
 
 
 class _Booting(Exception):
@@ -414,6 +500,7 @@ def parse_event(raw: dict[str, Any]) -> AriEvent:
     if channel is not None and isinstance(channel.get("caller"), dict):
         caller = str(channel["caller"].get("number", ""))
     args = raw.get("args")
+    cause = raw.get("cause")
     return AriEvent(
         type=kind,
         channel=channel_id,
@@ -421,4 +508,8 @@ def parse_event(raw: dict[str, Any]) -> AriEvent:
         playback=playback_id,
         args=tuple(str(a) for a in args) if isinstance(args, list) else (),
         caller=caller,
+        cause=cause if isinstance(cause, int) else None,
+        state=str(channel.get("state", "")) if channel is not None else "",
+        variable=str(raw.get("variable", "")),
+        value=str(raw.get("value", "")),
     )

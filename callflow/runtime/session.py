@@ -40,6 +40,13 @@ class AriEvent:
     playback: str = ""
     args: tuple[str, ...] = ()
     caller: str = ""
+    #: ``ChannelDestroyed``: the Q.850 hang-up cause (None when the event has none)
+    cause: int | None = None
+    #: the channel's state in the event (``Ring``, ``Ringing``, ``Up``...)
+    state: str = ""
+    #: ``ChannelVarset``: the variable and its new value
+    variable: str = ""
+    value: str = ""
 
 
 class ControlError(RuntimeError):
