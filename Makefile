@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 # with -n 2 (= -n auto) and 250 s with -n 3.
 TEST_WORKERS ?= 3
 
-.PHONY: demo test lint unit integration install sandbox postgres ffmpeg dialplans bench clean wheel-check
+.PHONY: demo test lint unit integration install sandbox postgres ffmpeg chromium report-example dialplans bench clean wheel-check
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ ffmpeg:
 	@command -v ffmpeg >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null; }
 
+# headless Chromium opens the HTML report in tests/integration/test_report_html.py
+chromium:
+	@command -v chromium >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 demo: sandbox
 	$(BIN)/callflow demo
 
@@ -42,7 +47,7 @@ lint: install
 	$(BIN)/mypy callflow
 	$(BIN)/lint-imports
 
-test: sandbox postgres ffmpeg lint
+test: sandbox postgres ffmpeg chromium lint
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 unit: install ffmpeg
@@ -57,6 +62,17 @@ integration: sandbox ffmpeg
 wheel-check: sandbox
 	CI=true $(BIN)/pytest -q tests/integration/test_wheel.py
 
+# docs/examples/report.html and its screenshot: a month of generated calls at the 4S dealer
+REPORT_DB := /tmp/callflow-report-example.db
+report-example: install chromium
+	rm -f $(REPORT_DB)
+	$(BIN)/python benchmarks/report.py --calls 20000 --db sqlite:///$(REPORT_DB) > /dev/null
+	$(BIN)/callflow report examples/four_s_dealer.py --from 2026-11-01 --until 2026-12-01 \
+	  --interval day --service-level 30 --format html -o docs/examples/report.html \
+	  --recordings-url https://pbx.example/recordings --db sqlite:///$(REPORT_DB)
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1150,2900 \
+	  --screenshot=docs/examples/report.png file://$(CURDIR)/docs/examples/report.html 2>/dev/null
+
 dialplans: install
 	for f in examples/*.py; do $(BIN)/callflow compile $$f -o dialplans/$$(basename $$f .py); done
 
@@ -65,6 +81,7 @@ bench: sandbox
 	$(BIN)/python benchmarks/import_csv.py
 	$(BIN)/python benchmarks/lookup.py 100000 30
 	$(BIN)/python benchmarks/live.py
+	$(BIN)/python benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

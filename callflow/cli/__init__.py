@@ -14,6 +14,7 @@ from callflow.cli.demo import demo_cmd
 from callflow.cli.deploy import deploy_cmd, diff_cmd
 from callflow.cli.dialer import run_cmd as _dialer_commands  # noqa: F401 - joins campaign_group
 from callflow.cli.prompts import prompts_group
+from callflow.cli.report import report_cmd
 from callflow.cli.sandbox import sandbox
 from callflow.cli.serve import serve_cmd
 from callflow.cli.site import compile_cmd, validate_cmd
@@ -42,6 +43,7 @@ for _command in (
     graph_cmd,
     forecast_cmd,
     prompts_group,
+    report_cmd,
 ):
     main.add_command(_command)
 
