@@ -154,6 +154,9 @@ def test_a_rejected_first_deploy_leaves_the_pbx_as_it_was(
     sandbox: Sandbox, pbx: CliControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     extensions = (sandbox.etc_dir / "extensions.conf").read_text()
+    # the dialplan as the files make it: contexts other tests on this worker's sandbox
+    # added at run time (`dialplan add`) would be dropped by any reload
+    sandbox.cli("dialplan reload")
     before = sandbox.cli("dialplan show")
     monkeypatch.setattr(
         callflow.deploy.journal,
