@@ -29,7 +29,6 @@ from callflow.contract import (
     CALLERID_NAME,
     CALLERID_NUM,
     CF_DEST,
-    CF_ENTRY,
     CF_PATH,
     CF_PRIO,
     CF_TIER,
@@ -522,7 +521,7 @@ class Simulator:
             case HandOff(node):
                 return self._drive(self.compiled.visit(node), call)
             case Answer():
-                call.log("answer", f"entry {call.get(CF_ENTRY)}")
+                call.log("answer", "the call is answered: this node plays or listens")
             case Hangup(reason, dest):
                 if dest is not None:
                     call.vars[CF_DEST] = dest

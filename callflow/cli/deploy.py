@@ -111,6 +111,14 @@ _state_dir_option = click.option(
     is_flag=True,
     help="Restore the version before the current one (SITE may be the site's name).",
 )
+@click.option(
+    "--secrets",
+    "secrets_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Passwords of staff phones and trunks (mode 0600, outside the repo); "
+    "default $CALLFLOW_SECRETS. $CALLFLOW_SECRET_<NAME> variables override it.",
+)
 def deploy_cmd(
     site_spec: str,
     etc: Path | None,
@@ -120,6 +128,7 @@ def deploy_cmd(
     log_file: Path | None,
     keep: int,
     rollback: bool,
+    secrets_file: Path | None,
 ) -> None:
     """Validate, compile and deploy SITE: a new version, reloaded, verified, or rolled back.
 
@@ -139,7 +148,14 @@ def deploy_cmd(
         if site is None or rollback:
             result = do_rollback(site_name, etc_dir, asterisk=control, log_reader=reader)
         else:
-            result = deploy(site, etc_dir, asterisk=control, keep=keep, log_reader=reader)
+            result = deploy(
+                site,
+                etc_dir,
+                asterisk=control,
+                keep=keep,
+                log_reader=reader,
+                secrets_file=secrets_file,
+            )
     except DeployRefused as exc:
         print_diagnostics(list(exc.diagnostics), False)
         raise click.ClickException("site has errors; nothing was deployed") from exc

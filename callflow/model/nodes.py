@@ -60,6 +60,15 @@ class Node:
         (a queue, a person, a mailbox, a hang-up); None for steps on the way."""
         return None
 
+    #: whether the node answers the call on entering it: it plays prompts or listens
+    #: for digits. Until then the caller hears ringing and the carrier bills nothing;
+    #: dials and queues leave answering to the person who picks up.
+    plays_media: ClassVar[bool] = False
+
+    def needs_media(self) -> bool:
+        """Whether the call is answered when it enters this node (``plays_media``)."""
+        return self.plays_media
+
 
 @dataclass(frozen=True, kw_only=True)
 class Play(Node):
@@ -68,6 +77,7 @@ class Play(Node):
     prompts: Prompts = Prompts(required=True)
     next: str
     visit_name: ClassVar[str] = "play"
+    plays_media: ClassVar[bool] = True
 
     def edges(self) -> dict[str, str | None]:
         return {"next": self.next}
@@ -171,6 +181,7 @@ class Menu(Retrying):
     options: Mapping[str, str]
     operator: str | None = None
     visit_name: ClassVar[str] = "menu"
+    plays_media: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if isinstance(self.options, Mapping):
@@ -221,6 +232,7 @@ class Ask(Retrying):
     answers: str = "12345"
     question: str | None = None
     visit_name: ClassVar[str] = "ask"
+    plays_media: ClassVar[bool] = True
 
     @property
     def question_id(self) -> str:
@@ -242,6 +254,7 @@ class LanguageSelect(Node):
     timeout: Seconds = 5
     default: str | None = None
     visit_name: ClassVar[str] = "language_select"
+    plays_media: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if isinstance(self.languages, Mapping):
@@ -372,6 +385,7 @@ class Voicemail(Node):
     greeting: VoicemailGreeting = "unavailable"
     email: str | None = None
     visit_name: ClassVar[str] = "voicemail"
+    plays_media: ClassVar[bool] = True
 
     def destination(self) -> str | None:
         return f"voicemail:{self.mailbox}"
@@ -383,6 +397,9 @@ class Hangup(Node):
 
     prompts: Prompts = Prompts()
     visit_name: ClassVar[str] = "hangup"
+
+    def needs_media(self) -> bool:
+        return bool(self.prompts)
 
     def destination(self) -> str | None:
         return "hangup"
