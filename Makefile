@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint unit integration install sandbox postgres dialplans bench clean wheel-check
+.PHONY: demo test lint unit integration install sandbox postgres sipp dialplans bench clean wheel-check
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
+# SIPp (Debian's sip-tester): the SIP phones and carrier of the real-SIP tests
+sipp:
+	@command -v sipp >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester >/dev/null; }
+
 demo: sandbox
 	$(BIN)/callflow demo
 
@@ -32,13 +37,13 @@ lint: install
 	$(BIN)/mypy callflow
 	$(BIN)/lint-imports
 
-test: sandbox postgres lint
+test: sandbox postgres sipp lint
 	$(BIN)/pytest
 
 unit: install
 	$(BIN)/pytest tests/unit tests/golden
 
-integration: sandbox
+integration: sandbox sipp
 	$(BIN)/pytest -m asterisk
 
 # The wheel as integrators install it: built, installed into a fresh venv, its `callflow`
