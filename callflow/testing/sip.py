@@ -16,12 +16,16 @@ received, for assertions on what the caller saw.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from callflow.model.phones import Phones
+from callflow.model.site import Site
 
 REGISTER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="register with digest authentication">
@@ -350,3 +354,11 @@ def _read(path: Path) -> str:
         return path.read_text(errors="replace")
     except FileNotFoundError:
         return ""
+
+
+def without_phones(site: Site) -> Site:
+    """``site`` with no generated pjsip.conf sections (no transport, staff phones or trunks):
+    how the Local-channel tests and the demo deploy an example into a sandbox, where a
+    carrier's registration would fail and port 5060 may be another sandbox's. The
+    dialplan of numbers and phones is still compiled and loaded."""
+    return dataclasses.replace(site, phones=Phones(transport=False, staff=False, trunks=False))

@@ -30,7 +30,7 @@ from callflow.deploy import (
 from callflow.errors import DeployError
 from callflow.loader import load_site
 from callflow.sandbox import Sandbox
-from callflow.testing import CallDriver
+from callflow.testing import CallDriver, without_phones
 
 pytestmark = pytest.mark.asterisk
 
@@ -45,7 +45,7 @@ def tiny(name: str, plays: int) -> Site:
 
 def four_s(name: str) -> Site:
     site = load_site(str(Path(__file__).parents[2] / "examples" / "four_s_dealer.py"))
-    return dataclasses.replace(site, name=name)
+    return dataclasses.replace(without_phones(site), name=name)
 
 
 @pytest.fixture
