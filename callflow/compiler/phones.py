@@ -63,7 +63,9 @@ def pjsip_sections(site: Site) -> tuple[Section, ...]:
     zone = site.tone_zone
     out: list[Section] = []
     transport = transport_name(site.name)
-    if phones.transport:
+    staff = [p for p in site.staff_map.values() if pjsip_endpoint(p)] if phones.staff else []
+    trunks = list(site.trunk_map.values()) if phones.trunks else []
+    if phones.transport and (staff or trunks):  # a transport only for something to use it
         out.append(
             Section(
                 transport,
@@ -75,7 +77,7 @@ def pjsip_sections(site: Site) -> tuple[Section, ...]:
                 comment="SIP for staff phones and trunks",
             )
         )
-    on_transport = (("transport", transport),) if phones.transport else ()
+    on_transport = (("transport", transport),) if out else ()
     if phones.staff:
         for person in sorted(site.staff_map.values(), key=lambda p: p.id):
             name = pjsip_endpoint(person)
