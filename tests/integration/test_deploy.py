@@ -159,7 +159,7 @@ def test_a_rejected_first_deploy_leaves_the_pbx_as_it_was(
     monkeypatch.setattr(
         callflow.deploy.journal,
         "compile_site",
-        mangled(lambda text: text.replace("exten => s,2,Playback", "exten => s,Playback")),
+        mangled(lambda text: text.replace("exten => s,3,Playback", "exten => s,Playback")),
     )
     with pytest.raises(DeployError, match="rolled back to no version"):
         deploy(tiny("it_first", 2), sandbox.etc_dir, asterisk=pbx)
@@ -282,7 +282,9 @@ async def test_a_live_calls_warning_during_verify_does_not_fail_a_good_deploy(
     )  # fmt: skip
     calls = []
     while not done.done():
-        calls.append(await driver.start_call("cf-it_noisy-entry", "100", prewait=0, hold=0.5))
+        # the caller's line is up before the site's first step (the harness answers it):
+        # hold long enough for a starved site leg to reach its hang-up handler
+        calls.append(await driver.start_call("cf-it_noisy-entry", "100", prewait=0, hold=2))
         await asyncio.sleep(0.2)
     result = await done
     for call in calls:
