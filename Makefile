@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 # with -n 2 (= -n auto) and 250 s with -n 3.
 TEST_WORKERS ?= 3
 
-.PHONY: demo test lint unit integration install sandbox postgres ffmpeg chromium report-example dialplans bench clean wheel-check
+.PHONY: demo test lint unit integration install sandbox postgres ffmpeg chromium sipp report-example dialplans bench clean wheel-check
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# SIPp (Debian's sip-tester): the SIP phones and carrier of the real-SIP tests
+sipp:
+	@command -v sipp >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester >/dev/null; }
+
 demo: sandbox
 	$(BIN)/callflow demo
 
@@ -47,13 +52,13 @@ lint: install
 	$(BIN)/mypy callflow
 	$(BIN)/lint-imports
 
-test: sandbox postgres ffmpeg chromium lint
+test: sandbox postgres ffmpeg chromium sipp lint
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 unit: install ffmpeg
 	$(BIN)/pytest tests/unit tests/golden
 
-integration: sandbox ffmpeg
+integration: sandbox ffmpeg sipp
 	$(BIN)/pytest -n $(TEST_WORKERS) -m asterisk
 
 # The wheel as integrators install it: built, installed into a fresh venv, its `callflow`

@@ -89,6 +89,48 @@ def queue_name(site: str, queue_id: str) -> str:
     return f"{site}-{queue_id}"
 
 
+# ---- phones and numbers (the generated pjsip.conf and musiconhold.conf) ------------------
+
+#: where a trunk's calls arrive (one context per trunk: ``cf-<site>-inbound-<trunk>``)
+INBOUND_NODE: Final = "inbound"
+#: the context of staff phones: extensions, voicemail, feature codes, the entries
+PHONES_NODE: Final = "phones"
+#: feature codes dialled from a staff phone (pause in every queue the phone is a member of)
+FEATURE_CODES: Final = {
+    "*45": ("UnpauseQueueMember", "login"),
+    "*46": ("PauseQueueMember", "logout"),
+    "*47": ("PauseQueueMember", "break"),
+    "*48": ("UnpauseQueueMember", "break"),
+}
+#: the staff phone's own voicemail box
+VOICEMAIL_MAIN_CODE: Final = "*97"
+
+
+def inbound_context(site: str, trunk_id: str) -> str:
+    """The context a trunk's endpoint sends calls to: only its mapped numbers exist."""
+    return f"{context_name(site, INBOUND_NODE)}-{trunk_id}"
+
+
+def phones_context(site: str) -> str:
+    """The context of the site's staff phones."""
+    return context_name(site, PHONES_NODE)
+
+
+def trunk_endpoint(site: str, trunk_id: str) -> str:
+    """The pjsip endpoint (and aor, auth, registration, identify) of a trunk."""
+    return f"callflow-{site}-{trunk_id}"
+
+
+def transport_name(site: str) -> str:
+    """The pjsip transport a site's generated pjsip.conf defines."""
+    return f"callflow-{site}-udp"
+
+
+def moh_class(site: str, music: str) -> str:
+    """The musiconhold.conf class a site's queues with ``music`` play."""
+    return f"callflow-{site}-{music}"
+
+
 # ---- channel variables ------------------------------------------------------------------
 
 CF_SITE: Final = "CF_SITE"
@@ -124,6 +166,8 @@ CF_CLOCK: Final = "CF_CLOCK"
 CF_WEEK: Final = "CF_WEEK"
 CF_CRM_LANG: Final = "CF_CRM_LANG"
 CF_DEVSTATE: Final = "CF_DEVSTATE"
+#: the free phones of a Dial, ``&``-joined with a leading ``&`` (busy phones are not rung)
+CF_FREE: Final = "CF_FREE"
 #: what an Ask's Read() stores the pressed digit in (used only through FILTER())
 CF_READ: Final = "CF_READ"
 #: the answers of the call's Ask nodes, each `` question:digit`` (a leading space, like

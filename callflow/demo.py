@@ -47,7 +47,7 @@ from callflow.sandbox import Sandbox, provision
 from callflow.simulate import CUSTOMER_FIELDS, Script, SimResult, simulate
 from callflow.store import CallRecord, Customer, make_engine, make_sessionmaker, upgrade
 from callflow.store.csv_import import import_customers, import_staff
-from callflow.testing import CallDriver, CallResult, install_placeholder_prompts
+from callflow.testing import CallDriver, CallResult, install_placeholder_prompts, without_phones
 
 
 class DemoDataMissing(CallflowError, FileNotFoundError):
@@ -130,7 +130,9 @@ def demo_site(site: Site, lookup_port: int) -> Site:
         behaviour = "busy" if "front_desk" in person.groups else "agent"
         staff.append(dataclasses.replace(person, device=f"Local/{person.id}@cf-test-{behaviour}/n"))
     return dataclasses.replace(
-        site, staff=tuple(staff), lookup=LookupSettings(url=f"agi://127.0.0.1:{lookup_port}")
+        without_phones(site),  # test agents stand in for the phones; no carrier here
+        staff=tuple(staff),
+        lookup=LookupSettings(url=f"agi://127.0.0.1:{lookup_port}"),
     )
 
 

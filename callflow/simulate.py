@@ -29,7 +29,6 @@ from callflow.contract import (
     CALLERID_NAME,
     CALLERID_NUM,
     CF_DEST,
-    CF_ENTRY,
     CF_PATH,
     CF_PRIO,
     CF_TIER,
@@ -559,7 +558,7 @@ class Simulator:
             case HandOff(node):
                 return self._drive(self.compiled.visit(node), call)
             case Answer():
-                call.log("answer", f"entry {call.get(CF_ENTRY)}")
+                call.log("answer", "the call is answered: this node plays or listens")
             case DetectMachine():
                 return script.amd
             case WaitSilence(silence_ms):

@@ -37,6 +37,7 @@ from callflow.model.nodes import (
     TimeCondition,
     Voicemail,
 )
+from callflow.model.phones import Trunk
 from callflow.model.prompts import Prompt, prompt_fields
 from callflow.model.schedule import ScheduleError
 from callflow.model.site import Site
@@ -52,6 +53,16 @@ DIGIT = re.compile(r"[0-9*#]")
 ANSWER = re.compile(r"[0-9]{1,10}")
 LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Za-z]{2,4})?")
 MAILBOX = re.compile(r"[0-9]{1,10}")
+#: what a staff phone dials to reach a colleague
+EXTENSION = re.compile(r"[0-9]{2,8}")
+#: a carrier's number as it arrives in the request URI
+DID = re.compile(r"\+?[0-9]{3,20}")
+#: a trunk's host, or an address/network that identifies it
+HOST = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})(?:/[0-9]{1,2})?|\[?[0-9A-Fa-f:.]{2,45}\]?(?:/[0-9]{1,3})?"
+)
+SIP_USER = re.compile(r"[A-Za-z0-9+._-]{1,64}")
+COUNTRY = re.compile(r"[a-z]{2}")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}")
 #: FastAGI ``agi://host[:port]``, or ``agi:/path/to/program`` for a classic AGI script
 LOOKUP_URL = re.compile(r"agi://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|agi:/[A-Za-z0-9_./-]{1,250}")
@@ -67,7 +78,7 @@ ENDPOINT = re.compile(
 )
 
 #: node ids the compiler uses for contexts of its own
-RESERVED = frozenset({"entry", "hangup", "staff", "hooks", "compiled"})
+RESERVED = frozenset({"entry", "hangup", "staff", "hooks", "compiled", "inbound", "phones"})
 #: roles whose None means "the call ends here" (an implicit exit)
 HANGUP_WHEN_UNSET = frozenset({"failure", "no_answer", "overflow"})
 
@@ -135,12 +146,14 @@ class _Checker(NodeVisitor[Iterator[Diagnostic]]):
         self.nodes: list[Node] = []
         self.staff: list[Staff] = []
         self.campaigns: list[Campaign] = []
+        self.trunks: list[Trunk] = []
 
     def run(self) -> Iterator[Diagnostic]:
         self.require(self.site.nodes)
         yield from self.check_types()
         yield from self.check_site()
         yield from self.check_staff()
+        yield from self.check_phones()
         for node in self.nodes:
             yield from self.check_node(node)
         seen: set[str] = set()
@@ -162,6 +175,7 @@ class _Checker(NodeVisitor[Iterator[Diagnostic]]):
             "nodes": (Node, self.nodes),
             "staff": (Staff, self.staff),
             "campaigns": (Campaign, self.campaigns),
+            "trunks": (Trunk, self.trunks),
         }
         for f in dataclasses.fields(Site):
             value = getattr(self.site, f.name)
@@ -178,7 +192,12 @@ class _Checker(NodeVisitor[Iterator[Diagnostic]]):
             for i, item in enumerate(value):
                 if not isinstance(item, kind):
                     code = "CF130" if kind is Node else "CF132"
-                    what = {Node: "a flow node", Staff: "a Staff", Campaign: "a Campaign"}[kind]
+                    what = {
+                        Node: "a flow node",
+                        Staff: "a Staff",
+                        Campaign: "a Campaign",
+                        Trunk: "a Trunk",
+                    }[kind]
                     out.append(Diagnostic(f"{path}[{i}]", code, f"{shown(item)} is not {what}"))
                     self.ill_typed = True
                 elif check_fields(item, _item_path(f.name, item, i), out):
@@ -316,6 +335,118 @@ class _Checker(NodeVisitor[Iterator[Diagnostic]]):
                 yield self.err(
                     f"{path}.mailbox", "CF119", f"mailbox {person.mailbox!r} must be 1-10 digits"
                 )
+
+    # -- phones and numbers ------------------------------------------------------------------
+    def check_phones(self) -> Iterator[Diagnostic]:
+        """Extensions, trunks and the numbers (DIDs) they map to entries (CF301-CF307)."""
+        entries = self.site.entries if self.ok("entries") else {}
+        extensions: dict[str, str] = {}
+        for person in self.staff:
+            path = f"site.staff[{shown(person.id)}]"
+            ext = person.extension
+            if ext is not None:
+                if not EXTENSION.fullmatch(ext):
+                    yield self.err(
+                        f"{path}.extension",
+                        "CF301",
+                        f"extension {ext!r} is not 2-8 digits (what a desk phone dials)",
+                    )
+                elif ext in extensions:
+                    yield self.err(
+                        f"{path}.extension",
+                        "CF301",
+                        f"extension {ext!r} is also {extensions[ext]!r}'s; "
+                        "each person needs their own",
+                    )
+                elif ext in entries:
+                    yield self.err(
+                        f"{path}.extension",
+                        "CF301",
+                        f"extension {ext!r} is also an entry number; staff phones dial both",
+                    )
+                extensions.setdefault(ext, person.id)
+            if person.extension is None and person.did is not None:
+                yield self.err(
+                    f"{path}.did", "CF302", "a direct number (did) needs an extension to ring"
+                )
+        dids: dict[str, str] = {
+            p.did: f"site.staff[{shown(p.id)}]" for p in self.staff if p.did is not None
+        }
+        for person in self.staff:
+            if person.did is not None and not DID.fullmatch(person.did):
+                yield self.err(
+                    f"site.staff[{shown(person.id)}].did",
+                    "CF302",
+                    f"direct number {person.did!r} is not a phone number (digits, leading +)",
+                )
+        seen: set[str] = set()
+        for trunk in self.trunks:
+            path = f"site.trunks[{shown(trunk.id)}]"
+            yield from self.ident(path, trunk.id, "trunk id")
+            if trunk.id in seen:
+                yield self.err(path, "CF303", f"duplicate trunk id {trunk.id!r}")
+            seen.add(trunk.id)
+            for name in ("host", *(f"match[{i}]" for i in range(len(trunk.match)))):
+                value = trunk.host if name == "host" else trunk.match[int(name[6:-1])]
+                if not HOST.fullmatch(value):
+                    yield self.err(
+                        f"{path}.{name}",
+                        "CF304",
+                        f"{value!r} is not a host name or IP address (network)",
+                    )
+            if trunk.register and not SIP_USER.fullmatch(trunk.username):
+                yield self.err(
+                    f"{path}.username",
+                    "CF304",
+                    f"a registering trunk needs a SIP user name, not {trunk.username!r} "
+                    "(letters, digits, + . _ -)",
+                )
+            if trunk.caller_id and not DID.fullmatch(trunk.caller_id):
+                yield self.err(
+                    f"{path}.caller_id",
+                    "CF304",
+                    f"caller_id {trunk.caller_id!r} is not a phone number (digits, leading +)",
+                )
+            if not trunk.codecs:
+                yield self.err(f"{path}.codecs", "CF304", "a trunk needs at least one codec")
+            for did, entry in trunk.numbers.items():
+                where = f"{path}.numbers[{did!r}]"
+                if not isinstance(did, str) or not DID.fullmatch(did):
+                    yield self.err(
+                        where, "CF302", f"number {did!r} is not a phone number (digits, leading +)"
+                    )
+                elif did in dids:
+                    yield self.err(where, "CF302", f"number {did!r} is also {dids[did]}'s")
+                else:
+                    dids[did] = where
+                if entry not in entries:
+                    yield self.err(
+                        where,
+                        "CF305",
+                        f"number {did!r} maps to {shown(entry)}, which is not an entry "
+                        f"(entries: {', '.join(sorted(entries)) or 'none'})",
+                    )
+            if trunk.default is not None and trunk.default not in entries:
+                yield self.err(
+                    f"{path}.default",
+                    "CF305",
+                    f"default {shown(trunk.default)} is not an entry "
+                    f"(entries: {', '.join(sorted(entries)) or 'none'})",
+                )
+        if self.ok("phones"):
+            phones = self.site.phones
+            if not HOST.fullmatch(phones.bind):
+                yield self.err(
+                    "site.phones.bind", "CF304", f"bind {phones.bind!r} is not an address"
+                )
+            if not phones.codecs:
+                yield self.err("site.phones.codecs", "CF304", "staff phones need a codec")
+        if self.ok("country", "timezone") and not COUNTRY.fullmatch(self.site.tone_zone):
+            yield self.err(
+                "site.country",
+                "CF306",
+                f"country {self.site.country!r} is not a two-letter country code like 'cn'",
+            )
 
     # -- nodes -------------------------------------------------------------------------------
     def check_node(self, node: Node) -> Iterator[Diagnostic]:

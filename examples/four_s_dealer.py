@@ -32,6 +32,7 @@ from callflow import (
     Staff,
     SurveyQuestion,
     TimeCondition,
+    Trunk,
     Voicemail,
     human_first,
 )
@@ -40,14 +41,54 @@ OPEN = (Hours("mon-fri", "08:30", "18:00"), Hours("sat-sun", "09:00", "17:00"))
 HOLIDAYS = (dt.date(2027, 1, 1), dt.date(2027, 2, 6), dt.date(2027, 2, 7), dt.date(2027, 10, 1))
 
 staff = [
-    Staff("lily", name="Lily Zhang (front desk)", device="PJSIP/1001", groups=("front_desk",)),
-    Staff("max", name="Max Li (front desk)", device="PJSIP/1002", groups=("front_desk",)),
-    Staff("wang", name="Wang Wei (sales)", device="PJSIP/2001", groups=("sales",)),
-    Staff("chen", name="Chen Jie (sales)", device="PJSIP/2002", groups=("sales",)),
-    Staff("zhao", name="Zhao Lei (service adviser)", device="PJSIP/3001", groups=("service",)),
-    Staff("sun", name="Sun Mei (service adviser)", device="PJSIP/3002", groups=("service",)),
-    Staff("liu", name="Liu Fang (customer care)", device="PJSIP/4001", groups=("care",)),
-    Staff("he", name="He Yu (finance)", device="PJSIP/5001", groups=("care",)),
+    Staff(
+        "lily",
+        name="Lily Zhang (front desk)",
+        device="PJSIP/1001",
+        groups=("front_desk",),
+        extension="1001",
+    ),
+    Staff(
+        "max",
+        name="Max Li (front desk)",
+        device="PJSIP/1002",
+        groups=("front_desk",),
+        extension="1002",
+    ),
+    Staff(
+        "wang",
+        name="Wang Wei (sales)",
+        device="PJSIP/2001",
+        groups=("sales",),
+        extension="2001",
+        did="+862155550121",
+        mailbox="2001",
+    ),
+    Staff(
+        "chen", name="Chen Jie (sales)", device="PJSIP/2002", groups=("sales",), extension="2002"
+    ),
+    Staff(
+        "zhao",
+        name="Zhao Lei (service adviser)",
+        device="PJSIP/3001",
+        groups=("service",),
+        extension="3001",
+    ),
+    Staff(
+        "sun",
+        name="Sun Mei (service adviser)",
+        device="PJSIP/3002",
+        groups=("service",),
+        extension="3002",
+    ),
+    Staff(
+        "liu",
+        name="Liu Fang (customer care)",
+        device="PJSIP/4001",
+        groups=("care",),
+        extension="4001",
+    ),
+    Staff("he", name="He Yu (finance)", device="PJSIP/5001", groups=("care",), extension="5001"),
 ]
 
 nodes = [
@@ -162,4 +203,17 @@ site = Site(
     nodes=nodes,
     campaigns=campaigns,
     priority=PriorityRule({"vip": 10, "gold": 5, "silver": 2}, default=0),
+    # The carrier's numbers: the main number reaches the CRM-aware entry; 8001 (the
+    # internal entry: no lookup, no opening hours) has no number, so no caller reaches it.
+    trunks=[
+        Trunk(
+            "carrier",
+            host="sip.carrier.example",
+            username="862155550100",
+            numbers={"+862155550100": "8000", "862155550100": "8000"},
+            default="8000",
+            caller_id="+862155550100",
+        )
+    ],
+    country="cn",  # Chinese ringback and busy tones
 )

@@ -117,6 +117,14 @@ _state_dir_option = click.option(
     default=None,
     help="Asterisk's sounds directory: refuse to deploy a site with a prompt not there.",
 )
+@click.option(
+    "--secrets",
+    "secrets_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Passwords of staff phones and trunks (mode 0600, outside the repo); "
+    "default $CALLFLOW_SECRETS. $CALLFLOW_SECRET_<NAME> variables override it.",
+)
 def deploy_cmd(
     site_spec: str,
     etc: Path | None,
@@ -127,6 +135,7 @@ def deploy_cmd(
     keep: int,
     rollback: bool,
     sounds: Path | None,
+    secrets_file: Path | None,
 ) -> None:
     """Validate, compile and deploy SITE: a new version, reloaded, verified, or rolled back.
 
@@ -156,7 +165,14 @@ def deploy_cmd(
         if site is None or rollback:
             result = do_rollback(site_name, etc_dir, asterisk=control, log_reader=reader)
         else:
-            result = deploy(site, etc_dir, asterisk=control, keep=keep, log_reader=reader)
+            result = deploy(
+                site,
+                etc_dir,
+                asterisk=control,
+                keep=keep,
+                log_reader=reader,
+                secrets_file=secrets_file,
+            )
     except DeployRefused as exc:
         print_diagnostics(list(exc.diagnostics), False)
         raise click.ClickException("site has errors; nothing was deployed") from exc

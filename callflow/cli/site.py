@@ -9,6 +9,7 @@ import click
 
 from callflow.cli.common import failing, load, output_dir, print_diagnostics
 from callflow.compiler import compile_site, write
+from callflow.compiler.secrets import load_secrets
 from callflow.errors import CallflowError, Severity, ValidationError
 from callflow.validate import validate
 
@@ -47,15 +48,27 @@ def validate_cmd(site_spec: str, as_json: bool, sounds: Path | None) -> None:
     "--output",
     type=click.Path(path_type=Path),
     required=True,
-    help="Directory to write extensions.conf, queues.conf, voicemail.conf into.",
+    help="Directory to write extensions.conf, queues.conf, voicemail.conf, pjsip.conf and "
+    "musiconhold.conf into.",
 )
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if OUTPUT differs.")
-def compile_cmd(site_spec: str, output: Path, check: bool) -> None:
-    """Compile SITE to Asterisk configuration files in OUTPUT."""
+@click.option(
+    "--secrets",
+    "secrets_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Fill pjsip.conf's passwords from this file (and $CALLFLOW_SECRET_<NAME>); "
+    "without it pjsip.conf holds placeholders, fit to commit.",
+)
+def compile_cmd(site_spec: str, output: Path, check: bool, secrets_file: Path | None) -> None:
+    """Compile SITE to Asterisk configuration files in OUTPUT (all written 0600)."""
     output_dir(output)
     site = load(site_spec)
     try:
         compiled = compile_site(site)
+        if secrets_file is not None and compiled.secrets:
+            values = load_secrets(compiled.secrets, file=secrets_file)
+            compiled = compile_site(site, values)
     except ValidationError as exc:
         print_diagnostics(list(exc.diagnostics), False)
         raise click.ClickException("site has errors; nothing written") from exc

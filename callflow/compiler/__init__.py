@@ -12,25 +12,36 @@ import dataclasses
 import gc
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from callflow.compiler.dialplan import build, context_name, queue_name
 from callflow.compiler.ir import CompiledSite
-from callflow.compiler.render import FILES, render
+from callflow.compiler.render import FILES, SECRET_FILES, render
+from callflow.compiler.secrets import SECRET_FILE_MODE
 from callflow.model.site import Site
 from callflow.validate import check
 
-__all__ = ["FILES", "CompiledSite", "compile_site", "context_name", "queue_name", "write"]
+__all__ = [
+    "FILES",
+    "SECRET_FILES",
+    "CompiledSite",
+    "compile_site",
+    "context_name",
+    "queue_name",
+    "write",
+]
 
 
-def compile_site(site: Site) -> CompiledSite:
+def compile_site(site: Site, secrets: Mapping[str, str] | None = None) -> CompiledSite:
     """Validate ``site`` (raising :class:`~callflow.errors.ValidationError` listing every
-    problem) and compile it; the result carries the rendered files."""
+    problem) and compile it; the result carries the rendered files. ``secrets`` (see
+    :mod:`callflow.compiler.secrets`) fill pjsip.conf's passwords; without them it holds
+    placeholders."""
     with _collector_paused():
         check(site)
         compiled = build(site)
-        return dataclasses.replace(compiled, files=render(compiled))
+        return dataclasses.replace(compiled, files=render(compiled, secrets))
 
 
 @contextlib.contextmanager
@@ -48,13 +59,15 @@ def _collector_paused() -> Iterator[None]:
 
 
 def write(compiled: CompiledSite, directory: Path) -> list[Path]:
-    """Write the compiled files into ``directory``, each atomically (temp file + rename)."""
+    """Write the compiled files into ``directory``, each atomically (temp file + rename);
+    mode 0600 (pjsip.conf holds secrets)."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in sorted(compiled.files.items()):
         target = directory / name
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            os.fchmod(fh.fileno(), SECRET_FILE_MODE)  # pjsip.conf holds secrets; all 0600
             fh.write(text)
         os.replace(tmp, target)
         written.append(target)

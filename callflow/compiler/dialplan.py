@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
+from callflow.compiler import phones
 from callflow.compiler.escape import base64_literal, comment, conf_arg
 from callflow.compiler.ir import (
     CompiledSite,
@@ -63,6 +64,7 @@ from callflow.contract import (
     CF_DEST,
     CF_DEVSTATE,
     CF_ENTRY,
+    CF_FREE,
     CF_LANG,
     CF_LOOKUP,
     CF_MANAGER,
@@ -103,6 +105,7 @@ from callflow.contract import (
     entry_context,
     hangup_handler,
     mailbox_context,
+    moh_class,
     queue_name,
 )
 from callflow.model.campaigns import (
@@ -197,6 +200,8 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         dest = node.destination()
         if dest is not None:
             steps.append(Step("Set", f"{CF_DEST}={dest}"))
+        if node.needs_media():  # the caller hears ringing, unbilled, until here
+            steps.append(Step("Answer"))
         return steps
 
     @staticmethod
@@ -394,10 +399,25 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                     "Set", f"{CALLERID_NAME}={base64_literal(node.cid_prefix)}{var(CALLERID_NAME)}"
                 )
             )
+        # only phones that are free: a busy desk phone gets no second call
+        steps.append(Step("Set", f"{CF_FREE}="))
+        for person in sorted(self.site.people(node.target), key=lambda p: p.id):
+            state = f"${{DEVICE_STATE({_state_device(person.device)})}}"
+            away = f'${{REGEX("^({"|".join(MANAGER_AWAY)})$" {state})}}'
+            free = f"${{IF($[{away}]?:&{person.device})}}"
+            steps.append(
+                Step(
+                    "Set",
+                    f"{CF_FREE}={var(CF_FREE)}{free}",
+                    comment=comment(person.name),
+                )
+            )
         steps += [
-            Step("Dial", f"{self.devices(node.target)},{node.ring}"),
+            Step("Set", "DIALSTATUS=BUSY"),
+            Step("GotoIf", f'$["{var(CF_FREE)}" = ""]?gone'),
+            Step("Dial", f"${{{CF_FREE}:1}},{node.ring}"),
             Step("GotoIf", '$["${DIALSTATUS}" = "ANSWER"]?answered'),
-            self.goto(node.no_answer),
+            self.goto(node.no_answer, label="gone"),
             Step("Hangup", label="answered"),
         ]
         return [self.node_context(node, Extension("s", tuple(steps)))]
@@ -561,7 +581,6 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             Step("Set", f"{CF_PATH}="),
             Step("Set", f"{CHANNEL_LANGUAGE}={self.site.language}"),
             Step("Set", f"{HANGUP_HANDLER_PUSH}={hangup_handler(self.site.name)}"),
-            Step("Answer"),
             self.goto(target),
         )
 
@@ -646,7 +665,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             ("maxlen", str(node.maxlen)),
             ("joinempty", node.joinempty),
             ("leavewhenempty", node.leavewhenempty),
-            ("musicclass", node.music),
+            ("musicclass", moh_class(self.site.name, node.music)),
             ("announce-position", "yes" if node.announce_position else "no"),
             ("announce-holdtime", "yes" if node.announce_holdtime else "no"),
             ("announce-frequency", str(node.announce_frequency)),
@@ -735,16 +754,31 @@ def build(site: Site) -> CompiledSite:
         contexts.extend(comp.visit(node))
     for campaign in sorted(site.campaigns, key=lambda c: c.id):
         contexts.extend(comp.campaign_contexts(campaign))
+    contexts += phones.inbound_contexts(site)
+    staff_phones = phones.staff_phones_context(site)
+    if staff_phones is not None:
+        contexts.append(staff_phones)
     queues = tuple(comp.queue_conf(q) for q in sorted(site.queues(), key=lambda q: q.id))
     boxes = {
         n.mailbox: Mailbox(mailbox_context(site.name), n.mailbox, n.mailbox, n.email or "")
         for n in site.nodes
         if isinstance(n, Voicemail)
     }
+    for person in site.staff_map.values():  # staff phones reach their owner's mailbox
+        if person.mailbox and person.extension:
+            boxes.setdefault(
+                person.mailbox,
+                Mailbox(mailbox_context(site.name), person.mailbox, person.mailbox),
+            )
+    pjsip = phones.pjsip_sections(site)
     return CompiledSite(
         site=site.name,
         contexts=tuple(contexts),
         queues=queues,
         mailboxes=tuple(boxes[k] for k in sorted(boxes)),
         entry_context=entry_context(site.name),
+        pjsip=pjsip,
+        moh=phones.moh_sections(site),
+        endpoints=tuple(s.name for s in pjsip if dict(s.settings).get("type") == "endpoint"),
+        tone_zone=site.tone_zone,
     )

@@ -76,6 +76,37 @@ class CompiledSite:
     mailboxes: tuple[Mailbox, ...]
     entry_context: str
     files: dict[str, str] = field(default_factory=dict)
+    #: pjsip.conf and musiconhold.conf sections
+    pjsip: tuple[Section, ...] = ()
+    moh: tuple[Section, ...] = ()
+    #: what deploy reads back: pjsip endpoints, music-on-hold classes, the tone zone
+    endpoints: tuple[str, ...] = ()
+    tone_zone: str = ""
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The names of the secrets the generated pjsip.conf needs."""
+        return tuple(
+            sorted({v.name for s in self.pjsip for _, v in s.settings if isinstance(v, SecretRef)})
+        )
 
     def context_map(self) -> dict[str, Context]:
         return {c.name: c for c in self.contexts}
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One section of pjsip.conf or musiconhold.conf: ``[name]`` and its settings, in
+    order (``type = endpoint`` first for pjsip). A setting whose value is a
+    :class:`SecretRef` is filled from the secrets at render time."""
+
+    name: str
+    settings: tuple[tuple[str, str | SecretRef], ...]
+    comment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRef:
+    """A secret's name (``staff.ann``, ``trunk.carrier``): never a value."""
+
+    name: str

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 
 import jinja2
 
-from callflow.compiler.ir import CompiledSite
+from callflow.compiler.ir import CompiledSite, SecretRef, Section
+from callflow.compiler.secrets import placeholder
 from callflow.model.limits import CONFIG_LINE_BYTES
 
-FILES = ("extensions.conf", "queues.conf", "voicemail.conf")
+FILES = ("extensions.conf", "queues.conf", "voicemail.conf", "pjsip.conf", "musiconhold.conf")
+#: the generated files that hold secrets: written 0600, never committed with them
+SECRET_FILES = frozenset({"pjsip.conf"})
 
 
 class RenderError(ValueError):
@@ -28,8 +32,9 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render(compiled: CompiledSite) -> dict[str, str]:
-    """The text of each generated file, by file name."""
+def render(compiled: CompiledSite, secrets: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The text of each generated file, by file name. Without ``secrets`` pjsip.conf
+    holds placeholders (``SECRET(staff.ann)``) where passwords go."""
     env = _environment()
     values = {
         "site": compiled.site,
@@ -37,10 +42,31 @@ def render(compiled: CompiledSite) -> dict[str, str]:
         "queues": compiled.queues,
         "mailboxes": compiled.mailboxes,
     }
-    out = {name: env.get_template(f"{name}.j2").render(values) for name in FILES}
+    sections = {
+        "pjsip.conf": _filled(compiled.pjsip, secrets or {}),
+        "musiconhold.conf": _filled(compiled.moh, {}),
+    }
+    out = {
+        name: env.get_template(f"{name}.j2").render({**values, "sections": sections.get(name)})
+        for name in FILES
+    }
     for name, text in out.items():
         _check_lines(name, text)
     return out
+
+
+def _filled(sections: tuple[Section, ...], secrets: Mapping[str, str]) -> list[Section]:
+    return [
+        Section(
+            s.name,
+            tuple(
+                (k, secrets.get(v.name, placeholder(v.name)) if isinstance(v, SecretRef) else v)
+                for k, v in s.settings
+            ),
+            s.comment,
+        )
+        for s in sections
+    ]
 
 
 def _check_lines(name: str, text: str) -> None:

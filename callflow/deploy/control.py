@@ -18,8 +18,15 @@ from typing import Protocol
 
 from callflow.errors import DeployError
 
-#: What makes Asterisk re-read the three files a site is made of, in this order.
-RELOAD_COMMANDS = ("dialplan reload", "module reload app_queue.so", "voicemail reload")
+#: What makes Asterisk re-read the files a site is made of, in this order: phones and
+#: music first, so that the dialplan and queues that use them find them.
+RELOAD_COMMANDS = (
+    "module reload res_pjsip.so",
+    "moh reload",
+    "dialplan reload",
+    "module reload app_queue.so",
+    "voicemail reload",
+)
 
 
 class AsteriskControl(Protocol):
@@ -101,7 +108,22 @@ _LOGGED = re.compile(
 )
 #: Where Asterisk's own code logs what a reload of our three files finds wrong.
 _RELOAD_SOURCES = frozenset(
-    {"config.c", "pbx_config.c", "pbx.c", "app_queue.c", "app_voicemail.c", "loader.c"}
+    {
+        "config.c",
+        "pbx_config.c",
+        "pbx.c",
+        "app_queue.c",
+        "app_voicemail.c",
+        "loader.c",
+        "res_musiconhold.c",
+        "config_transport.c",
+        "config_auth.c",
+        "res_sorcery_config.c",
+        "sorcery.c",
+        "res_pjsip_endpoint_identifier_ip.c",
+        "pjsip_configuration.c",
+        "indications.c",
+    }
 )
 # Load, not configuration: loading ~1000 queues at once backs up the device-state
 # taskprocessor and Asterisk says so; the queues themselves load fine.

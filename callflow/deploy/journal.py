@@ -9,13 +9,17 @@ verified to run it, and every run first undoes a switch an earlier run left pend
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from callflow.compiler import FILES, compile_site
+from callflow.compiler import FILES, SECRET_FILES, CompiledSite, compile_site
+from callflow.compiler.render import render
+from callflow.compiler.secrets import SecretsError, env_name, load_secrets
 from callflow.deploy.control import RELOAD_COMMANDS, AsteriskControl, ProblemLog, reload_lines
 from callflow.deploy.verify import check_etc_dir, foreign_contexts, verify
 from callflow.deploy.versions import (
@@ -70,6 +74,8 @@ def deploy(
     asterisk: AsteriskControl,
     keep: int = 5,
     log_reader: ProblemLog | None = None,
+    secrets: Mapping[str, str] | None = None,
+    secrets_file: Path | None = None,
 ) -> DeployResult:
     """Compile ``site``, install it as a new version, reload Asterisk and verify it took.
 
@@ -77,7 +83,10 @@ def deploy(
     written, and so does an ``etc_dir`` that is not the running Asterisk's configuration
     directory (:class:`DeployError`). If Asterisk does not report what was compiled, the
     version that ran before is restored and reloaded, and :class:`DeployError` says what
-    failed. "Unchanged" is said only after Asterisk is read back running this version::
+    failed. "Unchanged" is said only after Asterisk is read back running this version.
+    The passwords of staff phones and trunks come from ``secrets`` (name -> value) or
+    else from the environment and ``secrets_file`` (:mod:`callflow.compiler.secrets`);
+    a missing one refuses the deploy before anything is written::
 
         deploy(site, sandbox.etc_dir, asterisk=CliControl(sandbox.asterisk_command()))
     """
@@ -88,6 +97,7 @@ def deploy(
         compiled = compile_site(site)
     except ValidationError as exc:
         raise DeployRefused(site.name, exc.diagnostics) from exc
+    compiled = _with_secrets(compiled, secrets, secrets_file)
     etc = check_etc_dir(Path(etc_dir), asterisk)
     tree = SiteTree(etc, compiled.site)
     with _io_errors(tree), tree.locked():
@@ -198,6 +208,31 @@ def rollback(
         )
 
 
+def _with_secrets(
+    compiled: CompiledSite, secrets: Mapping[str, str] | None, file: Path | None
+) -> CompiledSite:
+    """``compiled`` with its pjsip.conf passwords filled in (no placeholder is deployed)."""
+    names = compiled.secrets
+    if not names:
+        return compiled
+    try:
+        if secrets is not None:
+            values = load_secrets(names, environ={env_name(k): v for k, v in secrets.items()})
+        else:
+            values = load_secrets(names, file=file)
+    except SecretsError as exc:
+        lines = "\n".join(f"  {line}" for line in str(exc).splitlines())
+        raise DeployError(
+            f"deploy of site {compiled.site!r} refused, nothing was changed:\n{lines}"
+        ) from exc
+    return dataclasses.replace(compiled, files=render(compiled, values))
+
+
+def _masked(text: str) -> str:
+    """A pjsip.conf with its passwords hidden (a diff must not print them)."""
+    return re.sub(r"(?m)^password = .*$", "password = (hidden)", text)
+
+
 def diff(site: Site, etc_dir: Path) -> str:
     """A unified diff, file by file, from the version Asterisk was last verified to run
     to what :func:`deploy` would write; empty when they are identical (hand edits of the
@@ -222,10 +257,13 @@ def diff(site: Site, etc_dir: Path) -> str:
         except OSError as exc:
             raise DeployError(f"cannot read {deployed}: {exc.strerror}") from exc
         old = without_marker(old) if name == "extensions.conf" else old
+        new = compiled.files[name]
+        if name in SECRET_FILES:
+            old, new = _masked(old), _masked(new)
         where = f"callflow/{compiled.site}/current/{name}"
         chunks += difflib.unified_diff(
             old.splitlines(keepends=True),
-            compiled.files[name].splitlines(keepends=True),
+            new.splitlines(keepends=True),
             fromfile=f"a/{where} ({running or 'not deployed'})",
             tofile=f"b/{where} (compiled)",
         )
@@ -404,8 +442,17 @@ def _reload_and_verify(
         kept_queues = set(expected.queues) if expected else set()
         gone = sorted(set(replaced.contexts) - kept_contexts) if replaced else []
         gone_queues = sorted(set(replaced.queues) - kept_queues) if replaced else []
+        kept_endpoints = set(expected.endpoints) if expected else set()
+        gone_endpoints = sorted(set(replaced.endpoints) - kept_endpoints) if replaced else []
         try:
-            problems += verify(asterisk, expected, gone=gone, gone_queues=gone_queues, site=site)
+            problems += verify(
+                asterisk,
+                expected,
+                gone=gone,
+                gone_queues=gone_queues,
+                gone_endpoints=gone_endpoints,
+                site=site,
+            )
         except Exception as exc:
             problems.append(f"verify failed: {exc}")
         if log_reader:

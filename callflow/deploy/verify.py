@@ -23,6 +23,8 @@ _MARKER = re.compile(r"NoOp\((callflow [^)]*)\)")
 _QUEUE = re.compile(r"^(\S+) has \d+ calls? ", re.MULTILINE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _RUNTIME_MEMBER = re.compile(r"\((?:dynamic|realtime)\)")
+_ENDPOINT = re.compile(r"^\s*Endpoint:\s+([A-Za-z0-9_.+-][^\s/]*)", re.MULTILINE)
+_MOH_CLASS = re.compile(r"^Class:\s+(\S+)", re.MULTILINE)
 _CONFIG_DIR = re.compile(r"^\s*Configuration directory:\s*(.+?)\s*$", re.MULTILINE)
 
 
@@ -57,6 +59,7 @@ def verify(
     *,
     gone: Sequence[str] = (),
     gone_queues: Sequence[str] = (),
+    gone_endpoints: Sequence[str] = (),
     site: str | None = None,
 ) -> list[str]:
     """What Asterisk reports differently from ``expected``, one sentence per problem::
@@ -107,12 +110,41 @@ def verify(
         problems += [
             f"queue {q} was dropped but is still loaded" for q in gone_queues if q in queues
         ]
+    problems += _phone_problems(asterisk, expected, gone_endpoints)
     if expected and expected.mailboxes:
         rows = asterisk.cli("voicemail show users").splitlines()
         boxes = {tuple(fields[:2]) for fields in map(str.split, rows) if len(fields) >= 2}
         for context, numbers in expected.mailboxes.items():
             missing = [n for n in numbers if (context, n) not in boxes]
             problems += [f"mailbox {n}@{context} is not loaded" for n in missing]
+    return problems
+
+
+def _phone_problems(
+    asterisk: AsteriskControl, expected: Manifest | None, gone: Sequence[str]
+) -> list[str]:
+    problems = []
+    endpoints = expected.endpoints if expected else ()
+    if endpoints or gone:
+        loaded = set(_ENDPOINT.findall(asterisk.cli("pjsip show endpoints")))
+        problems += [f"pjsip endpoint {e} is not loaded" for e in endpoints if e not in loaded]
+        problems += [
+            f"pjsip endpoint {e} was dropped but is still loaded" for e in gone if e in loaded
+        ]
+    if expected and expected.moh_classes:
+        classes = set(_MOH_CLASS.findall(asterisk.cli("moh show classes")))
+        problems += [
+            f"music-on-hold class {c} is not loaded"
+            for c in expected.moh_classes
+            if c not in classes
+        ]
+    if expected and endpoints and expected.tone_zone:
+        shown = asterisk.cli(f"indication show {expected.tone_zone}")
+        if not re.search(rf"^{re.escape(expected.tone_zone)}\s", shown, re.MULTILINE):
+            problems.append(
+                f"tone zone {expected.tone_zone} is not in indications.conf: add the country's "
+                "tones (Asterisk's sample indications.conf has them)"
+            )
     return problems
 
 

@@ -3,7 +3,9 @@
 ::
 
     <etc_dir>/callflow/<site>/
-        versions/0001-3f2a9c0d1e4b/{extensions,queues,voicemail}.conf, manifest.json
+        versions/0001-3f2a9c0d1e4b/{extensions,queues,voicemail,pjsip,musiconhold}.conf,
+                                  manifest.json (pjsip.conf holds passwords: 0600, or
+                                  0640 to the group Asterisk reads its configuration as)
         current -> versions/0001-3f2a9c0d1e4b
         journal.json      {"verified": "0001-...", "pending": null}
         failed/<version>/ the last version Asterisk rejected (or an interrupted one)
@@ -30,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from callflow.compiler import FILES, CompiledSite
+from callflow.compiler import FILES, SECRET_FILES, CompiledSite
+from callflow.compiler.secrets import secret_mode as secret_file_mode
 from callflow.errors import DeployError
 
 _VERSION = re.compile(r"(\d{4,})-([0-9a-f]{12})")
@@ -79,6 +82,10 @@ class Manifest:
     files: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: queue -> the interfaces of its static members (empty for older versions)
     members: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    #: pjsip endpoints, music-on-hold classes and the tone zone the endpoints use
+    endpoints: tuple[str, ...] = ()
+    moh_classes: tuple[str, ...] = ()
+    tone_zone: str = ""
 
     @property
     def marker(self) -> str:
@@ -100,6 +107,9 @@ class Manifest:
             queues=tuple(q.name for q in compiled.queues),
             mailboxes={k: tuple(v) for k, v in sorted(mailboxes.items())},
             members={q.name: tuple(m.interface for m in q.members) for q in compiled.queues},
+            endpoints=compiled.endpoints,
+            moh_classes=tuple(c.name for c in compiled.moh),
+            tone_zone=compiled.tone_zone,
         )
 
     def to_json(self) -> str:
@@ -119,6 +129,9 @@ class Manifest:
             mailboxes={str(k): tuple(v) for k, v in data["mailboxes"].items()},
             files={str(k): str(v) for k, v in data.get("files", {}).items()},
             members={str(k): tuple(v) for k, v in data.get("members", {}).items()},
+            endpoints=tuple(data.get("endpoints", ())),
+            moh_classes=tuple(data.get("moh_classes", ())),
+            tone_zone=str(data.get("tone_zone", "")),
         )
 
 
@@ -259,11 +272,17 @@ class SiteTree:
         make_dirs(self.root / "versions")
         staging = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.root / "versions"))
         try:
+            secret_mode, secret_group = secret_file_mode(self.etc_dir)
             for name, text in [*files.items(), ("manifest.json", manifest.to_json())]:
                 with open(staging / name, "w", encoding="utf-8", newline="\n") as out:
+                    if name in SECRET_FILES:  # passwords: never readable by others
+                        os.fchmod(out.fileno(), secret_mode)
+                        if secret_group >= 0:
+                            os.fchown(out.fileno(), -1, secret_group)
+                    else:
+                        os.fchmod(out.fileno(), FILE_MODE)
                     out.write(text)
                     out.flush()
-                    os.fchmod(out.fileno(), FILE_MODE)
                     os.fsync(out.fileno())
             staging.chmod(DIR_MODE)
             _fsync_dir(staging)

@@ -25,7 +25,6 @@ from callflow.contract import (
     asterisk_filter,
 )
 from callflow.flow.effects import (
-    Enter,
     GetVar,
     JoinQueue,
     Note,
@@ -35,7 +34,7 @@ from callflow.flow.effects import (
     Steps,
     Wait,
 )
-from callflow.flow.machine import goto
+from callflow.flow.machine import enter, goto
 from callflow.model import nodes
 from callflow.model.site import Site
 from callflow.model.visitor import NodeVisitor
@@ -64,7 +63,7 @@ class CompiledModel(NodeVisitor[Steps]):
         return None
 
     def visit_dial(self, node: nodes.Dial) -> Steps:
-        yield Enter(node)
+        yield from enter(node)
         yield from self.prefix_name(node.cid_prefix)
         outcome = yield Ring(node)
         yield Note("ring", f"{node.target} for {node.ring}s: {outcome}")
@@ -75,7 +74,7 @@ class CompiledModel(NodeVisitor[Steps]):
         return (yield from goto(node.no_answer, "no_answer"))
 
     def visit_queue(self, node: nodes.Queue) -> Steps:
-        yield Enter(node)
+        yield from enter(node)
         yield SetVar(CF_PATH, "queue")
         priority = queue_priority(self.site.rule_for(node), (yield GetVar(CF_TIER)))
         yield SetVar(CF_PRIO, str(priority))
@@ -100,6 +99,6 @@ class CompiledModel(NodeVisitor[Steps]):
         return (yield from goto(node.overflow, "overflow"))
 
     def visit_voicemail(self, node: nodes.Voicemail) -> Steps:
-        yield Enter(node)
+        yield from enter(node)
         yield Note("voicemail", f"{node.mailbox} ({node.greeting})")
         return None

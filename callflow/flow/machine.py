@@ -100,6 +100,16 @@ def prompts(value: object) -> tuple[Prompt, ...]:
     return value if isinstance(value, tuple) else ()
 
 
+def enter(node: nodes.Node) -> Steps:
+    """Entering a node: it is recorded, and a node that plays or listens answers the
+    call first (:meth:`~callflow.model.nodes.Node.needs_media`), as the compiled
+    context's ``Answer()`` does."""
+    yield Enter(node)
+    if node.needs_media():
+        yield Answer()
+    return None
+
+
 def goto(target: str | None, why: str) -> Steps:
     """``goto(target)`` of the compiler: no target is the hooks' ``hangup`` extension,
     which sets ``CF_DEST=hangup`` and hangs up."""
@@ -157,7 +167,7 @@ class FlowMachine(NodeVisitor[Steps]):
         yield SetVar(CF_PATH, "")
         yield SetVar(CHANNEL_LANGUAGE, self.site.language)
         yield SetVar(HANGUP_HANDLER_PUSH, hangup_handler(self.site.name))
-        yield Answer()
+        # not answered: the caller hears ringing until a node needs media (see enter)
         return self.site.entries[entry]
 
     def answered_flow(self, campaign: Campaign) -> AnsweredFlow:
@@ -203,16 +213,16 @@ class FlowMachine(NodeVisitor[Steps]):
 
     # ---- nodes -----------------------------------------------------------------------------
     def visit_play(self, node: nodes.Play) -> Steps:
-        yield Enter(node)
+        yield from enter(node)
         yield Play(prompts(node.prompts))
         return (yield from goto(node.next, "next"))
 
     def visit_goto(self, node: nodes.Goto) -> Steps:
-        yield Enter(node)
+        yield from enter(node)
         return (yield from goto(node.target, "target"))
 
     def visit_hangup(self, node: nodes.Hangup) -> Steps:
-        yield Enter(node)
+        yield from enter(node)
         yield Play(prompts(node.prompts))
         yield Hangup()
         return None
@@ -247,7 +257,7 @@ class FlowMachine(NodeVisitor[Steps]):
                 return None, (yield from goto(node.failure, "failure"))
 
     def visit_menu(self, node: nodes.Menu) -> Steps:
-        yield Enter(node)
+        yield from enter(node)
         choices = node.choices()
         key, target = yield from self.tries(node, choices)
         if key is None:
@@ -255,7 +265,7 @@ class FlowMachine(NodeVisitor[Steps]):
         return (yield from goto(choices[key], f"key {key}"))
 
     def visit_ask(self, node: nodes.Ask) -> Steps:
-        yield Enter(node)
+        yield from enter(node)
         # Read() ends its input on '#': the compiled node sees silence
         accepted = set(node.answers) | set(node.keys)
         key, target = yield from self.tries(node, accepted, silent=READ_TERMINATOR)
@@ -291,7 +301,7 @@ class FlowMachine(NodeVisitor[Steps]):
         return None
 
     def visit_language_select(self, node: nodes.LanguageSelect) -> Steps:
-        yield Enter(node)
+        yield from enter(node)
         key = yield from self.ask(prompts(node.prompt), node.timeout)
         if key is None:
             yield Note("timeout")
@@ -315,7 +325,7 @@ class FlowMachine(NodeVisitor[Steps]):
         return (yield HandOff(node))  # type: ignore[no-any-return]
 
     def visit_time_condition(self, node: nodes.TimeCondition) -> Steps:
-        yield Enter(node)
+        yield from enter(node)
         now = asterisk_filter(DIGITS, (yield GetVar(CF_NOW)))
         zone = zoneinfo.ZoneInfo(node.timezone or self.site.timezone)
         try:
@@ -332,7 +342,7 @@ class FlowMachine(NodeVisitor[Steps]):
         return (yield from goto(target, why))
 
     def visit_branch(self, node: nodes.Branch) -> Steps:
-        yield Enter(node)
+        yield from enter(node)
         value = yield GetVar(BRANCH_VARS[node.attribute])
         if node.attribute == "tags":
             key = f".{lowered_key(TAG_LIST, value)}."
@@ -347,7 +357,7 @@ class FlowMachine(NodeVisitor[Steps]):
         return (yield from goto(node.default, f"default ({node.attribute} {key!r})"))
 
     def visit_lookup(self, node: nodes.Lookup) -> Steps:
-        yield Enter(node)
+        yield from enter(node)
         yield SetVar(CF_LOOKUP, "")
         number = lookup_number((yield GetVar(CALLERID_NUM)))
         found = yield Lookup(number)

@@ -20,6 +20,7 @@ from callflow.model.nodes import (
     Voicemail,
     human_first,
 )
+from callflow.model.phones import Phones, Trunk
 from callflow.model.prompts import Prompt, Prompts, prompt_fields
 from callflow.model.schedule import Hours
 from callflow.model.site import LookupSettings, Site
@@ -43,6 +44,7 @@ __all__ = [
     "Menu",
     "Node",
     "NodeVisitor",
+    "Phones",
     "Play",
     "PriorityRule",
     "Prompt",
@@ -53,6 +55,7 @@ __all__ = [
     "Staff",
     "SurveyQuestion",
     "TimeCondition",
+    "Trunk",
     "Voicemail",
     "human_first",
     "prompt_fields",

@@ -60,6 +60,15 @@ class Node:
         (a queue, a person, a mailbox, a hang-up); None for steps on the way."""
         return None
 
+    #: whether the node answers the call on entering it: it plays prompts or listens
+    #: for digits. Until then the caller hears ringing and the carrier bills nothing;
+    #: dials and queues leave answering to the person who picks up.
+    plays_media: ClassVar[bool] = False
+
+    def needs_media(self) -> bool:
+        """Whether the call is answered when it enters this node (``plays_media``)."""
+        return self.plays_media
+
 
 @dataclass(frozen=True, kw_only=True)
 class Play(Node):
@@ -68,6 +77,7 @@ class Play(Node):
     prompts: Prompts = Prompts(required=True)
     next: str
     visit_name: ClassVar[str] = "play"
+    plays_media: ClassVar[bool] = True
 
     def edges(self) -> dict[str, str | None]:
         return {"next": self.next}
@@ -171,6 +181,7 @@ class Menu(Retrying):
     options: Mapping[str, str]
     operator: str | None = None
     visit_name: ClassVar[str] = "menu"
+    plays_media: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if isinstance(self.options, Mapping):
@@ -224,6 +235,7 @@ class Ask(Retrying):
     question: str | None = None
     keys: Mapping[str, str] = field(default_factory=dict)
     visit_name: ClassVar[str] = "ask"
+    plays_media: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if isinstance(self.keys, Mapping):
@@ -251,6 +263,7 @@ class LanguageSelect(Node):
     timeout: Seconds = 5
     default: str | None = None
     visit_name: ClassVar[str] = "language_select"
+    plays_media: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if isinstance(self.languages, Mapping):
@@ -381,6 +394,7 @@ class Voicemail(Node):
     greeting: VoicemailGreeting = "unavailable"
     email: str | None = None
     visit_name: ClassVar[str] = "voicemail"
+    plays_media: ClassVar[bool] = True
 
     def destination(self) -> str | None:
         return f"voicemail:{self.mailbox}"
@@ -392,6 +406,9 @@ class Hangup(Node):
 
     prompts: Prompts = Prompts()
     visit_name: ClassVar[str] = "hangup"
+
+    def needs_media(self) -> bool:
+        return bool(self.prompts)
 
     def destination(self) -> str | None:
         return "hangup"

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
+from pathlib import Path
 from typing import Annotated
 
 from callflow.model.campaigns import Campaign
 from callflow.model.limits import Label, Range
 from callflow.model.nodes import Node, PriorityRule, Queue
+from callflow.model.phones import Phones, Trunk
 from callflow.model.prompts import as_tuple
 from callflow.model.staff import Staff
 
@@ -54,12 +56,19 @@ class Site:
     live: bool = False
     #: or only these entry numbers
     live_entries: tuple[str, ...] | list[str] = ()
+    #: carrier trunks and the numbers (DIDs) they bring in
+    trunks: tuple[Trunk, ...] | list[Trunk] = ()
+    #: which parts of pjsip.conf callflow generates
+    phones: Phones = field(default_factory=Phones)
+    #: ISO 3166 country of the site's locale (``"cn"``): its ringback and busy tones.
+    #: Empty: the country of ``timezone``.
+    country: str = ""
 
     def __post_init__(self) -> None:
         # Wrong types are left as they are: validation reports them with a path.
         if isinstance(self.entries, Mapping):
             object.__setattr__(self, "entries", dict(self.entries))
-        for name in ("live_entries", "nodes", "staff", "campaigns"):
+        for name in ("live_entries", "nodes", "staff", "campaigns", "trunks"):
             object.__setattr__(self, name, as_tuple(getattr(self, name)))
 
     # Derived views. Duplicated ids and wrongly typed items are reported by validation;
@@ -103,11 +112,50 @@ class Site:
         (``Stasis(callflow-<site>,<number>)``), falling back to the compiled flow."""
         return self.live or number in self.live_entries
 
+    @cached_property
+    def trunk_map(self) -> dict[str, Trunk]:
+        out: dict[str, Trunk] = {}
+        for t in _items(self.trunks):
+            if isinstance(t, Trunk) and isinstance(t.id, str):
+                out.setdefault(t.id, t)
+        return out
+
+    @property
+    def tone_zone(self) -> str:
+        """The indications zone (a country code) the site's calls hear tones from."""
+        return (self.country or country_of(self.timezone) or "us").lower()
+
     def queues(self) -> Iterable[Queue]:
         return (n for n in _items(self.nodes) if isinstance(n, Queue))
 
     def rule_for(self, queue: Queue) -> PriorityRule:
         return queue.priority or self.priority
+
+
+def country_of(timezone: str) -> str:
+    """The country code the tz database gives ``timezone`` (``Asia/Shanghai`` -> ``cn``),
+    or "" when it names none (``UTC``) or the table is missing."""
+    return _zone_countries().get(timezone, "")
+
+
+@cache
+def _zone_countries() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for table in ZONE_TABLES:
+        try:
+            lines = Path(table).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split("\t")
+            if len(fields) >= 3 and not line.startswith("#"):
+                out.setdefault(fields[2], fields[0].lower())
+        break
+    return out
+
+
+#: the tz database's zone -> country table (Debian's tzdata)
+ZONE_TABLES = ("/usr/share/zoneinfo/zone.tab",)
 
 
 def _items(value: object) -> tuple[object, ...]:

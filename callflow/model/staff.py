@@ -4,7 +4,11 @@ In a dealership everyone is an agent (DOMAIN.md §1): sales consultants, service
 customer care, the front desk, even finance. Each person has a device and any number of
 groups; queues and dials refer to people or groups by id::
 
-    Staff("alice", name="Alice Wang", device="PJSIP/1001", groups=("sales",))
+    Staff("alice", name="Alice Wang", device="PJSIP/1001", groups=("sales",),
+          extension="1001", did="+862155550101")
+
+A ``PJSIP/<name>`` device with an ``extension`` gets an endpoint ``<name>`` in the
+generated pjsip.conf (its password is the secret ``staff.<id>``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ class Staff:
     device: str
     groups: tuple[str, ...] = ()
     mailbox: str | None = None
+    #: what colleagues dial to reach this person from a staff phone (``"1001"``)
+    extension: str | None = None
+    #: the person's own direct number on a trunk (a DID), if any
+    did: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "groups", as_tuple(self.groups))

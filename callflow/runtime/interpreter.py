@@ -151,6 +151,7 @@ class Interpreter:
     async def setup(self, session: CallSession) -> None:
         """What the compiled entry extension does before its first Goto."""
         await self.drive(self.machine.start(session.entry), session)
+        session.ready = True
 
     async def hand_back(self, session: CallSession) -> None:
         """Continue the call in the compiled dialplan at the node it is in (its context
@@ -211,9 +212,9 @@ class Interpreter:
             case HandOff(node):  # the compiled context records the node itself
                 await session.continue_at(self.ctx(node.id))
             case Answer():
-                await session.flush()
-                await session.answer()
-                session.ready = True
+                if not session.answered:
+                    await session.flush()
+                    await session.answer()
             case Hangup(_, dest):
                 if dest is not None:
                     session.dest = dest

@@ -107,8 +107,10 @@ class CallSession:
         self.events: asyncio.Queue[AriEvent] = asyncio.Queue()
         self.hung_up = False
         self.finished = False
-        #: the entry's set-up is done (CF_SITE, hang-up handler, answered)
+        #: the entry's set-up is done (CF_SITE, hang-up handler)
         self.ready = ready
+        #: answered by a node that needs media (entries do not answer)
+        self.answered = False
         self._known: dict[str, str] = {}
         self._pending: dict[str, str] = {}
         self._playbacks = itertools.count(1)
@@ -185,6 +187,7 @@ class CallSession:
     # ---- actions --------------------------------------------------------------------------
     async def answer(self) -> None:
         await self._op(self.control.answer(self.channel))
+        self.answered = True
 
     async def play(self, prompts: Iterable[Prompt], *, barge_in: bool = False) -> str | None:
         """Play prompts in order; with ``barge_in`` a digit stops them and is returned

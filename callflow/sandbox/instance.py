@@ -136,6 +136,10 @@ MODULES: tuple[str, ...] = (
     "res_pjsip_authenticator_digest.so",
     "res_pjsip_outbound_authenticator_digest.so",
     "res_pjsip_endpoint_identifier_user.so",
+    # the generated pjsip.conf: phones register, trunks are identified by address or register
+    "res_pjsip_registrar.so",
+    "res_pjsip_endpoint_identifier_ip.so",
+    "res_pjsip_outbound_registration.so",
     "chan_pjsip.so",
     # functions
     "func_logic.so",

@@ -46,6 +46,7 @@ from callflow.testing.driver import (
     prompt_files,
 )
 from callflow.testing.fakes import FakeChannel, run_live_call
+from callflow.testing.sip import Sipp, SippResult, without_phones
 
 __all__ = [
     "SILENCE",
@@ -63,6 +64,8 @@ __all__ = [
     "SimResult",
     "SimulationError",
     "Simulator",
+    "Sipp",
+    "SippResult",
     "WaitingCaller",
     "ami_value",
     "assert_route",
@@ -72,4 +75,5 @@ __all__ = [
     "prompt_files",
     "run_live_call",
     "simulate",
+    "without_phones",
 ]

@@ -1,6 +1,18 @@
 """A deliberately broken site: every line marked BAD is one diagnostic in broken_site.expected."""
 
-from callflow import Dial, Goto, Hours, Menu, Play, Queue, Site, Staff, TimeCondition, Voicemail
+from callflow import (
+    Dial,
+    Goto,
+    Hours,
+    Menu,
+    Play,
+    Queue,
+    Site,
+    Staff,
+    TimeCondition,
+    Trunk,
+    Voicemail,
+)
 
 site = Site(
     name="Broken-Site",  # BAD: not an identifier
@@ -9,6 +21,10 @@ site = Site(
     staff=[
         Staff("ann", name="Ann", device="PJSIP/1001,evil", groups=("sales",)),  # BAD: device
         Staff("ann", name="Ann again", device="PJSIP/1002"),  # BAD: duplicate
+        Staff("bob", name="Bob", device="PJSIP/1003", extension="100"),  # BAD: an entry's number
+    ],
+    trunks=[
+        Trunk("carrier", host="203.0.113.5", register=False, numbers={"5550100": "300"}),  # BAD
     ],
     nodes=[
         Menu(

@@ -39,7 +39,7 @@ from callflow.runtime.ari import AriSettings
 from callflow.runtime.interpreter import app_name
 from callflow.runtime.lookup import lookup_key, send
 from callflow.runtime.server import LiveService
-from callflow.testing import CallDriver, install_placeholder_prompts
+from callflow.testing import CallDriver, install_placeholder_prompts, without_phones
 
 from .sites import ari_get, free_port
 
@@ -129,7 +129,7 @@ async def agi_lookup(request: Any, agi: Any) -> None:
 def live_site(path: Path, name: str, agi_port: int) -> Site:
     """An example, renamed, every entry live, its lookup on this module's FastAGI port."""
     return dataclasses.replace(
-        load_site(str(path)),
+        without_phones(load_site(str(path))),
         name=name,
         live=True,
         lookup=LookupSettings(url=f"agi://127.0.0.1:{agi_port}"),
@@ -544,9 +544,10 @@ import dataclasses
 import runpy
 
 from callflow import LookupSettings
+from callflow.testing import without_phones
 
 site = dataclasses.replace(
-    runpy.run_path({example!r})["site"],
+    without_phones(runpy.run_path({example!r})["site"]),
     name="serve4s",
     live=True,
     lookup=LookupSettings(url="agi://127.0.0.1:{port}"),

@@ -119,7 +119,8 @@ def test_menu_digits_timeout_invalid_and_failure():
     assert "exten => 1,1,Goto(cf-shop-sales,s,1)" in menu
     assert "exten => i,1,GotoIf($[${CF_TRIES} < 3]?s,prompt)" in menu
     assert "exten => t,2,Goto(cf-shop-bye,s,1)" in menu
-    assert "exten => s,5,WaitExten(5)" in menu
+    assert "exten => s,6,WaitExten(5)" in menu
+    assert "exten => s,2,Answer()" in menu  # a menu needs media: answered on entering it
 
 
 def test_queue_priority_and_manager_first():

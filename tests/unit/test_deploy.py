@@ -18,7 +18,8 @@ import callflow.deploy
 import callflow.deploy.journal
 import callflow.deploy.versions
 from callflow import Hangup, Play, Site, compile_site
-from callflow.compiler import CompiledSite
+from callflow.compiler import FILES, CompiledSite
+from callflow.compiler.secrets import env_name
 from callflow.deploy import (
     CliControl,
     DeployRefused,
@@ -36,7 +37,6 @@ from callflow.deploy import (
 from callflow.errors import DeployError
 from callflow.loader import load_site
 
-FILES = ("extensions.conf", "queues.conf", "voicemail.conf")
 INCLUDE = re.compile(r'#include "(.+)"')
 SECTION = re.compile(r"\[([^\]]+)\]")
 
@@ -67,6 +67,8 @@ class FakeAsterisk:
         self.contexts: dict[str, dict[str, list[str]]] = {}  # context -> extension -> apps
         self.queues: dict[str, list[str]] = {}  # queue -> member interfaces
         self.mailboxes: dict[str, set[str]] = {}
+        self.endpoints: set[str] = set()
+        self.moh: set[str] = set()
 
     def cli(self, command: str) -> str:
         self.commands.append(command)
@@ -85,6 +87,23 @@ class FakeAsterisk:
                 if name != "general"
             }
             return "Module 'app_queue.so' reloaded successfully.\n"
+        if command == "module reload res_pjsip.so":
+            self.endpoints = {
+                name for name, lines in self._sections("pjsip.conf") if "type = endpoint" in lines
+            }
+            return "Module 'res_pjsip.so' reloaded successfully.\n"
+        if command == "moh reload":
+            self.moh = {name for name, _ in self._sections("musiconhold.conf")}
+            return ""
+        if command == "pjsip show endpoints":
+            return "".join(
+                f" Endpoint:  {e}/{e}   Unavailable   0 of inf\n" for e in self.endpoints
+            )
+        if command == "moh show classes":
+            return "".join(f"Class: {c}\nMode: files\n" for c in sorted(self.moh))
+        if command.startswith("indication show "):
+            zone = command.removeprefix("indication show ")
+            return f"Country   Description\n{zone}   test zone\n"
         if command == "voicemail reload":
             self.mailboxes = {}
             for name, lines in self._sections("voicemail.conf"):
@@ -185,6 +204,15 @@ def pbx(etc: Path) -> FakeAsterisk:
     return FakeAsterisk(etc)
 
 
+@pytest.fixture(autouse=True)
+def four_s_secrets(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The example's phone and trunk passwords, from the environment as in production."""
+    values = {name: f"pw-{name}-0123456789" for name in compile_site(four_s()).secrets}
+    for name, value in values.items():
+        monkeypatch.setenv(env_name(name), value)
+    return values
+
+
 def mangled(edit: Callable[[str], str]) -> Callable[[Site], CompiledSite]:
     """A compile_site whose extensions.conf is edited after compiling (the IR is not)."""
 
@@ -206,10 +234,10 @@ def drop_line(pattern: str) -> Callable[[str], str]:
 
 
 def test_a_deploy_writes_a_numbered_version_and_points_current_at_it(
-    etc: Path, pbx: FakeAsterisk
+    etc: Path, pbx: FakeAsterisk, four_s_secrets: dict[str, str]
 ) -> None:
     site = four_s()
-    compiled = compile_site(site)
+    compiled = compile_site(site, four_s_secrets)  # deploy filled in the passwords
     result = deploy(site, etc, asterisk=pbx)
 
     root = etc / "callflow" / "star_motors"
@@ -227,7 +255,8 @@ def test_a_deploy_writes_a_numbered_version_and_points_current_at_it(
         assert (version_dir / name).read_text() == written[name]
         assert (root / "current" / name).read_text() == written[name]
         assert manifest["files"][name] == hashlib.sha256(written[name].encode()).hexdigest()
-        assert (version_dir / name).stat().st_mode & 0o777 == 0o644
+        mode = 0o600 if name == "pjsip.conf" else 0o644  # passwords: the owner only
+        assert (version_dir / name).stat().st_mode & 0o777 == mode
     assert version_dir.stat().st_mode & 0o777 == 0o755
     assert os.readlink(root / "current") == f"versions/{result.version}"
     assert json.loads((root / "journal.json").read_text()) == {
@@ -240,20 +269,34 @@ def test_a_deploy_writes_a_numbered_version_and_points_current_at_it(
     assert manifest["hash"].startswith(result.version.split("-")[1])
     assert manifest["previous"] is None
     assert manifest["contexts"] == {c.name: c.priority_count for c in compiled.contexts}
-    assert manifest["contexts"]["cf-star_motors-main"] == 15
+    assert manifest["contexts"]["cf-star_motors-main"] == 16  # with its Answer()
     assert manifest["queues"] == [q.name for q in compiled.queues]
-    assert manifest["mailboxes"] == {"callflow-star_motors": ["2000", "3000", "4000"]}
+    # the voicemail nodes' boxes and Wang's own (his extension reaches it)
+    assert manifest["mailboxes"] == {"callflow-star_motors": ["2000", "2001", "3000", "4000"]}
+    assert manifest["endpoints"] == [*compiled.endpoints]
+    assert "callflow-star_motors-carrier" in manifest["endpoints"]
+    assert manifest["moh_classes"] == ["callflow-star_motors-default"]
+    assert manifest["tone_zone"] == "cn"
     assert manifest["created"].endswith("+00:00")
 
     assert result.previous is None and result.changed and not result.rolled_back
     assert result.files == {name: version_dir / name for name in FILES}
     assert pbx.commands[:2] == ["core show settings", "dialplan show"]  # right dir? collisions?
-    assert pbx.commands[2:5] == [
+    assert pbx.commands[2:7] == [
+        "module reload res_pjsip.so",
+        "moh reload",
         "dialplan reload",
         "module reload app_queue.so",
         "voicemail reload",
     ]
-    assert pbx.commands[5:] == ["dialplan show", "queue show", "voicemail show users"]
+    assert pbx.commands[7:] == [
+        "dialplan show",
+        "queue show",
+        "pjsip show endpoints",
+        "moh show classes",
+        "indication show cn",
+        "voicemail show users",
+    ]
     assert pbx.contexts["callflow-version-star_motors"] == {
         "s": [f"NoOp(callflow {result.version} {manifest['hash']})"]
     }
@@ -437,14 +480,14 @@ def test_a_version_asterisk_loads_short_of_priorities_is_rolled_back(
 
     message = str(failed.value)
     assert "failed verification" in message
-    assert "context cf-tiny-p2 has 2 priorities, expected 3" in message
+    assert "context cf-tiny-p2 has 3 priorities, expected 4" in message
     assert f"rolled back to version {good.version}" in message
     tree = SiteTree(etc, "tiny")
     assert tree.current() == good.version
     assert tree.versions() == [good.version]
     rejected = next((tree.root / "failed").iterdir())
     assert rejected.name.startswith("0002-") and str(rejected) in message
-    assert len(pbx.contexts["cf-tiny-p1"]["s"]) == 3
+    assert len(pbx.contexts["cf-tiny-p1"]["s"]) == 4
     assert "cf-tiny-p2" not in pbx.contexts  # the rollback reload dropped it again
     assert pbx.reloads() == 3
 
@@ -641,7 +684,12 @@ def test_a_rollback_that_does_not_verify_restores_the_current_version(
     tree = SiteTree(etc, "tiny")
     assert tree.current() == v2 and tree.journal() == Journal(verified=v2)
     assert broken.contexts["cf-tiny-p2"] == {
-        "s": ["Set(CF_TRACE=${CF_TRACE} p2)", "Playback(hello-world)", "Goto(cf-tiny-bye,s,1)"]
+        "s": [
+            "Set(CF_TRACE=${CF_TRACE} p2)",
+            "Answer()",
+            "Playback(hello-world)",
+            "Goto(cf-tiny-bye,s,1)",
+        ]
     }
 
 
@@ -677,17 +725,18 @@ def test_diff_shows_what_a_deploy_would_change(etc: Path, pbx: FakeAsterisk) -> 
         "+++ b/callflow/tiny/current/extensions.conf (compiled)\n"
     )
     assert changed.endswith(
-        "@@ -29,4 +29,10 @@\n"
-        " ; Play p0\n"
+        "@@ -29,4 +29,11 @@\n"
         " exten => s,1,Set(CF_TRACE=${CF_TRACE} p0)\n"
-        " exten => s,2,Playback(hello-world)\n"
-        "+exten => s,3,Goto(cf-tiny-p1,s,1)\n"
+        " exten => s,2,Answer()\n"
+        " exten => s,3,Playback(hello-world)\n"
+        "+exten => s,4,Goto(cf-tiny-p1,s,1)\n"
         "+\n"
         "+[cf-tiny-p1]\n"
         "+; Play p1\n"
         "+exten => s,1,Set(CF_TRACE=${CF_TRACE} p1)\n"
-        "+exten => s,2,Playback(hello-world)\n"
-        " exten => s,3,Goto(cf-tiny-bye,s,1)\n"
+        "+exten => s,2,Answer()\n"
+        "+exten => s,3,Playback(hello-world)\n"
+        " exten => s,4,Goto(cf-tiny-bye,s,1)\n"
     )
     assert "queues.conf" not in changed  # identical files add nothing
 
@@ -883,7 +932,8 @@ def test_files_are_readable_by_another_user_whatever_the_umask(
     ):
         assert directory.stat().st_mode & 0o777 == 0o755, directory
     for path in [*result.files.values(), root / "journal.json", etc / "queues.conf"]:
-        assert path.stat().st_mode & 0o777 == 0o644, path
+        secret = path.name == "pjsip.conf" and path.parent.name == result.version
+        assert path.stat().st_mode & 0o777 == (0o600 if secret else 0o644), path
 
 
 def test_a_symlinked_main_extensions_conf_stays_a_symlink(

@@ -50,6 +50,8 @@ def test_tutorial_python_blocks_run_and_the_site_validates(
     # the tutorial's compile step wrote the files where it said it would
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "extensions.conf",
+        "musiconhold.conf",
+        "pjsip.conf",
         "queues.conf",
         "voicemail.conf",
     ]

@@ -1,0 +1,364 @@
+"""Real SIP against a site: SIPp (Debian's ``sip-tester``) as staff phones and as a carrier.
+
+The scenarios are SIPp XML kept here, so an integrator runs the same checks against their
+own site as callflow's tests do::
+
+    sipp = Sipp(asterisk=("127.0.0.1", 5060))
+    assert sipp.register("1001", password).ok                   # generated credentials
+    desk = sipp.start_phone("1001", port=phone_port)            # rings, never answers
+    call = sipp.call("+862155550100", source="127.0.0.2")       # as the trunk would
+    assert call.ok and "SIP/2.0 180" in call.messages and "SIP/2.0 200" not in call.messages
+    sipp.call("8001", source="127.0.0.2", expect=404).ok         # unmapped: not reachable
+
+Every run writes SIPp's message log; :attr:`SippResult.messages` is what was sent and
+received, for assertions on what the caller saw.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from callflow.model.phones import Phones
+from callflow.model.site import Site
+
+REGISTER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="register with digest authentication">
+  <send retrans="500"><![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[service]@[remote_ip]>;tag=[pid]reg[call_number]
+To: <sip:[service]@[remote_ip]>
+Call-ID: [call_id]
+CSeq: 1 REGISTER
+Contact: <sip:[service]@[local_ip]:[local_port]>
+Expires: 300
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="401" auth="true"/>
+  <send retrans="500"><![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[service]@[remote_ip]>;tag=[pid]reg[call_number]
+To: <sip:[service]@[remote_ip]>
+Call-ID: [call_id]
+CSeq: 2 REGISTER
+Contact: <sip:[service]@[local_ip]:[local_port]>
+[authentication]
+Expires: 300
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+</scenario>
+"""
+
+#: a phone that answers OPTIONS (qualify) and rings on INVITE without ever answering
+RINGING_PHONE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="a phone that rings and is never picked up">
+  <recv request="OPTIONS" optional="true" next="options"/>
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]ph[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port]>
+Content-Length: 0
+
+]]></send>
+  <recv request="CANCEL"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]ph[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <send><![CDATA[
+SIP/2.0 487 Request Terminated
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]ph[call_number]
+[last_Call-ID:]
+CSeq: [cseq] INVITE
+Content-Length: 0
+
+]]></send>
+  <recv request="ACK"/>
+  <nop next="end"/>
+  <label id="options"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]op[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <label id="end"/>
+</scenario>
+"""
+
+_INVITE = """  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "caller" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]in[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:{caller}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=- 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 8 0 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+]]></send>
+  <recv response="100" optional="true"/>
+"""
+
+_ACK = """  <send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+"""
+
+#: a caller that must get a final ``{code}`` (404: the number does not exist)
+REFUSED_CALL = (
+    '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="a call that is refused">\n'
+    + _INVITE
+    + '  <recv response="{code}"/>\n'
+    + _ACK
+    + "</scenario>\n"
+)
+
+#: a caller that hears ringing (180, or 183 early media) for ``{ring_ms}`` ms and hangs up
+#: (CANCEL). A 200 OK meanwhile is an unexpected message: SIPp fails the call.
+RINGING_CALL = (
+    '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="a call that only rings">\n'
+    + _INVITE
+    + """  <recv response="183" optional="true"/>
+  <recv response="180"/>
+  <pause milliseconds="{ring_ms}"/>
+  <send><![CDATA[
+CANCEL sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+CSeq: 1 CANCEL
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+  <recv response="487"/>
+"""
+    + _ACK
+    + "</scenario>\n"
+)
+
+
+class SippMissing(RuntimeError):
+    """SIPp is not installed (``apt-get install sip-tester``, or ``make sipp``)."""
+
+
+@dataclass
+class SippResult:
+    """One finished SIPp run: its exit code (0: every call succeeded) and messages."""
+
+    returncode: int
+    messages: str
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def responses(self) -> list[tuple[int, str]]:
+        """Each SIP response in the log as (status code, CSeq method), in order."""
+        out = []
+        for block in re.split(r"(?m)^-{10,}.*$", self.messages):
+            status = re.search(r"(?m)^SIP/2\.0 (\d{3}) ", block)
+            cseq = re.search(r"(?mi)^CSeq:\s*\d+\s+(\w+)", block)
+            if status and cseq:
+                out.append((int(status.group(1)), cseq.group(1).upper()))
+        return out
+
+
+@dataclass
+class SippProcess:
+    """A SIPp running in the background (a phone): :meth:`stop` ends it."""
+
+    process: subprocess.Popen[bytes]
+    message_file: Path
+
+    def stop(self) -> SippResult:
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            out, _ = self.process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            out, _ = self.process.communicate()
+        return SippResult(self.process.returncode, _read(self.message_file), out.decode())
+
+    @property
+    def messages(self) -> str:
+        return _read(self.message_file)
+
+
+@dataclass
+class Sipp:
+    """SIPp runs against the Asterisk at ``asterisk`` (host, port) over UDP."""
+
+    asterisk: tuple[str, int]
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="callflow-sipp-")))
+    binary: str = "sipp"
+
+    def _argv(
+        self, name: str, scenario: str, *, service: str, source: str, port: int, extra: list[str]
+    ) -> tuple[list[str], Path]:
+        if shutil.which(self.binary) is None:
+            raise SippMissing(f"{self.binary} not found: install Debian's sip-tester (make sipp)")
+        path = self.workdir / f"{name}.xml"
+        path.write_text(scenario)
+        messages = self.workdir / f"{name}.messages.log"
+        messages.unlink(missing_ok=True)
+        host, remote = self.asterisk
+        argv = [
+            self.binary,
+            f"{host}:{remote}",
+            "-sf",
+            str(path),
+            "-s",
+            service,
+            "-i",
+            source,
+            "-p",
+            str(port),
+            "-mi",
+            source,
+            "-trace_msg",
+            "-message_file",
+            str(messages),
+            "-nostdin",
+            "-nd",  # no default answers: an unexpected message (a 200 OK) fails the call
+            *extra,
+        ]
+        return argv, messages
+
+    def run(
+        self,
+        name: str,
+        scenario: str,
+        *,
+        service: str,
+        source: str = "127.0.0.1",
+        port: int = 0,
+        extra: list[str] | None = None,
+        timeout: float = 30.0,
+    ) -> SippResult:
+        """Run ``scenario`` once (one call) and wait for it."""
+        argv, messages = self._argv(
+            name, scenario, service=service, source=source, port=port, extra=extra or []
+        )
+        argv += ["-m", "1", "-timeout", f"{int(timeout)}s", "-timeout_error"]
+        done = subprocess.run(argv, capture_output=True, timeout=timeout + 10, check=False)
+        output = (done.stdout + done.stderr).decode("utf-8", "replace")
+        return SippResult(done.returncode, _read(messages), output)
+
+    def register(
+        self, user: str, password: str, *, port: int, source: str = "127.0.0.1"
+    ) -> SippResult:
+        """REGISTER as ``user`` with digest authentication; the contact is ``source:port``."""
+        return self.run(
+            f"register-{user}",
+            REGISTER,
+            service=user,
+            source=source,
+            port=port,
+            extra=["-au", user, "-ap", password],
+        )
+
+    def start_phone(self, user: str, *, port: int, source: str = "127.0.0.1") -> SippProcess:
+        """A phone listening on ``source:port`` (where :meth:`register` pointed its
+        contact) that rings on every call and never answers."""
+        argv, messages = self._argv(
+            f"phone-{user}", RINGING_PHONE, service=user, source=source, port=port, extra=[]
+        )
+        argv = [a for a in argv if a not in (f"{self.asterisk[0]}:{self.asterisk[1]}",)]
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return SippProcess(process, messages)
+
+    def call(
+        self,
+        number: str,
+        *,
+        source: str,
+        expect: int | None = None,
+        ring_seconds: float = 4.0,
+        caller: str = "13800000000",
+        port: int = 0,
+    ) -> SippResult:
+        """Call ``number`` from ``source``: refused with ``expect`` (e.g. 404), or else
+        ringing (180) for ``ring_seconds`` without a 200 OK, then cancelled."""
+        if expect is not None:
+            scenario = REFUSED_CALL.replace("{code}", str(expect))
+        else:
+            scenario = RINGING_CALL.replace("{ring_ms}", str(int(ring_seconds * 1000)))
+        scenario = scenario.replace("{caller}", caller)
+        return self.run(
+            f"call-{number.lstrip('+')}",
+            scenario,
+            service=number,
+            source=source,
+            port=port,
+            timeout=ring_seconds + 20,
+        )
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def without_phones(site: Site) -> Site:
+    """``site`` with no generated pjsip.conf sections (no transport, staff phones or trunks):
+    how the Local-channel tests and the demo deploy an example into a sandbox, where a
+    carrier's registration would fail and port 5060 may be another sandbox's. The
+    dialplan of numbers and phones is still compiled and loaded."""
+    return dataclasses.replace(site, phones=Phones(transport=False, staff=False, trunks=False))
