@@ -260,7 +260,7 @@ FOUR_S_CALLS = [
     Call("closed-1", "8000", "1", now=SATURDAY_20),
     Call("closed-operator", "8000", "0", now=SATURDAY_20),
     Call("closed-silence", "8000", hold=20, now=SATURDAY_20),
-    Call("holiday-2", "8000", "2", now=NATIONAL_DAY),
+    Call("holiday-2", "8000", "2", hold=8, now=NATIONAL_DAY),  # a notice and a CRM lookup first
     Call("not-a-holiday", "8000", "wwwwwwwwww2", hold=4, now=NOT_HOLIDAY),
 ]
 

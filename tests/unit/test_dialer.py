@@ -130,6 +130,16 @@ class FakeAri:
         return [{"id": c, "state": s} for c, s in self.live.items()]
 
 
+async def until(condition: Any, timeout: float = 10) -> None:
+    """Wait until ``condition()`` holds (the suite runs on busy parallel workers, so a
+    fixed sleep is not a bound); fail after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
 @pytest.fixture
 def sessions(tmp_path: Path) -> Any:
     url = f"sqlite:///{tmp_path / 'dialer.db'}"
@@ -238,7 +248,8 @@ async def test_pause_resume_and_stop_come_from_the_store(sessions: Any) -> None:
     await asyncio.sleep(0.3)
     assert ari.originated == []  # paused before it started: nothing dialled
     set_status(sessions, "star", "survey", "running")  # `campaign resume`
-    await asyncio.sleep(0.4)
+    await until(lambda: len(ari.originated) >= 3)
+    await asyncio.sleep(0.3)
     assert len(ari.originated) == 3  # the concurrency cap
     set_status(sessions, "star", "survey", "paused")
     for channel in list(ari.live):
@@ -264,7 +275,7 @@ async def test_restart_reconciles_before_dialling(sessions: Any) -> None:
     dialer, ari = dialer_for(sessions)
     ari.live[left[0].attempt_id] = "Up"  # still up in Asterisk
     task = asyncio.create_task(dialer.run())
-    await asyncio.sleep(0.3)
+    await until(lambda: ari.originated)
     assert [n for _, _, n in ari.originated] == [numbers[2]]  # only the untouched contact
     assert dialer.counts.adopted == 1
     ari.emit("ChannelDestroyed", left[0].attempt_id, cause=16)
@@ -279,8 +290,8 @@ async def test_events_lost_in_a_websocket_gap_are_reconciled(sessions: Any) -> N
     numbers = add_contacts(sessions, "88")
     dialer, ari = dialer_for(sessions)
     task = asyncio.create_task(dialer.run())
-    await asyncio.sleep(0.3)
-    assert len(ari.live) == 2
+    await until(lambda: len(ari.live) == 2)
+    before = dialer.counts.reconciles
     ari.registered.clear()
     ari.deaf = True
     first, second = list(ari.live)
@@ -288,8 +299,7 @@ async def test_events_lost_in_a_websocket_gap_are_reconciled(sessions: Any) -> N
     ari.deaf = False
     ari.registered.set()
     await dialer.on_registered()
-    await asyncio.sleep(0.3)
-    assert dialer.counts.reconciles >= 2
+    await until(lambda: dialer.counts.reconciles > before)
     ari.emit("ChannelDestroyed", second, cause=16)
     assert await asyncio.wait_for(task, 5) == "done"
     seen = outcomes(sessions)
