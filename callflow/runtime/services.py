@@ -56,6 +56,10 @@ class ServiceFailed(CallflowError):
         self.cause = cause
 
 
+class AmiNotReady(CallflowError):
+    """A call-record writer that must be connected before anything else starts is not."""
+
+
 class CannotListen(CallflowError, OSError):
     """A server's address is taken or not ours to bind."""
 
@@ -197,7 +201,10 @@ class CallRecordWriter:
 
     ``connect_timeout=None`` (``callflow serve``): AMI connects in the background and an
     AMI that is down or refuses the login is logged and retried, never fatal. A number
-    (the demo, tests): :meth:`start` connects once and fails when AMI does::
+    (the demo, tests): :meth:`start` connects once and fails when AMI does.
+    ``ready_timeout`` (``callflow campaign run``, whose answers must not be lost): the
+    background connection, which comes back after a drop, and :meth:`start` waits that
+    many seconds for the first login, else fails saying why::
 
         records = CallRecordWriter(sessions, AmiAddress.parse("pbx"), "callflow", secret)
     """
@@ -213,8 +220,12 @@ class CallRecordWriter:
         webhook: str | None = None,
         connect_timeout: float | None = None,
         outbound: OutboundStore | None = None,
+        ready_timeout: float | None = None,
     ) -> None:
         self.ami = AmiConnection(address, user, secret, events=AMI_EVENT_CLASSES)
+        self.address = address
+        self.user = user
+        self.ready_timeout = ready_timeout
         self.recorder = CallRecorder(sessions, agents=agents, outbound=outbound)
         self.screenpop = ScreenPop(webhook, sessions) if webhook else None
         self.connect_timeout = connect_timeout
@@ -223,10 +234,24 @@ class CallRecordWriter:
             self.screenpop.register(self.ami)
 
     async def start(self) -> None:
-        if self.connect_timeout is None:
-            self.ami.start()
-        else:
+        if self.connect_timeout is not None:
             await self.ami.connect(self.connect_timeout)
+            return
+        self.ami.start()
+        if self.ready_timeout is None:
+            return
+        try:
+            await asyncio.wait_for(self.ami.connected.wait(), self.ready_timeout)
+        except TimeoutError:
+            self.ami.close()
+            why = (
+                f"login as {self.user!r} refused (check --ami-user and --ami-secret)"
+                if self.ami.auth_failures
+                else "unreachable"
+                if self.ami.connect_failures
+                else "no answer"
+            )
+            raise AmiNotReady(f"AMI {self.address}: {why} after {self.ready_timeout:g} s") from None
 
     async def stop(self) -> None:
         self.ami.close()
