@@ -201,44 +201,11 @@ async def run_campaign(
     async with Supervisor(services):
         result = await _dial(sessions, site, campaign, service, as_json)
         if writer is not None:
-            result["records"] = await drain_records(writer, sessions, service)
+            # the end events travel on AMI, the hang-ups on ARI: either may come first
+            answered = service.dialer.answered_ids()
+            recorded = await writer.wait_for(answered, timeout=5.0)
+            result["records"] = {"answered": len(answered), "recorded": recorded}
     return result
-
-
-async def drain_records(
-    writer: Any, sessions: sessionmaker[Session], service: Any, timeout: float = 5.0
-) -> dict[str, int]:
-    """Once the dialer is done: wait (at most ``timeout`` s) until every call it saw
-    answered has its call record (the end event travels on AMI, the hang-up on ARI:
-    either may come first), so the answers and opt-outs of the last calls are stored
-    before the process exits. ``{"answered": n, "recorded": m}``."""
-    import asyncio
-    import time
-
-    from sqlalchemy import or_, select
-
-    from callflow.store.call_records import CallRecord
-
-    answered = service.dialer.answered_ids()
-
-    def recorded() -> int:
-        if not answered:
-            return 0
-        with sessions() as session:
-            found = session.scalars(
-                select(CallRecord.uniqueid).where(
-                    or_(CallRecord.uniqueid.in_(answered), CallRecord.linkedid.in_(answered))
-                )
-            ).all()
-        return len(set(found))
-
-    deadline = time.monotonic() + timeout
-    while True:
-        await writer.recorder.flush()
-        count = await asyncio.to_thread(recorded)
-        if count >= len(answered) or time.monotonic() > deadline:
-            return {"answered": len(answered), "recorded": count}
-        await asyncio.sleep(0.2)
 
 
 async def _dial(

@@ -24,10 +24,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callflow.errors import CallflowError
@@ -36,6 +37,7 @@ from callflow.runtime.fastagi import FastAgiServer, Handler, Network
 from callflow.runtime.lookup import CustomerLookup, LookupRoute
 from callflow.runtime.records import AMI_EVENT_CLASSES, CallRecorder, OutboundStore
 from callflow.runtime.screenpop import ScreenPop
+from callflow.store.call_records import CallRecord
 
 log = logging.getLogger("callflow.services")
 
@@ -252,6 +254,29 @@ class CallRecordWriter:
                 else "no answer"
             )
             raise AmiNotReady(f"AMI {self.address}: {why} after {self.ready_timeout:g} s") from None
+
+    async def wait_for(self, uniqueids: Sequence[str], timeout: float = 5.0) -> int:
+        """Wait (at most ``timeout`` s) until the calls ``uniqueids`` (a dialer's answered
+        attempts: attempt id = channel id) have their records, so the answers and opt-outs
+        of the last calls are stored before a process exits; how many have one."""
+        wanted = set(uniqueids)
+        if not wanted:
+            return 0
+
+        def recorded() -> int:
+            with self.recorder.sessions() as session:
+                found = session.scalars(
+                    select(CallRecord.uniqueid).where(CallRecord.uniqueid.in_(wanted))
+                ).all()
+            return len(set(found))
+
+        deadline = time.monotonic() + timeout
+        while True:
+            await self.recorder.flush()
+            count = await asyncio.to_thread(recorded)
+            if count >= len(wanted) or time.monotonic() > deadline:
+                return count
+            await asyncio.sleep(0.2)
 
     async def stop(self) -> None:
         self.ami.close()

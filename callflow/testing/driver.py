@@ -827,9 +827,13 @@ class CallDriver:
 
 
 def prompt_files(site: Site) -> set[str]:
-    """Every sound file a site's nodes play (menu prompts, retries, plays, goodbyes)."""
+    """Every sound file a site's nodes and its campaigns' answered calls play (menu
+    prompts, retries, plays, goodbyes, survey questions)."""
     files: set[str] = set()
-    for node in site.nodes:
+    campaign_nodes = [
+        node for campaign in site.campaigns for node in campaign.answered_flow(site.node_map).nodes
+    ]
+    for node in (*site.nodes, *campaign_nodes):
         for _name, prompts in prompt_fields(node):
             files.update(prompt.file for prompt in prompts)
     return files
