@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from callflow.contract import CF_NOW, END_EVENT
+from callflow.model.campaigns import MANAGER_PREFIX
 from callflow.model.prompts import prompt_fields
 from callflow.runtime.ami import AmiAddress, AmiConnection, AmiError, AmiMessage
 from callflow.simulate import call_time
@@ -835,7 +836,9 @@ def prompt_files(site: Site) -> set[str]:
     ]
     for node in (*site.nodes, *campaign_nodes):
         for _name, prompts in prompt_fields(node):
-            files.update(prompt.file for prompt in prompts)
+            # a manager's own message: its shared fallback (the managers' own files are
+            # the site's to record; a test that wants one writes it)
+            files.update(prompt.file.removeprefix(MANAGER_PREFIX) for prompt in prompts)
     return files
 
 
