@@ -493,3 +493,26 @@ async def test_two_dialers_on_postgres_split_a_campaign_and_take_over_a_killed_o
     owners = collections.Counter(r.dialer_id for rs in rows.values() for r in rs)
     assert owners["pg_a"] > 0 and owners["pg_b"] > 0, owners
     print(f"orphans taken over: {len(orphans)}; rows per dialer: {dict(owners)}")
+
+
+def test_campaign_run_with_a_wrong_ami_secret_dials_nothing(sandbox, tmp_path) -> None:
+    """`campaign run --ami` refused by Asterisk's AMI: one error naming the login, exit 1,
+    and no attempt was made (the record writer starts before the dialer)."""
+    from click.testing import CliRunner
+
+    from callflow.cli import main
+
+    site_file = write_site(tmp_path)
+    install(sandbox, site_file)
+    url, sessions, _wanted = store_with(tmp_path, 3)
+    out = CliRunner().invoke(main, [
+        "campaign", "run", str(site_file), "survey", "--db", url, "--until-idle",
+        "--ari-url", sandbox.ari_url, "--ari-user", sandbox.ari_user,
+        "--ari-password", sandbox.ari_password,
+        "--ami", f"{sandbox.ami_host}:{sandbox.ami_port}", "--ami-user", sandbox.ami_user,
+        "--ami-secret", "wrong", "--ami-wait", "3",
+    ])  # fmt: skip
+    assert out.exit_code == 1, out.output
+    assert f"login as {sandbox.ami_user!r} refused" in out.output, out.output
+    assert "Traceback" not in out.output
+    assert attempts_by_number(sessions) == {}
