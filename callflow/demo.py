@@ -6,7 +6,11 @@ greeting falls through to the menu), and runs the CRM the way a site does: a fre
 SQLite store (migrated with ``upgrade``) filled from ``examples/four_s_staff.csv`` and
 ``examples/four_s_customers.csv``, answering the dialplan's lookups through the FastAGI
 ``lookup`` route, and call records written from Asterisk's own AMI events. Then it places
-scripted calls and prints where each one went and what the store recorded.
+scripted calls and prints where each one went and what the store recorded. Last, the
+example's ``satisfaction_survey`` campaign dials its audience (five owners) with the
+dialer, into callees of the sandbox (``cf-demo-callees``: two answer and press digits,
+one presses the opt-out digit, one is busy, one does not answer), and prints the
+dispositions, the answers per question and the opt-outs the store holds.
 
 ``callflow demo --dry-run`` needs no Asterisk: it validates and compiles the example,
 fills the store the same way and walks the same calls through the simulator, each with
@@ -38,15 +42,19 @@ from callflow.contract import entry_context
 from callflow.deploy import CliControl, deploy
 from callflow.errors import CallflowError
 from callflow.loader import load_site
+from callflow.model.campaigns import Campaign
 from callflow.model.site import LookupSettings, Site
 from callflow.runtime.ami import AmiAddress
+from callflow.runtime.ari import AriSettings
 from callflow.runtime.lookup import CustomerLookup
 from callflow.runtime.records import CallRecorder, agent_ids
 from callflow.runtime.services import CallRecordWriter, LookupServer, Supervisor
 from callflow.sandbox import Sandbox, provision
 from callflow.simulate import CUSTOMER_FIELDS, Script, SimResult, simulate
 from callflow.store import CallRecord, Customer, make_engine, make_sessionmaker, upgrade
+from callflow.store.campaigns import CampaignAttempt, CampaignContact, DncNumber
 from callflow.store.csv_import import import_customers, import_staff
+from callflow.store.surveys import SurveyResponse
 from callflow.testing import CallDriver, CallResult, install_placeholder_prompts, without_phones
 
 
@@ -172,7 +180,7 @@ async def _records(
 
 async def _run(
     pbx: Sandbox, engine: Engine, echo: Callable[[str], None]
-) -> tuple[list[tuple[DemoCall, CallResult]], list[tuple[CallRecord, str | None]]]:
+) -> tuple[list[tuple[DemoCall, CallResult]], list[tuple[CallRecord, str | None]], SurveyResult]:
     sessions = make_sessionmaker(engine)
     lookup = LookupServer(engine, port=0)
     records = CallRecordWriter(
@@ -216,11 +224,15 @@ async def _run(
         route = lookup.route
         echo(f"CRM lookups: {route.answered} answered from the store, {route.fallbacks} fell back")
         written = await _records(records.recorder, sessions, len(CALLS))
-    return list(zip(CALLS, results, strict=True)), written
+        survey = await run_survey(pbx, site, sessions, records, echo)
+    return list(zip(CALLS, results, strict=True)), written, survey
 
 
-def run_demo(echo: Callable[[str], None] = print) -> list[tuple[DemoCall, CallResult]]:
+def run_demo(
+    echo: Callable[[str], None] = print, store_dir: Path | None = None
+) -> list[tuple[DemoCall, CallResult]]:
     """Run the demo end to end and print where each call went and what was recorded.
+    ``store_dir``: keep the demo's store there (``crm.db``) instead of a temporary one.
 
     outcome = run_demo()
     call, result = outcome[0]
@@ -232,8 +244,8 @@ def run_demo(echo: Callable[[str], None] = print) -> list[tuple[DemoCall, CallRe
     root = provision()
     with tempfile.TemporaryDirectory(prefix="cf-demo-") as tmp, Sandbox(root) as pbx:
         echo(f"Asterisk 22 sandbox up in {pbx.boot_seconds or 0:.2f}s ({pbx.workdir})")
-        with demo_store(Path(tmp), echo) as engine:
-            outcome, records = asyncio.run(_run(pbx, engine, echo))
+        with demo_store(store_dir or Path(tmp), echo) as engine:
+            outcome, records, survey = asyncio.run(_run(pbx, engine, echo))
     table = Table(title="Where each call went")
     for column in ("call", "caller", "digits", "tier", "trace", "destination", "path", "agent"):
         table.add_column(column)
@@ -258,7 +270,216 @@ def run_demo(echo: Callable[[str], None] = print) -> list[tuple[DemoCall, CallRe
             f" {record.disposition} agent={record.agent or '-'} wait={record.wait_seconds}s"
             f" talk={record.talk_seconds if record.talk_seconds is not None else '-'}s"
         )
+    print_survey(survey, echo)
     return outcome
+
+
+# -- the survey campaign (issue 11): dialled by the dialer, answered by sandbox callees ----
+
+SURVEY = "satisfaction_survey"
+#: the sandbox context the demo's survey dials: Local/<number>@cf-demo-callees
+SURVEY_CALLEES = "cf-demo-callees"
+#: a Tuesday afternoon in Shanghai, inside the survey's window (mon-fri 10:00-20:00): the
+#: dialer's clock starts there, so the demo dials whatever the real time and date
+SURVEY_AT = _shanghai(2026, 11, 24, 14, 0)
+
+
+@dataclass(frozen=True)
+class SurveyCallee:
+    """What one owner the survey's audience selects does when the dialer calls."""
+
+    number: str  # E.164, as the call list holds it
+    does: str  # "answers" | "optout" | "busy" | "no_answer"
+    digits: str = ""  # pressed one per question ("optout": the opt-out digit)
+
+
+#: the survey's audience: the example's customers tagged "purchased"
+SURVEY_CALLS = (
+    SurveyCallee("+8613800000001", "answers", "51"),
+    SurveyCallee("+8613800000003", "answers", "42"),
+    SurveyCallee("+8613800000005", "optout", "9"),
+    SurveyCallee("+8613800000006", "busy"),
+    SurveyCallee("+8613800000010", "no_answer"),
+)
+
+
+def callee_dialplan(callees: tuple[SurveyCallee, ...] = SURVEY_CALLS) -> str:
+    """The ``cf-demo-callees`` context: each number's extension behaves as its callee.
+    A digit goes 1.5 s after the question starts (its 0.3 s placeholder prompt has
+    played; Read() waits 6 s)."""
+    lines = [f"[{SURVEY_CALLEES}]"]
+    for callee in callees:
+        if not (callee.number[1:].isdigit() and set(callee.digits) <= set("0123456789")):
+            raise ValueError(f"demo callee {callee.number!r}: digits only")
+        exten = f"exten => {callee.number},1"
+        if callee.does == "busy":
+            lines.append(f"{exten},Busy(5)")
+            continue
+        if callee.does == "no_answer":
+            lines += [f"{exten},Wait(40)", " same => n,Hangup()"]
+            continue
+        lines.append(f"{exten},Answer()")
+        for digit in callee.digits:
+            lines += [" same => n,Wait(1.5)", f" same => n,SendDTMF({digit},200)"]
+        lines += [" same => n,Wait(5)", " same => n,Hangup()"]
+    return "\n".join(lines) + "\n"
+
+
+def install_callees(pbx: Sandbox) -> None:
+    """Add the demo's callees to the sandbox's dialplan (after a deploy: it keeps the
+    ``#include`` lines it finds) and reload it."""
+    (pbx.etc_dir / f"{SURVEY_CALLEES}.conf").write_text(callee_dialplan())
+    extensions = pbx.etc_dir / "extensions.conf"
+    include = f'#include "{SURVEY_CALLEES}.conf"'
+    text = extensions.read_text()
+    if include not in text:
+        extensions.write_text(text.rstrip("\n") + f"\n{include}\n")
+    pbx.cli("dialplan reload")
+
+
+def demo_survey(site: Site) -> Campaign:
+    """The example's survey as the demo dials it: into the sandbox callees instead of the
+    site's trunk, ringing 15 s (the least the rules allow) so the no-answer ends soon."""
+    for campaign in site.campaigns:
+        if campaign.id == SURVEY:
+            return dataclasses.replace(
+                campaign, endpoint=f"Local/{{number}}@{SURVEY_CALLEES}", ring_seconds=15
+            )
+    raise DemoDataMissing(f"the example site has no campaign {SURVEY!r}")
+
+
+@dataclass
+class SurveyResult:
+    """What the store holds about the demo's survey once it ran."""
+
+    loaded: str  # the call list load's report line
+    seconds: float
+    #: number -> (customer name, contact status, dispositions of its attempts, answers)
+    contacts: dict[str, tuple[str, str, list[str], list[tuple[str, str]]]]
+    dispositions: dict[str, int]
+    #: question -> answer -> how many gave it
+    answers: dict[str, dict[str, int]]
+    optouts: list[str]  # numbers on the do-not-call list by opt-out
+    recorded: int  # answered calls with a call record
+    answered: int  # answered calls the dialer saw
+
+
+def survey_result(
+    sessions: sessionmaker[Session], site: str, campaign: str
+) -> tuple[dict[str, tuple[str, str, list[str], list[tuple[str, str]]]], dict[str, int],
+           dict[str, dict[str, int]], list[str]]:  # fmt: skip
+    """(contacts, dispositions, answers per question, opt-outs) of a campaign, from the
+    store: contacts and attempts, the survey answers of its call records, the DNC list."""
+    with sessions() as session:
+        contacts: dict[str, tuple[str, str, list[str], list[tuple[str, str]]]] = {
+            c.number: (c.name or "", c.status, [], [])
+            for c in session.scalars(
+                select(CampaignContact)
+                .where(CampaignContact.site == site, CampaignContact.campaign == campaign)
+                .order_by(CampaignContact.number)
+            )
+        }
+        dispositions: dict[str, int] = {}
+        for attempt in session.scalars(
+            select(CampaignAttempt)
+            .where(CampaignAttempt.site == site, CampaignAttempt.campaign == campaign)
+            .order_by(CampaignAttempt.created_at)
+        ):
+            disposition = attempt.disposition or attempt.state
+            contacts[attempt.number][2].append(disposition)
+            dispositions[disposition] = dispositions.get(disposition, 0) + 1
+        answers: dict[str, dict[str, int]] = {}
+        for number, question, answer in session.execute(
+            select(CallRecord.dialled, SurveyResponse.question, SurveyResponse.answer)
+            .join(CallRecord, CallRecord.id == SurveyResponse.call_record_id)
+            .where(SurveyResponse.campaign == campaign, CallRecord.site == site)
+            .order_by(SurveyResponse.id)
+        ):
+            if number in contacts:
+                contacts[number][3].append((question, answer))
+            counts = answers.setdefault(question, {})
+            counts[answer] = counts.get(answer, 0) + 1
+        optouts = list(
+            session.scalars(
+                select(DncNumber.number)
+                .where(DncNumber.source == "optout", DncNumber.campaign == campaign)
+                .order_by(DncNumber.number)
+            )
+        )
+    return contacts, dispositions, answers, optouts
+
+
+async def run_survey(
+    pbx: Sandbox,
+    site: Site,
+    sessions: sessionmaker[Session],
+    records: CallRecordWriter,
+    echo: Callable[[str], None],
+) -> SurveyResult:
+    """Load the survey's call list from its audience, dial it with the dialer (its clock
+    starting at :data:`SURVEY_AT`) into :data:`SURVEY_CALLEES`, wait for the answered
+    calls' records (answers, opt-outs: the ``records`` writer already listening on AMI),
+    and read what the store holds."""
+    from callflow.dialer.service import DialerService
+    from callflow.outbound.lists import load_audience
+
+    campaign = demo_survey(site)
+    install_callees(pbx)
+    with sessions.begin() as session:
+        report = load_audience(session, site.name, campaign, region="CN")
+    echo(f"survey call list: {report}")
+    started = time.monotonic()
+
+    def clock() -> dt.datetime:
+        return SURVEY_AT.astimezone(dt.UTC) + dt.timedelta(seconds=time.monotonic() - started)
+
+    settings = AriSettings(pbx.ari_url, pbx.ari_user, pbx.ari_password, "callflow-demo")
+    dialer = DialerService(
+        sessions, site, campaign, settings, cps=5.0, until_idle=True, poll=0.2,
+        dialer_id="demo", clock=clock,
+    )  # fmt: skip
+    await dialer.start()
+    try:
+        status = await asyncio.wait_for(dialer.wait(), 60)
+    finally:
+        await dialer.stop()
+    answered = dialer.dialer.answered_ids()
+    recorded = await records.wait_for(answered, timeout=5.0)
+    seconds = time.monotonic() - started
+    left = "every contact done" if status == "done" else "the rest are retries due later"
+    echo(f"survey dialled in {seconds:.1f}s ({left})")
+    contacts, dispositions, answers, optouts = await asyncio.to_thread(
+        survey_result, sessions, site.name, campaign.id
+    )
+    return SurveyResult(
+        str(report), seconds, contacts, dispositions, answers, optouts, recorded, len(answered)
+    )
+
+
+def survey_lines(result: SurveyResult) -> list[str]:
+    """The survey's results as the demo prints them (tests compare them with the store)."""
+    lines = [f"survey {SURVEY}: {len(result.contacts)} contacts"]
+    for number, (name, status, dispositions, answers) in result.contacts.items():
+        said = " ".join(f"{q}={a}" for q, a in answers) or "-"
+        lines.append(
+            f"  {number} {name!r} status={status} dispositions={','.join(dispositions) or '-'}"
+            f" answers={said}"
+        )
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(result.dispositions.items()))
+    lines.append(f"survey dispositions: {counts or 'none'}")
+    for question, given in sorted(result.answers.items()):
+        spread = ", ".join(f"{answer}: {n}" for answer, n in sorted(given.items()))
+        lines.append(f"survey answers to {question}: {spread}")
+    lines.append(f"survey opt-outs (do-not-call list): {', '.join(result.optouts) or 'none'}")
+    lines.append(
+        f"survey call records: {result.recorded} of {result.answered} answered calls stored"
+    )
+    return lines
+
+
+def print_survey(result: SurveyResult, echo: Callable[[str], None]) -> None:
+    for line in survey_lines(result):
+        echo(line)
 
 
 def dry_run(echo: Callable[[str], None] = print) -> list[tuple[DemoCall, SimResult]]:

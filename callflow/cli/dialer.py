@@ -16,7 +16,7 @@ import click
 
 from callflow.cli.campaign import campaign_group, find_campaign
 from callflow.cli.common import DB_OPTION, load_valid
-from callflow.cli.serve import _ari_url
+from callflow.cli.serve import _ami_address, _ari_url
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -80,6 +80,16 @@ def _site_campaign(site_spec: str, campaign_id: str) -> tuple[Any, Any]:
 @click.option("--ari-user", default=None, envvar="CALLFLOW_ARI_USER", help="[$CALLFLOW_ARI_USER]")
 @click.option("--ari-password", default=None, envvar="CALLFLOW_ARI_PASSWORD",
               help="[$CALLFLOW_ARI_PASSWORD]; never printed.")  # fmt: skip
+@click.option("--ami", default=None, envvar="CALLFLOW_AMI", callback=_ami_address,
+              help="AMI host[:port] (5038 by default): store the survey answers and opt-outs "
+              "from the calls' end events [$CALLFLOW_AMI].")  # fmt: skip
+@click.option("--ami-user", default="callflow", show_default=True, envvar="CALLFLOW_AMI_USER",
+              help="[$CALLFLOW_AMI_USER]")  # fmt: skip
+@click.option("--ami-secret", default="", envvar="CALLFLOW_AMI_SECRET",
+              help="[$CALLFLOW_AMI_SECRET]; never printed.")  # fmt: skip
+@click.option("--ami-wait", default=10.0, show_default=True, type=click.FloatRange(0.1, 300),
+              help="Seconds to wait for the AMI login before giving up (nothing is dialled "
+              "until it is in).")  # fmt: skip
 @DB_OPTION
 def run_cmd(
     site_spec: str,
@@ -93,6 +103,10 @@ def run_cmd(
     ari_url: str | None,
     ari_user: str | None,
     ari_password: str | None,
+    ami: Any,
+    ami_user: str,
+    ami_secret: str,
+    ami_wait: float,
     db_url: str | None,
 ) -> None:
     """Dial CAMPAIGN of SITE over ARI until every contact is done (or it is stopped).
@@ -100,12 +114,16 @@ def run_cmd(
     Each attempt's row is committed before its originate; after a crash, a restart
     reconciles the live attempts with Asterisk's channels before dialling again.
     SIGINT/SIGTERM stop dialling at once (live calls go on; the next run finds them).
+    With --ami, the calls' survey answers and opt-outs are stored as they end (as
+    `callflow serve --ami` does); without it, only a `callflow serve --ami` running
+    beside this stores them.
     """
     import asyncio
 
     from callflow.outbound.attempts import AttemptError
     from callflow.outbound.compliance import ComplianceError
     from callflow.runtime.ari import AriSettings
+    from callflow.runtime.services import ServiceFailed
 
     site, campaign = _site_campaign(site_spec, campaign_id)
     if not campaign.caller_id:
@@ -125,36 +143,106 @@ def run_cmd(
         "lease_seconds": lease,
         "until_idle": until_idle,
     }
+    records = None if ami is None else (ami, ami_user, ami_secret, ami_wait)
+    if records is None:
+        click.echo(
+            f"warning: no --ami: the answers and opt-outs of campaign {campaign.id!r} are "
+            "stored only while a `callflow serve --ami HOST` runs beside this dialer "
+            "(or pass --ami HOST here)",
+            err=True,
+        )
     with _sessions(db_url) as sessions:
         try:
-            summary = asyncio.run(_run(sessions, site, campaign, settings, options, as_json))
+            summary = asyncio.run(
+                run_campaign(sessions, site, campaign, settings, options, as_json, records)
+            )
+        except ServiceFailed as exc:
+            raise click.ClickException(str(exc)) from None
         except (AttemptError, ComplianceError) as exc:
             raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
+    elif "records" in summary:
+        found = summary["records"]
+        click.echo(
+            f"call records (answers, opt-outs): {found['recorded']} of the "
+            f"{found['answered']} answered calls stored"
+        )
 
 
-async def _run(
+async def run_campaign(
     sessions: sessionmaker[Session],
     site: Any,
     campaign: Any,
     settings: Any,
     options: dict[str, Any],
     as_json: bool,
+    records: tuple[Any, str, str, float] | None = None,
+) -> dict[str, Any]:
+    """Dial (and, with ``records`` = (AmiAddress, user, secret, seconds to wait for the
+    login), write the calls' records, answers and opt-outs) until the dialer ends; the
+    campaign's summary."""
+    from callflow.runtime.records import agent_ids
+    from callflow.runtime.services import CallRecordWriter, Service, Supervisor
+
+    services: dict[str, Service] = {}
+    writer = None
+    if records is not None:
+        # first: listening before anything is dialled; it reconnects after a drop
+        address, user, secret, wait = records
+        writer = CallRecordWriter(
+            sessions, address, user, secret, agents=agent_ids(site), ready_timeout=wait
+        )
+        services["call records (AMI)"] = writer
+    from callflow.dialer.service import DialerService
+
+    service = DialerService(sessions, site, campaign, settings, **options)
+    services["dialer"] = service
+    async with Supervisor(services):
+        result = await _dial(sessions, site, campaign, service, as_json)
+        if writer is not None:
+            # the end events travel on AMI, the hang-ups on ARI: either may come first
+            answered = service.dialer.answered_ids()
+            recorded = await writer.wait_for(answered, timeout=5.0)
+            result["records"] = {"answered": len(answered), "recorded": recorded}
+    return result
+
+
+async def _dial(
+    sessions: sessionmaker[Session],
+    site: Any,
+    campaign: Any,
+    service: Any,
+    as_json: bool,
 ) -> dict[str, Any]:
     import asyncio
     import contextlib
     import signal
 
-    from callflow.dialer.progress import campaign_summary, render_table
-    from callflow.dialer.service import DialerService
-
-    service = DialerService(sessions, site, campaign, settings, **options)
-    await service.start()
     loop = asyncio.get_running_loop()
+    installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, service._stop.set)
+            installed.append(sig)
+    try:
+        return await _watch(sessions, site, campaign, service, as_json)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+async def _watch(
+    sessions: sessionmaker[Session],
+    site: Any,
+    campaign: Any,
+    service: Any,
+    as_json: bool,
+) -> dict[str, Any]:
+    import asyncio
+
+    from callflow.dialer.progress import campaign_summary, render_table
+
     waiting = asyncio.create_task(service.wait())
 
     async def summary() -> dict[str, Any]:

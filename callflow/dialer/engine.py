@@ -137,6 +137,8 @@ class Counts:
     reconciles: int = 0
     adopted: int = 0
     refused: int = 0
+    #: the attempts this dialer saw answered (each should get a call record)
+    answered_ids: list[str] = field(default_factory=list)
 
 
 class Dialer:
@@ -264,6 +266,7 @@ class Dialer:
             return
         call.answered = True
         self.counts.answered += 1
+        self.counts.answered_ids.append(call.attempt_id)
         at = self.clock()
         self._write(lambda s: store.mark_answered(s, call.attempt_id, at))
 
@@ -588,6 +591,10 @@ class Dialer:
             store.unregister_dialer(session, self.dialer_id)
 
     # ---- for the progress display ---------------------------------------------------------
+    def answered_ids(self) -> list[str]:
+        """The attempts (channel ids) this dialer saw answered."""
+        return list(self.counts.answered_ids)
+
     def snapshot(self) -> dict[str, Any]:
         """This dialer's counters (the store has the campaign's)."""
         elapsed = max(1e-9, time.monotonic() - self.started_at)

@@ -24,10 +24,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callflow.errors import CallflowError
@@ -36,6 +37,7 @@ from callflow.runtime.fastagi import FastAgiServer, Handler, Network
 from callflow.runtime.lookup import CustomerLookup, LookupRoute
 from callflow.runtime.records import AMI_EVENT_CLASSES, CallRecorder, OutboundStore
 from callflow.runtime.screenpop import ScreenPop
+from callflow.store.call_records import CallRecord
 
 log = logging.getLogger("callflow.services")
 
@@ -54,6 +56,10 @@ class ServiceFailed(CallflowError):
         super().__init__(f"{name} failed to start: {cause}")
         self.name = name
         self.cause = cause
+
+
+class AmiNotReady(CallflowError):
+    """A call-record writer that must be connected before anything else starts is not."""
 
 
 class CannotListen(CallflowError, OSError):
@@ -197,7 +203,10 @@ class CallRecordWriter:
 
     ``connect_timeout=None`` (``callflow serve``): AMI connects in the background and an
     AMI that is down or refuses the login is logged and retried, never fatal. A number
-    (the demo, tests): :meth:`start` connects once and fails when AMI does::
+    (the demo, tests): :meth:`start` connects once and fails when AMI does.
+    ``ready_timeout`` (``callflow campaign run``, whose answers must not be lost): the
+    background connection, which comes back after a drop, and :meth:`start` waits that
+    many seconds for the first login, else fails saying why::
 
         records = CallRecordWriter(sessions, AmiAddress.parse("pbx"), "callflow", secret)
     """
@@ -213,8 +222,12 @@ class CallRecordWriter:
         webhook: str | None = None,
         connect_timeout: float | None = None,
         outbound: OutboundStore | None = None,
+        ready_timeout: float | None = None,
     ) -> None:
         self.ami = AmiConnection(address, user, secret, events=AMI_EVENT_CLASSES)
+        self.address = address
+        self.user = user
+        self.ready_timeout = ready_timeout
         self.recorder = CallRecorder(sessions, agents=agents, outbound=outbound)
         self.screenpop = ScreenPop(webhook, sessions) if webhook else None
         self.connect_timeout = connect_timeout
@@ -223,10 +236,47 @@ class CallRecordWriter:
             self.screenpop.register(self.ami)
 
     async def start(self) -> None:
-        if self.connect_timeout is None:
-            self.ami.start()
-        else:
+        if self.connect_timeout is not None:
             await self.ami.connect(self.connect_timeout)
+            return
+        self.ami.start()
+        if self.ready_timeout is None:
+            return
+        try:
+            await asyncio.wait_for(self.ami.connected.wait(), self.ready_timeout)
+        except TimeoutError:
+            self.ami.close()
+            why = (
+                f"login as {self.user!r} refused (check --ami-user and --ami-secret)"
+                if self.ami.auth_failures
+                else "unreachable"
+                if self.ami.connect_failures
+                else "no answer"
+            )
+            raise AmiNotReady(f"AMI {self.address}: {why} after {self.ready_timeout:g} s") from None
+
+    async def wait_for(self, uniqueids: Sequence[str], timeout: float = 5.0) -> int:
+        """Wait (at most ``timeout`` s) until the calls ``uniqueids`` (a dialer's answered
+        attempts: attempt id = channel id) have their records, so the answers and opt-outs
+        of the last calls are stored before a process exits; how many have one."""
+        wanted = set(uniqueids)
+        if not wanted:
+            return 0
+
+        def recorded() -> int:
+            with self.recorder.sessions() as session:
+                found = session.scalars(
+                    select(CallRecord.uniqueid).where(CallRecord.uniqueid.in_(wanted))
+                ).all()
+            return len(set(found))
+
+        deadline = time.monotonic() + timeout
+        while True:
+            await self.recorder.flush()
+            count = await asyncio.to_thread(recorded)
+            if count >= len(wanted) or time.monotonic() > deadline:
+                return count
+            await asyncio.sleep(0.2)
 
     async def stop(self) -> None:
         self.ami.close()

@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from callflow.contract import CF_NOW, END_EVENT
+from callflow.model.campaigns import MANAGER_PREFIX
 from callflow.model.prompts import prompt_fields
 from callflow.runtime.ami import AmiAddress, AmiConnection, AmiError, AmiMessage
 from callflow.simulate import call_time
@@ -827,11 +828,17 @@ class CallDriver:
 
 
 def prompt_files(site: Site) -> set[str]:
-    """Every sound file a site's nodes play (menu prompts, retries, plays, goodbyes)."""
+    """Every sound file a site's nodes and its campaigns' answered calls play (menu
+    prompts, retries, plays, goodbyes, survey questions)."""
     files: set[str] = set()
-    for node in site.nodes:
+    campaign_nodes = [
+        node for campaign in site.campaigns for node in campaign.answered_flow(site.node_map).nodes
+    ]
+    for node in (*site.nodes, *campaign_nodes):
         for _name, prompts in prompt_fields(node):
-            files.update(prompt.file for prompt in prompts)
+            # a manager's own message: its shared fallback (the managers' own files are
+            # the site's to record; a test that wants one writes it)
+            files.update(prompt.file.removeprefix(MANAGER_PREFIX) for prompt in prompts)
     return files
 
 

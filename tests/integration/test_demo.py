@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from callflow.demo import CALLS, run_demo
+from callflow.demo import CALLS, SURVEY, SURVEY_CALLS, run_demo
+from callflow.store import CallRecord, make_engine, make_sessionmaker
+from callflow.store.campaigns import CampaignAttempt, CampaignContact, DncNumber
+from callflow.store.surveys import SurveyResponse
 
 pytestmark = pytest.mark.asterisk
 
@@ -27,10 +31,20 @@ EXPECTED = {
 }  # fmt: skip
 
 
-def test_demo_routes_every_call_from_the_store(asterisk_root):
+#: what each survey callee did -> the disposition and contact status the store must hold
+SURVEY_EXPECTED = {
+    "answers": ("human", "done"),
+    "optout": ("optout", "optout"),
+    "busy": ("busy", "pending"),  # retried later: not due within the demo's run
+    "no_answer": ("no_answer", "pending"),
+}
+QUESTIONS = ("overall", "recommend")
+
+
+def test_demo_routes_every_call_from_the_store(asterisk_root, tmp_path):
     MARKER.unlink(missing_ok=True)
     lines: list[str] = []
-    outcome = run_demo(lines.append)
+    outcome = run_demo(lines.append, store_dir=tmp_path)
 
     assert [call for call, _ in outcome] == list(CALLS)
     assert set(EXPECTED) == {call.caller for call in CALLS}
@@ -54,3 +68,76 @@ def test_demo_routes_every_call_from_the_store(asterisk_root):
     hostile = next(line for line in lines if line.startswith("  +8613800000004 "))
     assert "'王,)${SHELL(touch /tmp/callflow-demo-pwned)}' tier=standard" in hostile
     assert not MARKER.exists()  # the name was data all the way through
+
+    survey_matches_the_store(lines, tmp_path)
+
+
+def survey_matches_the_store(lines: list[str], store: Path) -> None:
+    """The survey part's printed results are what the store holds, and the store holds
+    what each sandbox callee did (pressed digits, opted out, busy, no answer)."""
+    engine = make_engine(f"sqlite:///{store / 'crm.db'}")
+    sessions = make_sessionmaker(engine)
+    try:
+        with sessions() as session:
+            contacts = {
+                c.number: c
+                for c in session.scalars(
+                    select(CampaignContact).where(CampaignContact.campaign == SURVEY)
+                )
+            }
+            attempts = {
+                a.number: a.disposition
+                for a in session.scalars(
+                    select(CampaignAttempt).where(CampaignAttempt.campaign == SURVEY)
+                )
+            }
+            answers: dict[str, list[tuple[str, str]]] = {}
+            for number, question, answer in session.execute(
+                select(CallRecord.dialled, SurveyResponse.question, SurveyResponse.answer)
+                .join(CallRecord, CallRecord.id == SurveyResponse.call_record_id)
+                .where(SurveyResponse.campaign == SURVEY)
+                .order_by(SurveyResponse.id)
+            ):
+                answers.setdefault(number, []).append((question, answer))
+            dnc = sorted(session.scalars(select(DncNumber.number)))
+    finally:
+        engine.dispose()
+
+    # the store against what each callee did
+    assert sorted(contacts) == sorted(c.number for c in SURVEY_CALLS)
+    for callee in SURVEY_CALLS:
+        disposition, status = SURVEY_EXPECTED[callee.does]
+        assert attempts[callee.number] == disposition, callee
+        assert contacts[callee.number].status == status, callee
+        if callee.does == "answers":
+            assert answers[callee.number] == list(zip(QUESTIONS, callee.digits, strict=True))
+        else:
+            assert callee.number not in answers, callee
+    assert dnc == [c.number for c in SURVEY_CALLS if c.does == "optout"]
+
+    # the printed lines against the store
+    assert f"survey {SURVEY}: {len(contacts)} contacts" in lines
+    for number, contact in contacts.items():
+        said = " ".join(f"{q}={a}" for q, a in answers.get(number, [])) or "-"
+        line = (
+            f"  {number} {contact.name!r} status={contact.status} "
+            f"dispositions={attempts[number]} answers={said}"
+        )
+        assert line in lines, (line, lines)
+    counts: dict[str, int] = {}
+    for disposition in attempts.values():
+        counts[disposition] = counts.get(disposition, 0) + 1
+    printed = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    assert f"survey dispositions: {printed}" in lines
+    for index, question in enumerate(QUESTIONS):
+        given: dict[str, int] = {}
+        for pairs in answers.values():
+            given[pairs[index][1]] = given.get(pairs[index][1], 0) + 1
+        spread = ", ".join(f"{a}: {n}" for a, n in sorted(given.items()))
+        assert f"survey answers to {question}: {spread}" in lines
+    assert f"survey opt-outs (do-not-call list): {', '.join(dnc)}" in lines
+    assert "survey call records: 3 of 3 answered calls stored" in lines
+    # busy and no answer are retried later (retry_after_minutes): not within the demo
+    took = next(line for line in lines if line.startswith("survey dialled in "))
+    assert took.endswith("s (the rest are retries due later)"), took
+    assert float(took.split()[3].removesuffix("s")) < 30, took

@@ -27,18 +27,21 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from callflow.cli.dialer import run_campaign
 from callflow.deploy import CliControl, deploy
 from callflow.dialer.control import set_status
-from callflow.dialer.service import DialerService
 from callflow.loader import load_site
 from callflow.runtime.ami import AmiAddress, AmiConnection
 from callflow.runtime.ari import AriSettings
-from callflow.store import make_engine, make_sessionmaker, upgrade
-from callflow.store.campaigns import CampaignAttempt, CampaignContact
+from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
+from callflow.store.campaigns import CampaignAttempt, CampaignContact, DncNumber
+from callflow.store.surveys import SurveyResponse
 
 pytestmark = pytest.mark.asterisk
 
 SITE_SOURCE = """
+import dataclasses
+
 from callflow import Hangup, Site
 from callflow.model.campaigns import CallingWindow, Campaign, SurveyQuestion
 from callflow.model.schedule import Hours
@@ -59,11 +62,13 @@ survey = Campaign(
     goodbye="beep",
     opt_out_message="beep",
 )
+# the same list dialled again later (the re-run of the survey test)
+again = dataclasses.replace(survey, id="again")
 site = Site(
     name="dialt",
     entries={"100": "bye"},
     nodes=(Hangup(id="bye"),),
-    campaigns=(survey,),
+    campaigns=(survey, again),
     timezone="Europe/London",
 )
 """
@@ -214,42 +219,75 @@ def attempts_by_number(sessions: Any) -> dict[str, list[CampaignAttempt]]:
     return out
 
 
+def answers_by_number(sessions: Any, campaign: str) -> dict[str, list[tuple[str, str]]]:
+    """(question, answer) rows of the store per dialled number, in question order."""
+    out: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
+    with sessions() as session:
+        rows = session.execute(
+            select(CallRecord.dialled, SurveyResponse.question, SurveyResponse.answer)
+            .join(CallRecord, CallRecord.id == SurveyResponse.call_record_id)
+            .where(SurveyResponse.campaign == campaign)
+            .order_by(SurveyResponse.id)
+        ).all()
+    for number, question, answer in rows:
+        out[number].append((question, answer))
+    return out
+
+
+async def dial(sandbox: Any, sessions: Any, site: Any, campaign: Any) -> dict[str, Any]:
+    """`callflow campaign run --ami` as the CLI composes it: the call-record writer (AMI)
+    started first, then the dialer; returns its summary once the records are written."""
+    settings = AriSettings(sandbox.ari_url, sandbox.ari_user, sandbox.ari_password, "x")
+    options = {"cps": 25.0, "until_idle": True, "poll": 0.2}
+    records = (AmiAddress(sandbox.ami_host, sandbox.ami_port), sandbox.ami_user,
+               sandbox.ami_secret, 10.0)  # fmt: skip
+    return await asyncio.wait_for(
+        run_campaign(sessions, site, campaign, settings, options, True, records), 150
+    )
+
+
 async def test_a_200_contact_survey_matches_what_each_callee_did(sandbox, tmp_path) -> None:
     site = install(sandbox, write_site(tmp_path))
     _url, sessions, wanted = store_with(tmp_path, 200)
     side = AsteriskSide(sandbox)
     await side.ami.connect(5)
-    settings = AriSettings(sandbox.ari_url, sandbox.ari_user, sandbox.ari_password, "x")
-    service = DialerService(
-        sessions, site, site.campaigns[0], settings, cps=25.0, until_idle=True, poll=0.2
-    )
     started = time.monotonic()
-    await service.start()
     try:
-        status = await asyncio.wait_for(service.wait(), 120)
+        summary = await dial(sandbox, sessions, site, site.campaigns[0])
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(1.0)  # the last hang-up handlers' events
+        ends = dict(side.ends)
+        did_before = {n: len(v) for n, v in side.did.items()}
+        # the re-run: the same numbers in another campaign; opted out ones never ring
+        optouts = sorted(n for n in wanted if side.did[n][0]["did"] == "optout")
+        humans = sorted(n for n in wanted if side.did[n][0]["did"] == "human")[:3]
+        with sessions.begin() as session:
+            session.add_all(
+                CampaignContact(site="dialt", campaign="again", number=n, source="csv")
+                for n in optouts + humans
+            )
+        again = await dial(sandbox, sessions, site, site.campaigns[1])
+        await asyncio.sleep(1.0)
     finally:
-        await service.stop()
-    elapsed = time.monotonic() - started
-    await asyncio.sleep(1.0)  # the last hang-up handlers' events
-    side.ami.close()
-    assert status == "done"
-    snapshot = service.dialer.snapshot()
+        side.ami.close()
+    assert summary["exit"] == "done"
+    snapshot = summary["dialer"]
     assert snapshot["peak_live"] <= 60
     rows = attempts_by_number(sessions)
-    # from Asterisk's side: every number's callee ran exactly once
-    assert sorted(side.did) == sorted(wanted)
-    assert all(len(v) == 1 for v in side.did.values()), {
-        n: len(v) for n, v in side.did.items() if len(v) != 1
+    # from Asterisk's side: every number's callee ran exactly once in the first run
+    assert sorted(did_before) == sorted(wanted)
+    assert all(count == 1 for count in did_before.values()), {
+        n: count for n, count in did_before.items() if count != 1
     }
     wrong = {}
     for number in wanted:
         did = side.did[number][0]
-        (row,) = rows[number]
+        (row,) = (r for r in rows[number] if r.campaign == "survey")
         seen = (did["did"], row.disposition, row.hangup_cause, row.amd_status)
         if row.disposition != EXPECTED[did["did"]]:
             wrong[number] = seen
         if did["did"] in ("human", "optout", "machine"):
-            found = side.ends.get(row.id)
+            found = ends.get(row.id)
             end = {"answers": "", "optout": "", "amd": "", **(found or {})}
             if found is None:
                 wrong[number] = (*seen, "no CallflowEnd")
@@ -261,9 +299,39 @@ async def test_a_200_contact_survey_matches_what_each_callee_did(sandbox, tmp_pa
                 wrong[number] = (*seen, f"amd {end['amd']!r}")
     assert wrong == {}, wrong
     with sessions() as session:
-        statuses = collections.Counter(session.scalars(select(CampaignContact.status)))
+        statuses = collections.Counter(
+            session.scalars(
+                select(CampaignContact.status).where(CampaignContact.campaign == "survey")
+            )
+        )
+        dnc = {r.number: r for r in session.scalars(select(DncNumber))}
     assert statuses["pending"] == 0
-    print(f"200 contacts in {elapsed:.1f} s, peak {snapshot['peak_live']} live")
+
+    # the store, from `campaign run --ami` alone: each human callee's answer is the digit
+    # its dialplan pressed (per question), nobody else has an answer row
+    assert summary["records"]["recorded"] == summary["records"]["answered"] > 0, summary
+    stored = answers_by_number(sessions, "survey")
+    pressed = {n: [("rate", v[0]["digit"])] for n, v in side.did.items() if v[0]["did"] == "human"}
+    assert pressed and stored == pressed
+    # every callee that pressed the opt-out digit is on the do-not-call list, nobody else
+    assert optouts and sorted(dnc) == optouts
+    assert {(r.source, r.campaign) for r in dnc.values()} == {("optout", "survey")}
+
+    # re-run: the opted-out numbers never rang again (Asterisk's side), the others did
+    assert again["exit"] == "done"
+    rang_again = sorted(n for n, v in side.did.items() if len(v) > did_before.get(n, 0))
+    assert rang_again == humans, rang_again
+    with sessions() as session:
+        second = {
+            c.number: c.status
+            for c in session.scalars(
+                select(CampaignContact).where(CampaignContact.campaign == "again")
+            )
+        }
+    assert {second[n] for n in optouts} == {"dnc"}, second
+    assert answers_by_number(sessions, "again").keys() == set(humans)
+    print(f"200 contacts in {elapsed:.1f} s, peak {snapshot['peak_live']} live; "
+          f"{len(pressed)} answers, {len(optouts)} opt-outs stored")  # fmt: skip
 
 
 def run_dialer(
@@ -425,3 +493,26 @@ async def test_two_dialers_on_postgres_split_a_campaign_and_take_over_a_killed_o
     owners = collections.Counter(r.dialer_id for rs in rows.values() for r in rs)
     assert owners["pg_a"] > 0 and owners["pg_b"] > 0, owners
     print(f"orphans taken over: {len(orphans)}; rows per dialer: {dict(owners)}")
+
+
+def test_campaign_run_with_a_wrong_ami_secret_dials_nothing(sandbox, tmp_path) -> None:
+    """`campaign run --ami` refused by Asterisk's AMI: one error naming the login, exit 1,
+    and no attempt was made (the record writer starts before the dialer)."""
+    from click.testing import CliRunner
+
+    from callflow.cli import main
+
+    site_file = write_site(tmp_path)
+    install(sandbox, site_file)
+    url, sessions, _wanted = store_with(tmp_path, 3)
+    out = CliRunner().invoke(main, [
+        "campaign", "run", str(site_file), "survey", "--db", url, "--until-idle",
+        "--ari-url", sandbox.ari_url, "--ari-user", sandbox.ari_user,
+        "--ari-password", sandbox.ari_password,
+        "--ami", f"{sandbox.ami_host}:{sandbox.ami_port}", "--ami-user", sandbox.ami_user,
+        "--ami-secret", "wrong", "--ami-wait", "3",
+    ])  # fmt: skip
+    assert out.exit_code == 1, out.output
+    assert f"login as {sandbox.ami_user!r} refused" in out.output, out.output
+    assert "Traceback" not in out.output
+    assert attempts_by_number(sessions) == {}

@@ -71,3 +71,24 @@ def test_mistakes_are_one_clear_message(tmp_path: Path) -> None:
     missing = f"sqlite:///{tmp_path / 'none' / 'x.db'}"
     out = runner.invoke(main, ["campaign", "status", site, "promo", "--db", missing])
     assert out.exit_code == 1 and "Traceback" not in out.output
+
+
+def test_run_without_ami_warns_and_a_bad_or_unreachable_ami_is_one_error(tmp_path: Path) -> None:
+    site, url = setup(tmp_path)
+    runner = CliRunner()
+    missing = f"sqlite:///{tmp_path / 'none' / 'x.db'}"
+    out = runner.invoke(main, ["campaign", "run", site, "promo", "--db", missing,
+                               "--ari-user", "x"])  # fmt: skip
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    assert "no --ami: the answers and opt-outs of campaign 'promo' are stored only" in out.output
+    out = runner.invoke(main, ["campaign", "run", site, "promo", "--db", url, "--ari-user", "x",
+                               "--ami", "pbx:notaport"])  # fmt: skip
+    assert out.exit_code == 2 and "--ami" in out.output and "Traceback" not in out.output
+    # nothing listens on port 1: the records service fails first, nothing is dialled
+    out = runner.invoke(main, ["campaign", "run", site, "promo", "--db", url, "--ari-user", "x",
+                               "--ami", "127.0.0.1:1", "--ami-wait", "1"])  # fmt: skip
+    assert out.exit_code == 1 and "Traceback" not in out.output, out.output
+    assert "call records (AMI) failed to start: AMI 127.0.0.1:1: unreachable after 1 s" in (
+        out.output
+    )
+    assert "no --ami" not in out.output
