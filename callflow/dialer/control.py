@@ -9,30 +9,24 @@ The dialer reads it every poll, so ``callflow campaign pause SITE CAMP`` in anot
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy.orm import Session, sessionmaker
 
-from callflow.store.campaigns import CAMPAIGN_STATUSES, CampaignState
+from callflow.outbound import attempts as store
 
 #: what the CLI verbs set
 VERB_STATUS = {"pause": "paused", "resume": "running", "stop": "stopped"}
 
 
 def get_status(sessions: sessionmaker[Session], site: str, campaign: str) -> str:
-    """The campaign's status (``idle`` when never run)."""
+    """The campaign's status (``idle`` when never run), in a session of its own."""
     with sessions() as session:
-        row = session.get(CampaignState, (site, campaign))
-        return row.status if row is not None else "idle"
+        return store.campaign_status(session, site, campaign)
 
 
 def set_status(sessions: sessionmaker[Session], site: str, campaign: str, status: str) -> str:
-    """Set the campaign's status; returns the previous one."""
-    if status not in CAMPAIGN_STATUSES:
-        raise ValueError(f"unknown campaign status {status!r}; known: {CAMPAIGN_STATUSES}")
+    """Set the campaign's status in a transaction of its own; returns the previous one
+    (:func:`callflow.outbound.attempts.set_campaign_status` says which are known)."""
     with sessions.begin() as session:
-        row = session.get(CampaignState, (site, campaign), with_for_update=True)
-        if row is None:
-            session.add(CampaignState(site=site, campaign=campaign, status=status))
-            return "idle"
-        before = row.status
-        row.status = status
-        return before
+        return store.set_campaign_status(session, site, campaign, status, dt.datetime.now(dt.UTC))
