@@ -212,5 +212,6 @@ def test_any_text_is_refused_at_its_field_or_deploys_cleanly_and_reads_back(sand
     name = kept.get((Staff, "name"), "").strip(" ")
     assert member == (name or NOBODY)
     prefixes = kept.get((Queue, "cid_prefix"), "") + kept.get((Dial, "cid_prefix"), "")
-    assert cid_name == prefixes + CALLER
+    # Asterisk drops the spaces a caller-ID name starts with (a prefix of spaces is lost)
+    assert cid_name == (prefixes + CALLER).lstrip(" ")
     assert time.monotonic() - started < 15
