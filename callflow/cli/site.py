@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from callflow.cli.common import failing, load, output_dir, print_diagnostics
-from callflow.compiler import compile_site, write
+from callflow.compiler import compile_site, with_secrets, write
 from callflow.compiler.secrets import load_secrets
 from callflow.errors import CallflowError, Severity, ValidationError
 from callflow.validate import validate
@@ -68,7 +68,7 @@ def compile_cmd(site_spec: str, output: Path, check: bool, secrets_file: Path | 
         compiled = compile_site(site)
         if secrets_file is not None and compiled.secrets:
             values = load_secrets(compiled.secrets, file=secrets_file)
-            compiled = compile_site(site, values)
+            compiled = with_secrets(compiled, values)
     except ValidationError as exc:
         print_diagnostics(list(exc.diagnostics), False)
         raise click.ClickException("site has errors; nothing written") from exc

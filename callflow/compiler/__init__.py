@@ -29,6 +29,7 @@ __all__ = [
     "compile_site",
     "context_name",
     "queue_name",
+    "with_secrets",
     "write",
 ]
 
@@ -40,8 +41,13 @@ def compile_site(site: Site, secrets: Mapping[str, str] | None = None) -> Compil
     placeholders."""
     with _collector_paused():
         check(site)
-        compiled = build(site)
-        return dataclasses.replace(compiled, files=render(compiled, secrets))
+        return with_secrets(build(site), secrets)
+
+
+def with_secrets(compiled: CompiledSite, secrets: Mapping[str, str] | None) -> CompiledSite:
+    """``compiled`` rendered again with ``secrets`` filling pjsip.conf's passwords (None:
+    placeholders); the contexts are not compiled again."""
+    return dataclasses.replace(compiled, files=render(compiled, secrets))
 
 
 @contextlib.contextmanager

@@ -9,7 +9,6 @@ verified to run it, and every run first undoes a switch an earlier run left pend
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import difflib
 import re
 import time
@@ -17,8 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from callflow.compiler import FILES, SECRET_FILES, CompiledSite, compile_site
-from callflow.compiler.render import render
+from callflow.compiler import FILES, SECRET_FILES, CompiledSite, compile_site, with_secrets
 from callflow.compiler.secrets import SecretsError, env_name, load_secrets
 from callflow.deploy.control import RELOAD_COMMANDS, AsteriskControl, ProblemLog, reload_lines
 from callflow.deploy.verify import check_etc_dir, foreign_contexts, verify
@@ -225,7 +223,7 @@ def _with_secrets(
         raise DeployError(
             f"deploy of site {compiled.site!r} refused, nothing was changed:\n{lines}"
         ) from exc
-    return dataclasses.replace(compiled, files=render(compiled, values))
+    return with_secrets(compiled, values)
 
 
 def _masked(text: str) -> str:
