@@ -292,6 +292,30 @@ def test_compiled_files_are_written_owner_only(tmp_path: Path) -> None:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
 
 
+def test_cli_compile_with_a_secrets_file_writes_what_compiling_with_them_does(
+    tmp_path: Path,
+) -> None:
+    example = ROOT / "examples" / "four_s_dealer.py"
+    site = load_site(str(example))
+    names = compile_site(site).secrets
+    assert names
+    values = {name: f"pw-{i:02d}-{name.replace('.', '-')}" for i, name in enumerate(names)}
+    secrets = tmp_path / "site.secrets"
+    secrets.write_text("".join(f"{k} = {v}\n" for k, v in values.items()))
+    secrets.chmod(0o600)
+    out = tmp_path / "out"
+    argv = ["compile", str(example), "-o", str(out), "--secrets", str(secrets)]
+    result = CliRunner().invoke(main, argv, env={"CALLFLOW_SECRETS": ""})
+    assert result.exit_code == 0, result.output
+    expected = compile_site(site, values).files
+    assert {p.name: p.read_text() for p in out.iterdir()} == expected
+    assert all(f"password = {v}" in expected["pjsip.conf"] for v in values.values())
+    secrets.chmod(0o644)  # others could read it: refused, one line, nothing rewritten
+    result = CliRunner().invoke(main, argv, env={"CALLFLOW_SECRETS": ""})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "chmod 600" in result.output and "[CF307]" in result.output
+
+
 def test_cli_deploy_names_every_missing_secret_without_a_traceback(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main,
