@@ -72,7 +72,7 @@ def campaign_context(site: str, campaign_id: str) -> str:
 
     campaign_context("acme", "survey")   # 'cf-acme-campaign-survey'
     """
-    return f"cf-{site}-{CAMPAIGN_NODE}-{campaign_id}"
+    return context_name(site, campaign_entry(campaign_id))
 
 
 def campaign_entry(campaign_id: str) -> str:

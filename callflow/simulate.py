@@ -448,12 +448,18 @@ class Simulator:
                 f"{entry!r} is not an entry point of site {site.name!r} "
                 f"(entries: {', '.join(sorted(site.entries))})"
             )
-        script = script or Script()
-        at = at or script.at or dt.datetime.now(dt.UTC)
-        call = _Call(script, site.language, int(call_time(at, site.timezone)))
-        call.node = entry
+        call = self._new_call(script, at, entry)
         target: str | None = self._drive(self.machine.start(entry), call)
         return self._walk(call, target, site.node_map, entry)
+
+    def _new_call(self, script: Script | None, at: dt.datetime | None, node: str) -> _Call:
+        """The call ``script`` places at ``at`` (default ``script.at``, else now), standing
+        at ``node``."""
+        script = script or Script()
+        at = at or script.at or dt.datetime.now(dt.UTC)
+        call = _Call(script, self.site.language, int(call_time(at, self.site.timezone)))
+        call.node = node
+        return call
 
     def run_campaign(
         self, campaign_id: str, script: Script | None = None, at: dt.datetime | None = None
@@ -471,10 +477,7 @@ class Simulator:
                 f"{campaign_id!r} is not a campaign of site {site.name!r} "
                 f"(campaigns: {', '.join(sorted(c.id for c in site.campaigns)) or 'none'})"
             )
-        script = script or Script()
-        at = at or script.at or dt.datetime.now(dt.UTC)
-        call = _Call(script, site.language, int(call_time(at, site.timezone)))
-        call.node = campaign_id
+        call = self._new_call(script, at, campaign_id)
         target = self._drive(self.machine.start_campaign(found[0]), call)
         nodes = {**site.node_map, **self.machine.answered_flow(found[0]).node_map}
         return self._walk(call, target, nodes, campaign_id)

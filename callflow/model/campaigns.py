@@ -14,7 +14,7 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Annotated, ClassVar, Final, Literal
 
-from callflow.contract import CAMPAIGN_NODE
+from callflow.contract import campaign_entry
 from callflow.model.limits import CampaignRingSeconds, Label, Range, Seconds
 from callflow.model.nodes import Ask, Dial, Goto, Hangup, Node
 from callflow.model.prompts import Prompt, Prompts, as_tuple
@@ -116,7 +116,7 @@ class Campaign:
     def node_id(self, part: str) -> str:
         """The id of one generated node of the answered leg: ``campaign-<id>-<part>``.
         User node ids cannot contain ``-``, so these never collide with a site's nodes."""
-        return f"{CAMPAIGN_NODE}-{self.id}-{part}"
+        return f"{campaign_entry(self.id)}-{part}"
 
     def answered_flow(self, site_nodes: Container[str] = ()) -> AnsweredFlow:
         """The answered call as flow nodes, run by every backend like any flow:

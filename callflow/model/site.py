@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from callflow.model.campaigns import Campaign
 from callflow.model.limits import Label, Range
@@ -75,19 +75,11 @@ class Site:
     # these keep the first of each id and skip what is not a node, a person or an id.
     @cached_property
     def node_map(self) -> dict[str, Node]:
-        out: dict[str, Node] = {}
-        for n in _items(self.nodes):
-            if isinstance(n, Node) and isinstance(n.id, str):
-                out.setdefault(n.id, n)
-        return out
+        return _by_id(self.nodes, Node)
 
     @cached_property
     def staff_map(self) -> dict[str, Staff]:
-        out: dict[str, Staff] = {}
-        for s in _items(self.staff):
-            if isinstance(s, Staff) and isinstance(s.id, str):
-                out.setdefault(s.id, s)
-        return out
+        return _by_id(self.staff, Staff)
 
     @cached_property
     def groups(self) -> dict[str, tuple[Staff, ...]]:
@@ -114,11 +106,7 @@ class Site:
 
     @cached_property
     def trunk_map(self) -> dict[str, Trunk]:
-        out: dict[str, Trunk] = {}
-        for t in _items(self.trunks):
-            if isinstance(t, Trunk) and isinstance(t.id, str):
-                out.setdefault(t.id, t)
-        return out
+        return _by_id(self.trunks, Trunk)
 
     @property
     def tone_zone(self) -> str:
@@ -161,3 +149,16 @@ ZONE_TABLES = ("/usr/share/zoneinfo/zone.tab",)
 def _items(value: object) -> tuple[object, ...]:
     """``value`` if it is a tuple, else nothing (a wrong type validation reports)."""
     return value if isinstance(value, tuple) else ()
+
+
+_Item = TypeVar("_Item", Node, Staff, Trunk)
+
+
+def _by_id(value: object, kind: type[_Item]) -> dict[str, _Item]:
+    """The items of ``value`` that are ``kind`` with a string id, by id; the first of
+    each id (duplicates are reported by validation)."""
+    out: dict[str, _Item] = {}
+    for item in _items(value):
+        if isinstance(item, kind) and isinstance(item.id, str):
+            out.setdefault(item.id, item)
+    return out
