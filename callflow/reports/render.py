@@ -26,7 +26,6 @@ from markupsafe import Markup
 from rich.console import Console
 from rich.table import Table
 
-from callflow.reports import charts
 from callflow.reports.build import SECTIONS, Report
 
 #: the columns each section shows in a table and CSV (JSON has every field)
@@ -149,6 +148,8 @@ def recording_link(base: str | None, file: str) -> str | None:
 
 def as_html(report: Report, *, recordings_url: str | None = None) -> str:
     """The report as one HTML page with its charts inline."""
+    from callflow.reports import charts  # matplotlib: only the HTML page draws charts
+
     opts = report.opts
     board = report.sections["leaderboard"]
     figures = {
