@@ -213,19 +213,13 @@ def _emit(
     from callflow.reports import SECTIONS
     from callflow.reports.render import as_csv, as_html, as_json, print_tables, write_atomic
 
-    if fmt == "html":
-        path = output or Path("report.html")
-        output_file(path)
-        try:
-            write_atomic(path, as_html(report, recordings_url=url))
-        except OSError as exc:
-            raise click.ClickException(f"{path}: {exc.strerror or exc}") from exc
-        click.echo(f"wrote {path}")
-        return
     if fmt == "table" and output is None:
         print_tables(report, Console(), (section,) if section else SECTIONS)
         return
-    if fmt == "csv":
+    if fmt == "html":
+        output = output_file(output or Path("report.html"))
+        text = as_html(report, recordings_url=url)
+    elif fmt == "csv":
         text = as_csv(report, section or "queues")
     elif fmt == "json":
         text = as_json(report, section)
@@ -235,8 +229,10 @@ def _emit(
         text = console.export_text()
     if output is None:
         click.echo(text, nl=False)
-    else:
-        try:
-            write_atomic(output, text)
-        except OSError as exc:
-            raise click.ClickException(f"{output}: {exc.strerror or exc}") from exc
+        return
+    try:
+        write_atomic(output, text)
+    except OSError as exc:
+        raise click.ClickException(f"{output}: {exc.strerror or exc}") from exc
+    if fmt == "html":
+        click.echo(f"wrote {output}")

@@ -13,9 +13,8 @@ buckets up into intervals in Python is exact on days of 23 or 25 hours::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -131,12 +130,6 @@ class Period:
             t += step
         return list(keys)
 
-    def buckets(self) -> Iterator[int]:
-        size = self.bucket_seconds
-        first = int(self.start.timestamp()) // size
-        last = (int(self.end.timestamp()) - 1) // size
-        yield from range(first, last + 1)
-
     def label(self, key: IntervalKey, interval: Interval | None = None) -> str:
         """An interval as text: ``2026-11-01`` for days and weeks, else the local start
         with its offset (``2026-11-01T01:00-05:00``)."""
@@ -146,8 +139,3 @@ class Period:
         sign = "-" if offset < 0 else "+"
         hours, rest = divmod(abs(offset), 3600)
         return f"{wall.isoformat(timespec='minutes')}{sign}{hours:02d}:{rest // 60:02d}"
-
-
-def local_day(instant: datetime, tz: tzinfo) -> date:
-    """The date of *instant* on *tz*'s clock."""
-    return instant.astimezone(tz).date()

@@ -26,7 +26,6 @@ from markupsafe import Markup
 from rich.console import Console
 from rich.table import Table
 
-from callflow.reports import charts
 from callflow.reports.build import SECTIONS, Report
 
 #: the columns each section shows in a table and CSV (JSON has every field)
@@ -104,6 +103,14 @@ def as_csv(report: Report, section: str) -> str:
     return buf.getvalue()
 
 
+def _shown_rows(report: Report, section: str) -> list[dict[str, Any]]:
+    """The rows a table shows: per-interval queue rows without calls only fill the page."""
+    rows = rows_of(report, section)
+    if section == "queues":
+        rows = [r for r in rows if r["offered"]]
+    return rows
+
+
 def print_tables(report: Report, console: Console, sections: tuple[str, ...] = SECTIONS) -> None:
     """The report as rich tables, one per section (empty sections say so)."""
     meta = report.meta()
@@ -115,9 +122,7 @@ def print_tables(report: Report, console: Console, sections: tuple[str, ...] = S
         highlight=False,
     )
     for section in sections:
-        rows = rows_of(report, section)
-        if section == "queues":  # the per-interval rows without calls only fill the screen
-            rows = [r for r in rows if r["offered"]]
+        rows = _shown_rows(report, section)
         table = Table(title=TITLES[section], title_justify="left")
         for column in COLUMNS[section]:
             table.add_column(column, overflow="fold")
@@ -149,6 +154,8 @@ def recording_link(base: str | None, file: str) -> str | None:
 
 def as_html(report: Report, *, recordings_url: str | None = None) -> str:
     """The report as one HTML page with its charts inline."""
+    from callflow.reports import charts  # matplotlib: only the HTML page draws charts
+
     opts = report.opts
     board = report.sections["leaderboard"]
     figures = {
@@ -161,9 +168,7 @@ def as_html(report: Report, *, recordings_url: str | None = None) -> str:
     }
     tables = {}
     for section in SECTIONS:
-        rows = rows_of(report, section)
-        if section == "queues":
-            rows = [r for r in rows if r["offered"]]
+        rows = _shown_rows(report, section)
         tables[section] = {
             "title": TITLES[section],
             "columns": COLUMNS[section],
