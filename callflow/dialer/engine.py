@@ -57,7 +57,7 @@ from callflow.outbound.dispositions import (
 )
 from callflow.runtime.ari import OriginateFailed
 from callflow.runtime.session import AriEvent, ControlError
-from callflow.store.campaigns import CampaignAttempt, CampaignContact
+from callflow.store.campaigns import LIVE_STATES, CampaignAttempt, CampaignContact
 
 log = logging.getLogger("callflow.dialer")
 
@@ -580,7 +580,7 @@ class Dialer:
             .where(
                 CampaignAttempt.site == self.site.name,
                 CampaignAttempt.campaign == self.campaign.id,
-                CampaignAttempt.state.in_(("reserved", "dialling", "answered")),
+                CampaignAttempt.state.in_(LIVE_STATES),
             )
             .limit(1)
         ).first()
