@@ -19,6 +19,7 @@ import click
 from callflow.cli.common import DB_OPTION, load_valid
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
     from callflow.model.campaigns import Campaign
@@ -42,11 +43,10 @@ ENCODING_OPTION = click.option(
 
 
 @contextmanager
-def _session(db_url: str | None) -> Iterator[Session]:
-    """A session on the checked store that commits at the end; store errors become one
-    clear message."""
-    from callflow.store import StoreError, check_store, make_engine, make_sessionmaker
-    from callflow.store.health import database_errors
+def store_engine(db_url: str | None) -> Iterator[Engine]:
+    """An engine on the checked store, disposed at the end; store errors (also those raised
+    inside the block) become one clear message."""
+    from callflow.store import StoreError, check_store, make_engine
 
     try:
         url = check_store(db_url)
@@ -54,12 +54,26 @@ def _session(db_url: str | None) -> Iterator[Session]:
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        with database_errors(engine.url), make_sessionmaker(engine).begin() as session:
-            yield session
+        yield engine
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _session(db_url: str | None) -> Iterator[Session]:
+    """A session on the checked store that commits at the end; store errors become one
+    clear message."""
+    from callflow.store import make_sessionmaker
+    from callflow.store.health import database_errors
+
+    with (
+        store_engine(db_url) as engine,
+        database_errors(engine.url),
+        make_sessionmaker(engine).begin() as session,
+    ):
+        yield session
 
 
 def find_campaign(site: Site, spec: str, campaign_id: str) -> Campaign:

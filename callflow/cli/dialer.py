@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from callflow.cli.campaign import campaign_group, find_campaign
+from callflow.cli.campaign import campaign_group, find_campaign, store_engine
 from callflow.cli.common import DB_OPTION, load_valid
 from callflow.cli.serve import _ami_address, _ari_url
 
@@ -25,19 +25,10 @@ if TYPE_CHECKING:
 @contextmanager
 def _sessions(db_url: str | None) -> Iterator[sessionmaker[Session]]:
     """A sessionmaker on the checked store; store errors become one clear message."""
-    from callflow.store import StoreError, check_store, make_engine, make_sessionmaker
+    from callflow.store import make_sessionmaker
 
-    try:
-        url = check_store(db_url)
-        engine = make_engine(url)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-    try:
+    with store_engine(db_url) as engine:
         yield make_sessionmaker(engine)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        engine.dispose()
 
 
 def _site_campaign(site_spec: str, campaign_id: str) -> tuple[Any, Any]:

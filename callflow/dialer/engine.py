@@ -39,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callflow.contract import CAMPAIGN_EXTEN, CF_AMD, CF_OPTOUT, campaign_context
@@ -57,7 +58,7 @@ from callflow.outbound.dispositions import (
 )
 from callflow.runtime.ari import OriginateFailed
 from callflow.runtime.session import AriEvent, ControlError
-from callflow.store.campaigns import CampaignAttempt, CampaignContact
+from callflow.store.campaigns import LIVE_STATES, CampaignAttempt, CampaignContact
 
 log = logging.getLogger("callflow.dialer")
 
@@ -534,8 +535,6 @@ class Dialer:
         return False
 
     def _no_pending(self) -> bool:
-        from sqlalchemy import func, select
-
         with self.sessions() as session:
             pending = session.scalar(
                 select(func.count())
@@ -549,8 +548,6 @@ class Dialer:
             return not pending and not self._others_live_in(session)
 
     def _due_now(self) -> bool:
-        from sqlalchemy import func, or_, select
-
         now = self.clock()
         with self.sessions() as session:
             due = session.scalar(
@@ -573,14 +570,12 @@ class Dialer:
             return self._others_live_in(session)
 
     def _others_live_in(self, session: Session) -> bool:
-        from sqlalchemy import select
-
         row = session.scalars(
             select(CampaignAttempt.id)
             .where(
                 CampaignAttempt.site == self.site.name,
                 CampaignAttempt.campaign == self.campaign.id,
-                CampaignAttempt.state.in_(("reserved", "dialling", "answered")),
+                CampaignAttempt.state.in_(LIVE_STATES),
             )
             .limit(1)
         ).first()
