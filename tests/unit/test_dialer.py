@@ -290,7 +290,8 @@ async def test_events_lost_in_a_websocket_gap_are_reconciled(sessions: Any) -> N
     numbers = add_contacts(sessions, "88")
     dialer, ari = dialer_for(sessions)
     task = asyncio.create_task(dialer.run())
-    await until(lambda: len(ari.live) == 2)
+    # both answered in the dialer's own view before the gap (not only created in Asterisk)
+    await until(lambda: len(dialer.calls) == 2 and all(c.answered for c in dialer.calls.values()))
     before = dialer.counts.reconciles
     ari.registered.clear()
     ari.deaf = True
