@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import cached_property
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -87,10 +88,10 @@ class Period:
         )
 
     # -- buckets ---------------------------------------------------------------------------
-    @property
+    @cached_property
     def bucket_seconds(self) -> int:
         """3600 when every UTC offset of the zone within the period is whole hours and the
-        interval is at least an hour, else 900."""
+        interval is at least an hour, else 900 (computed once: each KPI query asks)."""
         if self.interval in ("15m", "30m"):
             return 900
         t = self.start
