@@ -35,6 +35,7 @@ import dataclasses
 from collections.abc import Iterable
 
 from callflow.compiler import phones
+from callflow.compiler.devstate import AWAY, any_equal, busy_check, state_device
 from callflow.compiler.escape import base64_literal, comment, conf_arg
 from callflow.compiler.ir import (
     CompiledSite,
@@ -141,8 +142,6 @@ from callflow.model.visitor import NodeVisitor
 #: customer variables the lookup sets; cleared when it fails
 #: Queue() outcomes after which the caller is still with us and goes to overflow
 QUEUE_GAVE_UP = ("TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL")
-#: device states in which an account manager is not rung
-MANAGER_AWAY = ("INUSE", "BUSY", "UNAVAILABLE", "INVALID", "RINGING", "RINGINUSE", "ONHOLD")
 
 #: VoiceMail()'s option for each greeting (every value of the model's Literal; a test holds
 #: the two together)
@@ -162,10 +161,6 @@ def filtered(allowed: str, name: str, *, lower: bool = False) -> str:
     simulator and the runtime use :func:`callflow.contract.lowered_key` for this)."""
     value = f"${{TOLOWER({var(name)})}}" if lower else var(name)
     return f"${{FILTER({allowed},{value})}}"
-
-
-def _any_equal(name: str, values: Iterable[str]) -> str:
-    return " | ".join(f'"{var(name)}" = "{v}"' for v in values)
 
 
 class DialplanCompiler(NodeVisitor[list[Context]]):
@@ -402,8 +397,8 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         # only phones that are free: a busy desk phone gets no second call
         steps.append(Step("Set", f"{CF_FREE}="))
         for person in sorted(self.site.people(node.target), key=lambda p: p.id):
-            state = f"${{DEVICE_STATE({_state_device(person.device)})}}"
-            away = f'${{REGEX("^({"|".join(MANAGER_AWAY)})$" {state})}}'
+            state = f"${{DEVICE_STATE({state_device(person.device)})}}"
+            away = f'${{REGEX("^({"|".join(AWAY)})$" {state})}}'
             free = f"${{IF($[{away}]?:&{person.device})}}"
             steps.append(
                 Step(
@@ -456,7 +451,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         qargs = f"{queue_name(self.site.name, node.id)},,,,{node.max_wait}"
         steps += [
             Step("Queue", qargs, label="join"),
-            Step("GotoIf", f"$[{_any_equal('QUEUESTATUS', QUEUE_GAVE_UP)}]?overflow"),
+            Step("GotoIf", f"$[{any_equal('QUEUESTATUS', QUEUE_GAVE_UP)}]?overflow"),
             Step("Hangup", label="answered"),
             self.goto(node.overflow, label="overflow"),
         ]
@@ -640,12 +635,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         exts = []
         for person in sorted(self.site.staff_map.values(), key=lambda p: p.id):
             steps = (
-                Step(
-                    "Set",
-                    f"{CF_DEVSTATE}=${{DEVICE_STATE({_state_device(person.device)})}}",
-                    comment=comment(person.name),
-                ),
-                Step("GotoIf", f"$[{_any_equal(CF_DEVSTATE, MANAGER_AWAY)}]?away"),
+                *busy_check(person.device, "away", person.name),
                 Step("Dial", f"{person.device},${{ARG1}}"),
                 Step("Return"),
                 Step("Set", f"DIALSTATUS={var(CF_DEVSTATE)}", label="away"),
@@ -734,10 +724,6 @@ def _seconds(value: float) -> str:
 
 def _set_language(lang: str) -> list[Step]:
     return [Step("Set", f"{CHANNEL_LANGUAGE}={lang}"), Step("Set", f"{CF_LANG}={lang}")]
-
-
-def _state_device(device: str) -> str:
-    return device.removesuffix("/n")
 
 
 def build(site: Site) -> CompiledSite:

@@ -17,10 +17,10 @@
 
 from __future__ import annotations
 
+from callflow.compiler.devstate import busy_check, state_device
 from callflow.compiler.escape import comment
 from callflow.compiler.ir import Context, Extension, SecretRef, Section, Step
 from callflow.contract import (
-    CF_DEVSTATE,
     FEATURE_CODES,
     VOICEMAIL_MAIN_CODE,
     entry_context,
@@ -37,15 +37,13 @@ from callflow.model.staff import Staff
 
 #: seconds an extension rings before its voicemail
 EXTENSION_RING = 20
-#: device states in which a phone is not rung (a busy desk phone gets no second call)
-BUSY_STATES = ("INUSE", "BUSY", "UNAVAILABLE", "INVALID", "RINGING", "RINGINUSE", "ONHOLD")
 
 
 def pjsip_endpoint(person: Staff) -> str | None:
     """The endpoint name of a person's phone, when callflow generates it."""
     if person.extension is None or not person.device.startswith("PJSIP/"):
         return None
-    name = person.device.removeprefix("PJSIP/").removesuffix("/n")
+    name = state_device(person.device).removeprefix("PJSIP/")
     return name if "@" not in name and "/" not in name else None
 
 
@@ -261,12 +259,7 @@ def staff_phones_context(site: Site) -> Context | None:
         assert person.extension is not None
         device = person.device
         steps = [
-            Step(
-                "Set",
-                f"{CF_DEVSTATE}=${{DEVICE_STATE({device.removesuffix('/n')})}}",
-                comment=comment(person.name),
-            ),
-            Step("GotoIf", f"$[{_any_equal(CF_DEVSTATE, BUSY_STATES)}]?busy"),
+            *busy_check(device, "busy", person.name),
             Step("Dial", f"{device},{EXTENSION_RING}"),
         ]
         if person.mailbox:
@@ -304,10 +297,6 @@ def staff_phones_context(site: Site) -> Context | None:
         tuple(exts),
         comment="staff phones: extensions, *97 voicemail, *45/*46 log in/out, *47/*48 pause",
     )
-
-
-def _any_equal(name: str, values: tuple[str, ...]) -> str:
-    return " | ".join(f'"${{{name}}}" = "{v}"' for v in values)
 
 
 def _cid_name(name: str) -> str:
