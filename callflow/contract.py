@@ -84,6 +84,12 @@ def campaign_entry(campaign_id: str) -> str:
     return f"{CAMPAIGN_NODE}-{campaign_id}"
 
 
+def campaign_queue(site: str, campaign_id: str) -> str:
+    """The queue an agent-mode campaign's answered customers wait in (its agents are the
+    members of the campaign's ``connect_to``): ``<site>-campaign-<id>``."""
+    return f"{site}-{CAMPAIGN_NODE}-{campaign_id}"
+
+
 def queue_name(site: str, queue_id: str) -> str:
     """The app_queue name of a site's queue (what ``queue show`` takes)."""
     return f"{site}-{queue_id}"
@@ -185,6 +191,13 @@ CF_AMD: Final = "CF_AMD"
 AMDSTATUS: Final = "AMDSTATUS"
 #: outbound: ``1`` once the callee pressed the campaign's opt-out digit
 CF_OPTOUT: Final = "CF_OPTOUT"
+#: an agent-mode campaign call: "1" once an agent was connected, the ms the customer
+#: waited for one, "1" when no agent came within the limit (the safe-harbour message
+#: played), the agent who took it (staff id)
+CF_CONNECTED: Final = "CF_CONNECTED"
+CF_WAITED_MS: Final = "CF_WAITED_MS"
+CF_ABANDONED: Final = "CF_ABANDONED"
+CF_AGENT: Final = "CF_AGENT"
 
 #: the keys ``Read()`` can return: one DTMF digit (``#`` ends the input instead)
 READ_KEYS: Final = "0-9*A-D"

@@ -683,6 +683,28 @@ class _Checker(NodeVisitor[Iterator[Diagnostic]]):
             yield self.err(f"{path}.message", "CF122", "a playback campaign needs a message")
         if c.kind == "survey" and not c.questions:
             yield self.err(f"{path}.questions", "CF122", "a survey needs questions")
+        if c.agent_mode and c.kind != "followup":
+            yield self.err(
+                f"{path}.dial_mode",
+                "CF156",
+                f"dial_mode={c.dial_mode!r} connects answered calls to agents: only a "
+                "follow-up has agents (use 'unattended')",
+            )
+        if c.agent_mode and not c.abandon_message:
+            yield self.err(
+                f"{path}.abandon_message",
+                "CF156",
+                f"dial_mode={c.dial_mode!r} can abandon an answered call: set abandon_message "
+                "(who called and how to call back)",
+            )
+        if c.agent_mode and c.message:
+            yield self.err(
+                f"{path}.message",
+                "CF156",
+                f"dial_mode={c.dial_mode!r} connects the customer to an agent within "
+                f"{c.abandon.limit_seconds:g} s of answering: a message first would abandon "
+                "every call; leave message empty",
+            )
         if c.kind == "followup" and c.connect_to is None:
             yield self.err(
                 f"{path}.connect_to", "CF122", "a follow-up needs connect_to (a group or queue)"
@@ -710,6 +732,8 @@ class _Checker(NodeVisitor[Iterator[Diagnostic]]):
                     "CF105",
                     f"answers {q.answers!r} must be distinct digits 0-9 (asked as an Ask node)",
                 )
+        for tier in c.protected_tiers:
+            yield from self.ident(f"{path}.protected_tiers", tier, "tier")
         for tier in itertools.chain(c.audience.tiers, c.audience.tags, c.audience.regions):
             yield from self.ident(f"{path}.audience", tier, "audience value")
         if c.caller_id is not None and not re.fullmatch(r"\+?[0-9]{3,20}", c.caller_id):

@@ -24,6 +24,24 @@ CampaignKind = Literal["followup", "survey", "playback"]
 #: what answering-machine detection does: ``off`` (no AMD()), ``hangup`` (a machine is
 #: hung up on), ``message`` (a machine gets the message once its greeting has ended)
 AmdMode = Literal["off", "hangup", "message"]
+#: how calls are paced and who takes an answered call (docs/outbound.md, "Dial modes"):
+#:
+#: - ``unattended``: up to ``concurrency`` calls at once; the answered leg runs by itself
+#:   (a survey, a recorded message) or rings ``connect_to`` like any Dial;
+#: - ``preview``: each contact is offered to a free agent first (an event and
+#:   ``callflow campaign offers``/``accept``/``skip``) and dialled once accepted;
+#: - ``progressive``: one call per free agent of the campaign queue, never more;
+#: - ``predictive``: dial ahead of free agents, paced to keep the measured abandon rate
+#:   at or under ``abandon.target`` (progressive until there are enough samples).
+DialMode = Literal["unattended", "preview", "progressive", "predictive"]
+#: the modes whose answered calls wait for an agent of the campaign queue
+AGENT_MODES: Final = ("preview", "progressive", "predictive")
+#: over which calls the abandon rate is measured: the last 30 days (US TSR), the last
+#: 24 hours (UK Ofcom), or the whole campaign
+AbandonWindow = Literal["30d", "24h", "campaign"]
+#: a follow-up customer whose own account manager is on another call: ``group`` (the
+#: campaign queue takes the call) or ``wait`` (the contact is scheduled for the manager)
+ManagerBusy = Literal["group", "wait"]
 #: a message file written ``manager:<file>`` is the customer's own account manager's
 #: recording, ``<file>-<manager id>``, falling back to ``<file>`` (DOMAIN.md §4)
 MANAGER_PREFIX: Final = "manager:"
@@ -49,6 +67,24 @@ class CallingWindow:
 
     hours: tuple[Hours, ...]
     timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class AbandonControl:
+    """When an answered customer counts as abandoned and what the dialer does about it.
+
+    A live-answered call with no agent connected within ``limit_seconds`` hears the
+    campaign's ``abandon_message`` (the "safe-harbour" message naming the caller) and is
+    abandoned. The rate (abandoned / live-answered calls over ``window``) is kept at or
+    under ``target`` by the predictive pacer; ``machine_correction`` adds the UK regulator's
+    estimate of live calls that AMD mistook for machines. A number whose call was
+    abandoned is not called again for ``lockout_hours``."""
+
+    limit_seconds: Annotated[float, Range(1, 15)] = 2
+    target: Annotated[float, Range(0, 0.2)] = 0.03
+    window: AbandonWindow = "30d"
+    machine_correction: bool = False
+    lockout_hours: Annotated[int, Range(0, 720, integer=True)] = 72
 
 
 @dataclass(frozen=True)
@@ -108,6 +144,25 @@ class Campaign:
     workdays: tuple[dt.date, ...] = ()
     max_per_day: Annotated[int, Range(1, 100, integer=True)] | None = None
     max_per_24h: Annotated[int, Range(1, 100, integer=True)] | None = None
+    # Agent-connected outbound (callflow.dialer.pacing, docs/outbound.md). In the agent
+    # modes an answered human waits in the campaign queue (``connect_to``'s members; the
+    # customer's account manager first) for at most ``abandon.limit_seconds``.
+    dial_mode: DialMode = "unattended"
+    abandon: AbandonControl = field(default_factory=AbandonControl)
+    #: what an abandoned customer hears: who called and how to call back (US TSR)
+    abandon_message: Prompts = Prompts()
+    #: customers of these tiers are only dialled when a free agent is already reserved
+    #: for them: never dialled ahead, never abandoned by pacing
+    protected_tiers: tuple[str, ...] = ("vip",)
+    manager_busy: ManagerBusy = "group"
+    #: how long an offered contact waits for an agent to accept it (``preview``)
+    preview_seconds: Annotated[int, Range(5, 3600, integer=True)] = 60
+
+    @property
+    def agent_mode(self) -> bool:
+        """Whether answered calls wait for an agent (``preview``/``progressive``/
+        ``predictive``)."""
+        return self.dial_mode in AGENT_MODES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "questions", as_tuple(self.questions))

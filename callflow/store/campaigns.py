@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -134,6 +136,7 @@ class CampaignAttempt(Base):
         CheckConstraint("attempt_no >= 1", name="attempt_no"),
         Index("ix_campaign_attempts_number_created_at", "number", "created_at"),
         Index("ix_campaign_attempts_site_campaign_state", "site", "campaign", "state"),
+        Index("ix_campaign_attempts_abandoned_number", "abandoned", "number", "ended_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -161,6 +164,17 @@ class CampaignAttempt(Base):
     dialled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Agent modes (preview/progressive/predictive): the customer's tier when dialled,
+    # the agent it was offered to (preview) and who took it, how long the answered
+    # customer waited for that agent, and whether nobody came within the limit.
+    tier: Mapped[str | None] = mapped_column(String(32))
+    offered_to: Mapped[str | None] = mapped_column(String(32))
+    offered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    agent: Mapped[str | None] = mapped_column(String(32))
+    connected_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    waited_ms: Mapped[int | None] = mapped_column(Integer)
+    abandoned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     contact: Mapped[CampaignContact] = relationship(back_populates="attempt_rows")
 
@@ -219,3 +233,6 @@ class Dialer(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(
         UtcDateTime(), default=utcnow, server_default=func.now()
     )
+    #: what the pacer last decided, JSON (mode, free agents, in flight, dial-ahead level,
+    #: answer probability, measured abandon rate): ``campaign status`` shows it
+    pacing: Mapped[str | None] = mapped_column(Text)

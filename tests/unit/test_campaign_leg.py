@@ -18,7 +18,7 @@ from callflow.audio import PromptImportError, check_name, import_prompt
 from callflow.compiler import compile_site
 from callflow.contract import CF_ATTEMPT, CF_MANAGER, campaign_context
 from callflow.errors import Severity
-from callflow.model.campaigns import CallingWindow, Campaign, SurveyQuestion
+from callflow.model.campaigns import AbandonControl, CallingWindow, Campaign, SurveyQuestion
 from callflow.model.schedule import Hours
 from callflow.runtime.records import CallRecorder
 from callflow.simulate import Script, Simulator
@@ -81,6 +81,44 @@ def test_campaign_mistakes_are_reported_where_they_are(change, path, code) -> No
     s = site(dataclasses.replace(SURVEY, **change))
     found = codes(s)
     assert found.get(f"site.campaigns['sat'].{path}") == code, found
+
+
+FOLLOWUP = Campaign(
+    id="fu",
+    kind="followup",
+    window=ALWAYS,
+    connect_to="bye",
+    dial_mode="progressive",
+    abandon_message="custom/sorry",
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "code"),
+    [
+        ({"abandon_message": None}, "abandon_message", "CF156"),  # abandons need words
+        ({"message": "custom/intro"}, "message", "CF156"),  # would abandon every call
+        ({"kind": "survey", "questions": SURVEY.questions}, "dial_mode", "CF156"),
+        ({"dial_mode": "turbo"}, "dial_mode", "CF132"),
+        ({"abandon": AbandonControl(target=0.5)}, "abandon.target", "CF116"),
+        ({"abandon": AbandonControl(limit_seconds=0)}, "abandon.limit_seconds", "CF116"),
+        ({"abandon": AbandonControl(window="1w")}, "abandon.window", "CF132"),  # type: ignore[arg-type]
+        ({"protected_tiers": ("VIP!",)}, "protected_tiers", "CF103"),
+        ({"preview_seconds": 1}, "preview_seconds", "CF116"),
+    ],
+)
+def test_agent_mode_mistakes_are_reported_where_they_are(change, path, code) -> None:
+    found = codes(site(dataclasses.replace(FOLLOWUP, **change)))
+    assert found.get(f"site.campaigns['fu'].{path}") == code, found
+
+
+def test_an_agent_mode_followup_is_valid() -> None:
+    assert codes(site(FOLLOWUP)) == {}
+    assert (
+        FOLLOWUP.agent_mode and not dataclasses.replace(FOLLOWUP, dial_mode="unattended").agent_mode
+    )
+    assert (FOLLOWUP.abandon.limit_seconds, FOLLOWUP.abandon.target) == (2, 0.03)
+    assert (FOLLOWUP.abandon.window, FOLLOWUP.abandon.lockout_hours) == ("30d", 72)
 
 
 def test_a_duplicate_campaign_id_is_reported() -> None:

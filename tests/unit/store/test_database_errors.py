@@ -257,10 +257,10 @@ def test_unknown_newer_revision_is_never_written_to(db_url: str, tmp_path: Path)
 def test_older_revision_asks_for_upgrade(
     sqlite_url: str, staff_csv: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(migrate_module, "head_revision", lambda: "0003")
+    monkeypatch.setattr(migrate_module, "head_revision", lambda: "0004")
     with pytest.raises(
         DatabaseError,
-        match="schema is at revision '0002', this callflow needs '0003'; run `callflow db upgr",
+        match="schema is at revision '0003', this callflow needs '0004'; run `callflow db upgr",
     ):
         check_store(sqlite_url)
 

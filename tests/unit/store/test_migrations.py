@@ -46,7 +46,7 @@ def test_fresh_database_has_no_revision_and_upgrade_is_repeatable(tmp_path: Path
     assert current_revision(url) is None
     upgrade(url)
     upgrade(url)  # nothing to do the second time
-    assert current_revision(url) == head_revision() == "0002"
+    assert current_revision(url) == head_revision() == "0003"
 
 
 def test_downgrade_to_base_and_back(db_url: str) -> None:
