@@ -39,6 +39,10 @@ from callflow.store.campaigns import (
     CampaignState,
     Dialer,
 )
+from callflow.store.customers import Customer
+
+#: which customers a claim takes: (True, tiers) only those tiers, (False, tiers) all others
+TierFilter = tuple[bool, tuple[str, ...]] | None
 
 #: A dialer whose heartbeat is older than this is considered dead (SQLite registration).
 DIALER_STALE = dt.timedelta(seconds=30)
@@ -65,6 +69,8 @@ class Claim:
     name: str | None = None
     language: str | None = None
     manager: str | None = None
+    #: the customer's tier when claimed (None: not a known customer)
+    tier: str | None = None
     verdict: str = ""
     variables: dict[str, str] = field(default_factory=dict)
 
@@ -77,7 +83,14 @@ def _rules(site: Site | Rules, campaign: Campaign | None) -> Rules:
     return Rules.for_campaign(site, campaign)
 
 
-def _due(site: str, campaign: str, now: dt.datetime, limit: int, postgres: bool) -> Any:
+def _due(
+    site: str,
+    campaign: str,
+    now: dt.datetime,
+    limit: int,
+    postgres: bool,
+    tiers: TierFilter = None,
+) -> Any:
     live = select(CampaignAttempt.id).where(CampaignAttempt.live_number == CampaignContact.number)
     query = (
         select(CampaignContact)
@@ -91,6 +104,14 @@ def _due(site: str, campaign: str, now: dt.datetime, limit: int, postgres: bool)
         .order_by(CampaignContact.next_attempt_at.asc().nulls_first(), CampaignContact.id)
         .limit(limit)
     )
+    if tiers is not None:
+        wanted, named = tiers
+        of_tiers = CampaignContact.customer_id.in_(
+            select(Customer.id).where(Customer.tier.in_(named))
+        )
+        query = query.where(
+            of_tiers if wanted else or_(CampaignContact.customer_id.is_(None), ~of_tiers)
+        )
     if postgres:
         query = query.with_for_update(skip_locked=True, of=CampaignContact)
     return query
@@ -105,8 +126,13 @@ def claim(
     dialer_id: str,
     limit: int,
     lease_seconds: float = 60,
+    tiers: TierFilter = None,
 ) -> list[Claim]:
     """Reserve up to *limit* due contacts for *dialer_id* and commit the attempt rows.
+
+    *tiers* narrows the claim by the customer's tier: ``(True, ("vip",))`` claims only
+    customers of those tiers, ``(False, ("vip",))`` everyone else (bare numbers too);
+    the agent modes claim protected customers only with an agent reserved for each.
 
     Each candidate is checked by every compliance rule at *now* (the do-not-call list
     re-read); a blocked one gets its verdict and next time recorded instead (or status
@@ -129,7 +155,7 @@ def claim(
             batch = [
                 c
                 for c in session.scalars(
-                    _due(rules.site, rules.campaign, now, (limit - len(out)) * 2, postgres)
+                    _due(rules.site, rules.campaign, now, (limit - len(out)) * 2, postgres, tiers)
                 )
                 if c.id not in seen
             ]
@@ -172,6 +198,7 @@ def _reserve(
 ) -> Claim | None:
     attempt_id = uuid4().hex
     attempt_no = contact.attempts + 1
+    tier = contact.customer.tier if contact.customer is not None else None
     row = CampaignAttempt(
         id=attempt_id,
         contact_id=contact.id,
@@ -187,6 +214,7 @@ def _reserve(
         dialer_id=dialer_id,
         lease_until=lease_until,
         created_at=now,
+        tier=tier,
     )
     try:
         with session.begin_nested():
@@ -207,6 +235,7 @@ def _reserve(
         name=contact.name,
         language=contact.language,
         manager=contact.manager,
+        tier=tier,
         verdict=row.verdict or "",
         variables={CF_ATTEMPT: attempt_id},
     )
