@@ -325,7 +325,9 @@ def test_a_number_live_in_another_campaign_is_not_claimed_even_past_the_query(
 
     # the same race, as if the live row was committed after the query ran: the UNIQUE
     # live_number refuses the insert and claim skips the contact without failing
-    def blind(site: str, campaign: str, now: dt.datetime, limit: int, postgres: bool) -> object:
+    def blind(
+        site: str, campaign: str, now: dt.datetime, limit: int, postgres: bool, tiers: object
+    ) -> object:
         return _without_live_filter(site, campaign, limit)
 
     monkeypatch.setattr(api, "_due", blind)
