@@ -175,7 +175,7 @@ class Pacer:
         self.max_gain = max_gain
         self.max_level = max_level
         self.gain = 1.0
-        self._seen_live = 0
+        self._seen_live: int | None = None
         self._last: Decision | None = None
         self._last_snapshot: Snapshot | None = None
 
@@ -185,7 +185,9 @@ class Pacer:
         measured abandon rate."""
         live = max(s.live, 0)
         rate = min(max(s.abandoned, 0), live) / live if live else 0.0
-        new = live - self._seen_live
+        # the first snapshot (a dialer starting on a window with history) only sets
+        # where counting starts: the gain moves with what this pacer lived through
+        new = 0 if self._seen_live is None else live - self._seen_live
         self._seen_live = live
         if new > 0 and self.mode == "predictive":
             aim = self.setpoint * self.target
