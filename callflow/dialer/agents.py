@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Final
 
+from callflow.contract import RESERVE_REASON_PREFIX
 from callflow.runtime.ami import AmiActions, AmiMessage
 
 log = logging.getLogger("callflow.dialer.agents")
@@ -45,7 +46,7 @@ DEVICE_ONHOLD: Final = 8
 #: the states app_queue itself offers a call in (it treats "unknown" as available)
 AVAILABLE: Final = frozenset({DEVICE_UNKNOWN, DEVICE_NOT_INUSE})
 #: the pause reason of a reservation: ``callflow:<attempt id>``
-RESERVE_PREFIX: Final = "callflow:"
+RESERVE_PREFIX: Final = RESERVE_REASON_PREFIX
 #: the member events the pool follows
 EVENTS: Final = (
     "QueueMemberStatus",
