@@ -290,6 +290,18 @@ CUSTOMER_FIELDS: Final = {
 #: the AMI ``UserEvent`` name the hang-up handler sends at the end of every call
 END_EVENT: Final = "CallflowEnd"
 
+# ---- agent-mode outbound: reservations and preview offers ---------------------------------
+
+#: the queue pause reason of an agent the dialer holds for an attempt:
+#: ``callflow:<attempt id>`` (``queue show`` and a resync read it back from Asterisk)
+RESERVE_REASON_PREFIX: Final = "callflow:"
+#: the AMI ``UserEvent`` that offers a preview contact to an agent (docs/outbound.md)
+OFFER_EVENT: Final = "CallflowOffer"
+#: its headers, in order: attempt id, site, campaign, agent (staff id), number (E.164),
+#: customer name (control characters removed), offered at and expires at (ISO 8601 UTC)
+OFFER_FIELDS: Final = ("Attempt", "Site", "Campaign", "Agent", "Number", "Name", "OfferedAt",
+                       "Expires")  # fmt: skip
+
 #: the ``FILTER()`` sets that make values safe: identifiers, digits, words, tags
 IDENT: Final = "a-z0-9_"
 DIGITS: Final = "0-9"

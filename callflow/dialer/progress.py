@@ -63,6 +63,9 @@ def campaign_summary(sessions: sessionmaker[Session], site: str, campaign: str) 
     for name, members in GROUPS.items():
         summary[name] = sum(dispositions.get(d, 0) for d in members)
     summary["remaining"] = counts["remaining"]
+    # preview: offers waiting for their agent, and offers skipped/expired (never dialled)
+    summary["offered"] = counts["offered"]
+    summary["skipped"] = counts["skipped"]
     summary["contact_statuses"] = counts["statuses"]
     summary["dispositions"] = dispositions
     summary["dialers"] = dialers

@@ -30,7 +30,7 @@ from callflow.contract import CF_ATTEMPT
 from callflow.model.campaigns import Campaign
 from callflow.model.site import Site
 from callflow.outbound.compliance import Rules, Verdict, check_contact, launch_problems
-from callflow.outbound.dispositions import DISPOSITIONS, contact_status
+from callflow.outbound.dispositions import DISPOSITIONS, NOT_DIALLED, contact_status
 from callflow.store.campaigns import (
     CAMPAIGN_STATUSES,
     LIVE_STATES,
@@ -290,6 +290,11 @@ def finish(
     """
     if disposition not in DISPOSITIONS:
         raise AttemptError(f"unknown disposition {disposition!r}; known: {', '.join(DISPOSITIONS)}")
+    if disposition in NOT_DIALLED:
+        raise AttemptError(
+            f"{disposition!r} ends an offer that was never dialled: use "
+            "callflow.outbound.preview.skip/expire, which give the attempt back"
+        )
     row = _attempt(session, attempt_id)
     if row.state == "ended":
         return False
@@ -366,7 +371,8 @@ def take_over(
 
 def progress(session: Session, site: str, campaign: str) -> dict[str, Any]:
     """Counts for `campaign status`: contacts per status, ended attempts per disposition,
-    live attempts, attempts made, answered, and contacts remaining (pending)."""
+    live attempts, attempts made (preview offers skipped or expired are not: they are
+    ``skipped``), open preview offers, answered, and contacts remaining (pending)."""
     statuses = dict(
         session.execute(
             select(CampaignContact.status, func.count())
@@ -396,11 +402,26 @@ def progress(session: Session, site: str, campaign: str) -> dict[str, Any]:
         .select_from(CampaignAttempt)
         .where(of_campaign, CampaignAttempt.answered_at.is_not(None))
     )
+    # preview offers: skipped or expired ones were never dialled (not attempts made);
+    # open ones are live but not dialled yet
+    skipped = sum(int(dispositions.get(d, 0)) for d in NOT_DIALLED)
+    offered = session.scalar(
+        select(func.count())
+        .select_from(CampaignAttempt)
+        .where(
+            of_campaign,
+            CampaignAttempt.state == "reserved",
+            CampaignAttempt.offered_to.is_not(None),
+            CampaignAttempt.accepted_at.is_(None),
+        )
+    )
     return {
         "contacts": sum(statuses.values()),
         "statuses": {k: int(v) for k, v in sorted(statuses.items())},
         "dispositions": {str(k): int(v) for k, v in sorted(dispositions.items(), key=str)},
-        "attempts": sum(states.values()),
+        "attempts": sum(states.values()) - skipped,
+        "skipped": skipped,
+        "offered": int(offered or 0),
         "live": sum(states[s] for s in LIVE_STATES),
         "answered": int(answered or 0),
         "remaining": int(statuses.get("pending", 0)),
