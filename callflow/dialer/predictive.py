@@ -38,7 +38,10 @@ no more than progressive would (so it never dials with no free agent); below
 
 Customers of protected tiers are not paced at all: the dialer reserves a free agent for
 each one before dialling it and leaves reserved agents out of ``free_agents``, and their
-calls out of ``in_flight``.
+calls out of ``in_flight``. It reserves one only when :meth:`Pacer.can_reserve` says the
+paced calls in flight can do without that agent, and places no paced call while a
+protected contact waits for one (else reserving would abandon a paced call's customer,
+and paced calls would keep taking the agent the protected contact waits for).
 """
 
 from __future__ import annotations
@@ -227,18 +230,24 @@ class Pacer:
         self._last, self._last_snapshot = d, s
         return d
 
+    def _answer_p(self, s: Snapshot) -> tuple[float, float]:
+        """The measured answer probability and its Wilson upper bound on the grid."""
+        answers = min(max(s.live_answers, 0), s.dials)
+        return answers / s.dials, math.ceil(_wilson_upper(answers, s.dials) * _P_GRID) / _P_GRID
+
+    def _max_n(self, agents: int, p: float) -> int:
+        """Calls in flight the look-ahead allows for ``agents`` free agents now."""
+        if agents <= 0:
+            return 0
+        cap = max(agents, math.floor(agents * self.max_level))
+        return max_in_flight(agents, p, round(self.target * self.gain, 6), cap)
+
     def _look_ahead(
         self, s: Snapshot, agents: int, in_flight: int, rate: float, progressive: int
     ) -> Decision:
-        answers = min(max(s.live_answers, 0), s.dials)
-        p_hat = answers / s.dials
-        p = math.ceil(_wilson_upper(answers, s.dials) * _P_GRID) / _P_GRID
+        p_hat, p = self._answer_p(s)
         risk = self.target * self.gain
-        if agents <= 0:
-            n = 0
-        else:
-            cap = max(agents, math.floor(agents * self.max_level))
-            n = max_in_flight(agents, p, round(risk, 6), cap)
+        n = self._max_n(agents, p)
         dials = max(progressive, n - in_flight, 0)
         level = (in_flight + dials) / agents if agents > 0 else 0.0
         return Decision(
@@ -248,6 +257,22 @@ class Pacer:
             f"predictive: level {level:.2f}, P(answer) {p_hat:.2f} (<= {p:.3f}), "
             f"abandon {rate:.2%} of {self.target:.2%}, risk {risk:.2%}",
         )
+
+    def can_reserve(self, s: Snapshot) -> bool:
+        """Whether one of ``s``'s free agents may be reserved now for a protected-tier
+        contact: the paced calls in flight must keep their risk with one agent fewer
+        (progressive, or predictive while it dials as progressive: an agent no call in
+        flight counts on). Does not move the feedback loop; while a protected contact
+        waits for an agent the dialer places no paced call."""
+        agents = max(s.free_agents, 0) - max(s.waiting, 0)
+        in_flight = max(s.in_flight, 0)
+        if agents <= 0:
+            return False
+        live = max(s.live, 0)
+        rate = min(max(s.abandoned, 0), live) / live if live else 0.0
+        if self.mode == "progressive" or s.dials < self.min_samples or rate > self.target:
+            return agents - in_flight >= 1
+        return in_flight <= self._max_n(agents - 1, self._answer_p(s)[1])
 
     def as_dict(self) -> dict[str, Any]:
         """The pacer's state, JSON-able, for ``campaign status`` (``dialers.pacing``)."""

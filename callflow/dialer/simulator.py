@@ -11,9 +11,10 @@ hour and when the list is done::
 The dialing decisions are the live dialer's own: :class:`~callflow.dialer.predictive.Pacer`
 gets the same :class:`~callflow.dialer.predictive.Snapshot` after every event and its
 ``dials`` are placed at once. Protected-tier contacts are dialled as the live dialer
-does: only when a free agent can be reserved for them first; the reserved agent takes the
-answered call (or is released when the call fails), and neither the agent nor the call
-is shown to the pacer.
+does: only with a free agent reserved for them first (when
+:meth:`~callflow.dialer.predictive.Pacer.can_reserve` allows; no paced call is placed
+while one waits); the reserved agent takes the answered call (or is released when the
+call fails), and neither the agent nor the call is shown to the pacer.
 
 Each contact is dialled once (retries are later attempts of another run). Its outcome is
 drawn up front from a generator of its own (``seed``), so a progressive and a predictive
@@ -275,6 +276,17 @@ def simulate(
         busy += work[contact]
         push(t + work[contact], _AGENT_FREE, -1)
 
+    def snapshot() -> Snapshot:
+        return Snapshot(
+            free_agents=free,
+            in_flight=in_flight,
+            waiting=n_waiting,
+            dials=dials_done,
+            live_answers=live_done,
+            abandoned=abandoned,
+            live=live_window,
+        )
+
     def pump(t: float) -> None:
         """Place the calls due now: protected ones first (each with an agent reserved),
         then what the pacer decides."""
@@ -282,9 +294,10 @@ def simulate(
         while nxt < n_contacts and protected[nxt]:
             due.append(nxt)
             nxt += 1
-        # only an agent no paced call counts on is reserved, and while a protected
-        # contact waits for one no paced call is placed (that would take it again)
-        while due and free - in_flight - n_waiting > 0:
+        # an agent is reserved only when the paced calls in flight can do without it
+        # (Pacer.can_reserve), and while a protected contact waits for one no paced call
+        # is placed (that would take it again)
+        while due and pacer.can_reserve(snapshot()):
             c = due.popleft()
             free -= 1
             reserved += 1
@@ -293,17 +306,7 @@ def simulate(
             push(t + ring[c], _DIAL_END, c)
         if due or nxt >= n_contacts:
             return
-        d = pacer.decide(
-            Snapshot(
-                free_agents=free,
-                in_flight=in_flight,
-                waiting=n_waiting,
-                dials=dials_done,
-                live_answers=live_done,
-                abandoned=abandoned,
-                live=live_window,
-            )
-        )
+        d = pacer.decide(snapshot())
         k = d.dials
         if k and d.level > peak:
             peak = d.level

@@ -98,6 +98,23 @@ def test_the_feedback_loop_lowers_the_risk_over_the_setpoint_and_raises_it_slowl
     assert 10 <= fewer < more
 
 
+def test_a_protected_contact_gets_an_agent_only_when_the_calls_in_flight_can_spare_it():
+    prog = Pacer("progressive", 0.03)
+    assert prog.can_reserve(snap(free=3, in_flight=2))
+    assert not prog.can_reserve(snap(free=3, in_flight=3))
+    assert not prog.can_reserve(snap(free=3, in_flight=1, waiting=2))
+    pred = Pacer("predictive", 0.03)
+    # 4 free agents, p <= 0.365: the look-ahead allows 5 calls in flight for 4, 3 for 3
+    allowed = max_in_flight(3, 0.365, 0.03, 100)
+    assert pred.can_reserve(snap(free=4, in_flight=allowed))
+    assert not pred.can_reserve(snap(free=4, in_flight=allowed + 1))
+    assert not pred.can_reserve(snap(free=1, in_flight=1))
+    assert pred.can_reserve(snap(free=1, in_flight=0))
+    gain = pred.gain
+    pred.can_reserve(snap(abandoned=30, live=400))
+    assert pred.gain == gain  # asking moves nothing
+
+
 def test_as_dict_is_json():
     pacer = Pacer("predictive", 0.05)
     assert pacer.as_dict()["reason"] is None
@@ -170,3 +187,8 @@ def test_any_snapshot_gives_a_sane_decision(snaps, mode, target):
                     or d.dials == progressive
                 )
         json.dumps(pacer.as_dict())
+        reserve = pacer.can_reserve(s)
+        if s.free_agents - s.waiting <= 0:
+            assert not reserve
+        if mode == "progressive":
+            assert reserve == (s.free_agents - s.waiting - s.in_flight >= 1)
