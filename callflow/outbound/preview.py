@@ -209,6 +209,18 @@ def expire(
     return [row.id for row in rows]
 
 
+def withdraw(session: Session, attempt_id: str, now: dt.datetime) -> bool:
+    """End an open offer that can no longer be answered (its dialer stopped or crashed:
+    reconcile calls this for a live attempt offered but never accepted, so never dialled)
+    as ``offer_expired``, giving its contact the attempt back. False when the attempt is
+    not an open offer (accepted ones may have been dialled: reconcile them as calls)."""
+    row = _row(session, attempt_id)
+    if row.state != "reserved" or row.offered_to is None or row.accepted_at is not None:
+        return False
+    _give_back(session, row, OFFER_EXPIRED, now)
+    return True
+
+
 def _give_back(session: Session, row: CampaignAttempt, disposition: str, now: dt.datetime) -> None:
     """End a never-dialled attempt and return its contact to the list as it was before
     the claim (the attempt it used is given back; its retry time is left alone)."""

@@ -24,6 +24,7 @@ from callflow.outbound.preview import (
     offer_event,
     open_offers,
     skip,
+    withdraw,
 )
 from callflow.store import make_sessionmaker
 from callflow.store.campaigns import CampaignAttempt, CampaignContact
@@ -175,3 +176,21 @@ def test_header_values_are_cut_on_a_character_boundary() -> None:
     cut = header_value(name)
     assert cut == "王" * 170 and len(cut.encode()) == 510
     assert header_value("  a\tb  ") == "a b"
+
+
+def test_withdraw_gives_back_only_open_offers(engine: Engine) -> None:
+    add_contacts(engine, 3)
+    opened, accepted, plain = claimed(engine, 3)
+    with make_sessionmaker(engine).begin() as s:
+        offer(s, opened, "ann", NOW)
+        offer(s, accepted, "bob", NOW)
+        accept(s, accepted, "bob", NOW)
+    with make_sessionmaker(engine).begin() as s:
+        assert withdraw(s, opened, NOW)
+        assert not withdraw(s, opened, NOW)
+        assert not withdraw(s, accepted, NOW)  # may have been dialled: a call to reconcile
+        assert not withdraw(s, plain, NOW)
+    with make_sessionmaker(engine)() as s:
+        assert s.get(CampaignAttempt, opened).disposition == OFFER_EXPIRED
+        assert contact_of(s, opened).attempts == 0
+        assert s.get(CampaignAttempt, accepted).state == "reserved"
