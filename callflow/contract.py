@@ -236,6 +236,9 @@ CF_AGENT: Final = "CF_AGENT"
 #: (a split recording has two); the record subroutine sets it (as a ``SHARED()`` variable
 #: of the caller's channel when it runs on the agent's), the hang-up handler reports it
 CF_RECORDING: Final = "CF_RECORDING"
+#: set by the dialer: the staff id of the agent reserved for this call (a protected-tier
+#: customer, an accepted preview); the campaign context rings that agent directly
+CF_AGENT_PIN: Final = "CF_AGENT_PIN"
 
 #: the keys ``Read()`` can return: one DTMF digit (``#`` ends the input instead)
 READ_KEYS: Final = "0-9*A-D"

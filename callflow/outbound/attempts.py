@@ -30,7 +30,12 @@ from callflow.contract import CF_ATTEMPT
 from callflow.model.campaigns import Campaign
 from callflow.model.site import Site
 from callflow.outbound.compliance import Rules, Verdict, check_contact, launch_problems
-from callflow.outbound.dispositions import DISPOSITIONS, NOT_DIALLED, contact_status
+from callflow.outbound.dispositions import (
+    DISPOSITIONS,
+    MACHINE_STATUSES,
+    NOT_DIALLED,
+    contact_status,
+)
 from callflow.store.campaigns import (
     CAMPAIGN_STATUSES,
     LIVE_STATES,
@@ -176,6 +181,19 @@ def claim(
     return out
 
 
+def has_due(
+    session_factory: sessionmaker[Session],
+    rules: Rules,
+    now: dt.datetime,
+    *,
+    tiers: TierFilter = None,
+) -> bool:
+    """Whether a contact (of *tiers*) is due now (compliance is checked at claim)."""
+    with session_factory() as session:
+        query = _due(rules.site, rules.campaign, now, 1, False, tiers)
+        return session.scalars(query).first() is not None
+
+
 def _hold(contact: CampaignContact, verdict: Verdict, now: dt.datetime) -> None:
     contact.verdict = verdict.as_json()
     if verdict.rule == "dnc":
@@ -273,6 +291,58 @@ def mark_answered(
     if amd is not None:
         row.amd_status = amd
     return True
+
+
+def mark_connected(
+    session: Session, attempt_id: str, *, agent: str | None, waited_ms: int | None, at: dt.datetime
+) -> bool:
+    """An agent took the answered customer (the campaign context said so: CF_CONNECTED,
+    CF_AGENT, CF_WAITED_MS on the customer's channel); False if the attempt ended."""
+    row = _attempt(session, attempt_id)
+    if row.state == "ended" and row.connected_at is not None:
+        return False
+    row.agent = agent
+    row.waited_ms = waited_ms
+    row.connected_at = at
+    return True
+
+
+def mark_abandoned(
+    session: Session, attempt_id: str, *, waited_ms: int | None, at: dt.datetime
+) -> bool:
+    """No agent within the campaign's limit: the customer heard the safe-harbour message
+    (CF_ABANDONED); the attempt ends as ``abandoned`` when the channel does."""
+    row = _attempt(session, attempt_id)
+    if row.connected_at is not None:
+        return False
+    row.abandoned = True
+    row.waited_ms = waited_ms
+    return True
+
+
+def answer_counts(session: Session, site: str, campaign: str) -> tuple[int, int]:
+    """``(finished dials, live answers)`` of a campaign: what the predictive pacer's
+    answer probability is measured over (a machine answer is not a live one)."""
+    of_campaign = and_(
+        CampaignAttempt.site == site,
+        CampaignAttempt.campaign == campaign,
+        CampaignAttempt.state == "ended",
+        CampaignAttempt.dialled_at.is_not(None),
+    )
+    dials = session.scalar(select(func.count()).select_from(CampaignAttempt).where(of_campaign))
+    live = session.scalar(
+        select(func.count())
+        .select_from(CampaignAttempt)
+        .where(
+            of_campaign,
+            CampaignAttempt.answered_at.is_not(None),
+            or_(
+                CampaignAttempt.amd_status.is_(None),
+                CampaignAttempt.amd_status.not_in(tuple(MACHINE_STATUSES)),
+            ),
+        )
+    )
+    return int(dials or 0), int(live or 0)
 
 
 def finish(
@@ -415,8 +485,14 @@ def progress(session: Session, site: str, campaign: str) -> dict[str, Any]:
             CampaignAttempt.accepted_at.is_(None),
         )
     )
+    connected = session.scalar(
+        select(func.count())
+        .select_from(CampaignAttempt)
+        .where(of_campaign, CampaignAttempt.connected_at.is_not(None))
+    )
     return {
         "contacts": sum(statuses.values()),
+        "connected": int(connected or 0),
         "statuses": {k: int(v) for k, v in sorted(statuses.items())},
         "dispositions": {str(k): int(v) for k, v in sorted(dispositions.items(), key=str)},
         "attempts": sum(states.values()) - skipped,
@@ -467,12 +543,17 @@ def register_dialer(
         row.heartbeat_at = now
 
 
-def heartbeat(session: Session, dialer_id: str, at: dt.datetime) -> None:
-    """Say *dialer_id* is alive at *at*."""
+def heartbeat(
+    session: Session, dialer_id: str, at: dt.datetime, *, pacing: str | None = None
+) -> None:
+    """Say *dialer_id* is alive at *at* (with the pacer's last decision, JSON)."""
+    values: dict[str, Any] = {"heartbeat_at": at}
+    if pacing is not None:
+        values["pacing"] = pacing
     session.execute(
         update(Dialer)
         .where(Dialer.dialer_id == dialer_id)
-        .values(heartbeat_at=at)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
 
