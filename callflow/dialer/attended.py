@@ -203,23 +203,35 @@ class AgentDialing:
 
     # ---- preview ------------------------------------------------------------------------
     async def _offer(self, free: list[str]) -> None:
-        """Offer one contact to each free agent who has none (reserved for them)."""
+        """Offer one contact to each free agent (reserved for them while it is open);
+        a contact someone passed on goes to another agent when one is free."""
         d = self.dialer
-        for agent in free:
+        free = list(free)
+        while free:
             claims = await d._claim(1)
             if not claims:
                 return
             claim = claims[0]
+            declined = await d._db(self._declined, claim.contact_id)
+            agent = next((a for a in free if a not in declined), free[0])
+            free.remove(agent)
+            self.reserved[agent] = claim.attempt_id
             if not await self.agents.reserve(agent, claim.attempt_id):
+                del self.reserved[agent]
                 log.warning("could not reserve agent %s for an offer", agent)
                 await d._db(self._release_claim, claim.attempt_id)
                 continue
-            self.reserved[agent] = claim.attempt_id
             self.offers[claim.attempt_id] = (claim, agent)
             at = d.clock()
             made = await d._db(self._write_offer, claim.attempt_id, agent, at)
             if self.announce is not None:
                 await self.announce(made)
+
+    def _declined(self, contact_id: int) -> set[str]:
+        from callflow.outbound import preview
+
+        with self.dialer.sessions() as session:
+            return preview.declined_by(session, contact_id)
 
     def _write_offer(self, attempt_id: str, agent: str, at: dt.datetime) -> Offer:
         from callflow.outbound import preview
