@@ -132,7 +132,8 @@ def simulate_cmd(
     )
     click.echo(
         f"{agents} agents, {contacts} contacts, answer {answer_rate:.0%}, machine "
-        f"{machine_rate:.0%}, talk {talk:g} s, wrap {wrap:g} s; {runs} run(s), seeds "
+        f"{machine_rate:.0%} ({'AMD' if model.amd else 'no AMD: agents get them'}), busy "
+        f"{busy_rate:.0%}, talk {talk:g} s, wrap {wrap:g} s; {runs} run(s), seeds "
         f"{seed}-{seed + runs - 1}"
     )
     for line in _table(summaries):

@@ -7,15 +7,16 @@ alike; both hand it a :class:`Snapshot` of the campaign now and place the
     pacer = Pacer("predictive", target=0.03)
     d = pacer.decide(Snapshot(free_agents=4, in_flight=2, waiting=0, dials=400,
                               live_answers=140, abandoned=3, live=140))
-    d.dials, d.level, d.reason        # (5, 1.75, 'predictive: level 1.75, ...')
+    d.dials, d.level, d.reason        # (3, 1.25, 'predictive: level 1.25, ...')
 
 **progressive**: one call in flight per free agent, never more:
 ``dials = max(0, free_agents - in_flight - waiting)``. Nobody answered is ever left
-without an agent (an answered customer who is waiting already holds a free agent).
+without an agent (a waiting customer counts against the free agents).
 
 **predictive** is the binomial look-ahead of the predictive-dialling literature (Samuelson,
 "Predictive dialing for outbound telephone call centers", *Interfaces* 29(5), 1999;
-Gans, Koole & Mandelbaum's survey of call-centre models, 2003, §6): each call in flight
+Gans, Koole & Mandelbaum, "Telephone call centers: tutorial, review, and research
+prospects", *M&SOM* 5(2), 2003): each call in flight
 is answered by a person with the measured probability ``p``, independently, so the
 number of people answering ``n`` calls in flight is Binomial(n, p). The pacer keeps the
 largest ``n`` with::

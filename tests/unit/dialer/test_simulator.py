@@ -14,6 +14,8 @@ from callflow.dialer.simulator import CampaignModel, model_for, simulate, simula
 from callflow.model.campaigns import AbandonControl, Campaign
 from tests.badinput import GOOD_SITE, Case, check, run_cli
 
+ROOT = Path(__file__).resolve().parents[3]
+
 SMALL = CampaignModel(agents=10, contacts=2000)
 SEEDS = range(1, 21)
 
@@ -160,3 +162,13 @@ def test_simulate_prints_both_modes(tmp_path: Path) -> None:
     data = json.loads(as_json.output)
     assert [s["mode"] for s in data["summaries"]] == ["predictive", "progressive"]
     assert data["summaries"][1]["abandon_rate_worst"] == 0.0
+
+
+def test_the_docs_show_what_the_command_prints(tmp_path: Path) -> None:
+    """docs/outbound.md's `campaign simulate` example is this test's site and output."""
+    text = (ROOT / "docs" / "outbound.md").read_text(encoding="utf-8")
+    block = text.split("$ callflow campaign simulate site.py care ", 1)[1].split("```", 1)[0]
+    options, printed = block.split("\n", 1)
+    result = run_cli(Case("doc", [*SIM, "care", *options.split()], files=FILES), tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.output == printed
