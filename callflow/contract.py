@@ -90,6 +90,19 @@ def campaign_queue(site: str, campaign_id: str) -> str:
     return f"{site}-{CAMPAIGN_NODE}-{campaign_id}"
 
 
+#: the site-wide context an agent-mode campaign's agent leg runs: extension ``s`` is the
+#: Gosub run on the agent's channel the moment they answer (it reports the connection on
+#: the customer's channel), extension ``autoanswer`` the pre-dial Gosub that asks a SIP
+#: phone to answer by itself
+CONNECTED_NODE: Final = "connected"
+AUTOANSWER_EXTEN: Final = "autoanswer"
+
+
+def connected_context(site: str) -> str:
+    """The context of an agent-mode campaign's agent leg: ``cf-<site>-connected``."""
+    return context_name(site, CONNECTED_NODE)
+
+
 def queue_name(site: str, queue_id: str) -> str:
     """The app_queue name of a site's queue (what ``queue show`` takes)."""
     return f"{site}-{queue_id}"
@@ -198,6 +211,16 @@ CF_CONNECTED: Final = "CF_CONNECTED"
 CF_WAITED_MS: Final = "CF_WAITED_MS"
 CF_ABANDONED: Final = "CF_ABANDONED"
 CF_AGENT: Final = "CF_AGENT"
+#: set by the dialer on an agent-mode campaign call: the staff id of the agent reserved
+#: for this customer (a protected tier); rung first (filtered to ``a-z0-9_``, and only a
+#: staff id of the site is rung)
+CF_AGENT_PIN: Final = "CF_AGENT_PIN"
+#: scratch variables of the agent leg: the Unix time in ms the customer started waiting
+#: for an agent (answer, or the end of AMD), the ms left of the abandon limit, the
+#: filtered pinned agent
+CF_WAIT_START_MS: Final = "CF_WAIT_START_MS"
+CF_LEFT_MS: Final = "CF_LEFT_MS"
+CF_PIN_KEY: Final = "CF_PIN_KEY"
 
 #: the keys ``Read()`` can return: one DTMF digit (``#`` ends the input instead)
 READ_KEYS: Final = "0-9*A-D"
