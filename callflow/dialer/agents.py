@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from callflow.contract import RESERVE_REASON_PREFIX
-from callflow.runtime.ami import AmiActions, AmiMessage
+from callflow.runtime.ami import AmiActions, AmiError, AmiMessage
 
 log = logging.getLogger("callflow.dialer.agents")
 
@@ -135,6 +135,8 @@ class AgentPool:
         self.changed = asyncio.Event()
         self._tick = asyncio.Event()  # the same, for reserve/release's own waits
         self._buffer: list[AmiMessage] | None = None  # events seen during a resync
+        #: True until the first snapshot, and while AMI is away (:meth:`keep_synced`)
+        self.stale = True
         self._subscribed = False
 
     # ---- reading ----------------------------------------------------------------------------
@@ -147,7 +149,10 @@ class AgentPool:
             raise AgentError(f"{staff!r} is not an agent of queue {self.queue} ({known})") from None
 
     def free(self) -> list[str]:
-        """The free staff ids, longest idle first (then by staff id)."""
+        """The free staff ids, longest idle first (then by staff id); none while the pool
+        is :attr:`stale` (a dialer must not dial for agents it cannot see)."""
+        if self.stale:
+            return []
         now = time.time()
         ready = [
             s
@@ -189,11 +194,33 @@ class AgentPool:
                 if staff is not None:
                     fresh[staff] = self._parse(staff, message)
         pending, self._buffer = self._buffer, None
-        changed = fresh != self._states
+        changed = fresh != self._states or self.stale
         self._states = fresh
+        self.stale = False
         for event in pending:
             self._apply(event)
         if changed:
+            self._notify()
+
+    async def keep_synced(self, connected: asyncio.Event, *, poll: float = 0.5) -> None:
+        """Run as a task beside the dialer (cancel it to stop): while ``connected`` (the
+        AMI connection's :attr:`~callflow.runtime.ami.AmiConnection.connected`) is clear
+        the pool is :attr:`stale` and offers nobody; each time it is set again the pool
+        reads a fresh snapshot, since Asterisk kept no events for us meanwhile."""
+        while True:
+            await connected.wait()
+            if self.stale:
+                try:
+                    await self.resync()
+                except (AmiError, TimeoutError, OSError) as exc:
+                    log.warning("agents of %s: QueueStatus failed (%s); retrying", self.queue,
+                                exc or type(exc).__name__)  # fmt: skip
+                    await asyncio.sleep(poll)
+                    continue
+            while connected.is_set():
+                await asyncio.sleep(poll)
+            log.warning("agents of %s: AMI lost; nobody is offered until it is back", self.queue)
+            self.stale = True
             self._notify()
 
     def _notify(self) -> None:
