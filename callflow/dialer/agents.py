@@ -138,6 +138,8 @@ class AgentPool:
         #: True until the first snapshot, and while AMI is away (:meth:`keep_synced`)
         self.stale = True
         self._subscribed = False
+        self._resyncing = asyncio.Lock()
+        self._claiming: set[str] = set()  # reserve() under way, not yet confirmed
 
     # ---- reading ----------------------------------------------------------------------------
     def state(self, staff: str) -> AgentState:
@@ -177,6 +179,10 @@ class AgentPool:
     async def resync(self) -> None:
         """Replace every state with a fresh QueueStatus snapshot (events that arrive
         meanwhile are applied after it, in order)."""
+        async with self._resyncing:
+            await self._resync()
+
+    async def _resync(self) -> None:
         self._buffer = []
         try:
             messages = await self.ami.send_action(
@@ -291,12 +297,15 @@ class AgentPool:
         queue gives them no other call; True once Asterisk confirms it (an event, else a
         QueueStatus read-back), False when they were not free or Asterisk said no."""
         state = self.state(staff)
-        if not state.free:
+        if not state.free or self.stale or staff in self._claiming:
             return False
-        reason = RESERVE_PREFIX + attempt_id
-        if not await self._pause(staff, True, reason):
-            return False
-        return await self._confirmed(staff, lambda s: s.reserved_for == attempt_id)
+        self._claiming.add(staff)
+        try:
+            if not await self._pause(staff, True, RESERVE_PREFIX + attempt_id):
+                return False
+            return await self._confirmed(staff, lambda s: s.reserved_for == attempt_id)
+        finally:
+            self._claiming.discard(staff)
 
     async def release(self, staff: str) -> None:
         """Unpause ``staff`` if a callflow reservation holds them (a pause of their own, or

@@ -257,3 +257,11 @@ async def test_the_pool_offers_nobody_while_ami_is_away_and_resyncs_when_back():
         assert pool.free() == ["bob", "cat"]
     finally:
         task.cancel()
+
+
+async def test_two_reservations_of_one_agent_at_once_give_one_true():
+    ami, pool = await started()
+    results = await asyncio.gather(pool.reserve("ann", "a1"), pool.reserve("ann", "a2"))
+    assert sorted(results) == [False, True]
+    assert pool.state("ann").reserved_for == "a1"
+    assert sum(a["Action"] == "QueuePause" for a in ami.actions) == 1
