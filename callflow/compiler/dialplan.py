@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from callflow.compiler import phones
+from callflow.compiler import phones, recording
 from callflow.compiler.devstate import AWAY, any_equal, busy_check, state_device
 from callflow.compiler.escape import base64_literal, comment, conf_arg
 from callflow.compiler.ir import (
@@ -86,7 +86,6 @@ from callflow.contract import (
     CUSTOMER_VARS,
     DIGITS,
     END_EVENT,
-    END_FIELDS,
     HANGUP_EXTEN,
     HANGUP_HANDLER_EXTEN,
     HANGUP_HANDLER_PUSH,
@@ -340,6 +339,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                 Step("Set", f"{CF_AMD}={filtered(UPPER, AMDSTATUS)}"),
                 Step("GotoIf", f'$["{var(CF_AMD)}" = "MACHINE"]?machine'),
             ]
+        steps += recording.campaign_steps(site, campaign.recording)
         if campaign.live:
             steps.append(
                 Step(
@@ -407,10 +407,12 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                     comment=comment(person.name),
                 )
             )
+        before, record = recording.dial_steps(self.site)
         steps += [
+            *before,
             Step("Set", "DIALSTATUS=BUSY"),
             Step("GotoIf", f'$["{var(CF_FREE)}" = ""]?gone'),
-            Step("Dial", f"${{{CF_FREE}:1}},{node.ring}"),
+            Step("Dial", f"${{{CF_FREE}:1}},{node.ring}" + (f",{record}" if record else "")),
             Step("GotoIf", '$["${DIALSTATUS}" = "ANSWER"]?answered'),
             self.goto(node.no_answer, label="gone"),
             Step("Hangup", label="answered"),
@@ -436,6 +438,8 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                     "Set", f"{CALLERID_NAME}={base64_literal(node.cid_prefix)}{var(CALLERID_NAME)}"
                 )
             )
+        before, record = recording.queue_steps(self.site, node)
+        steps += before
         if node.manager_first:
             staff = self.ctx(STAFF_NODE)
             steps += [
@@ -444,11 +448,18 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                 Step("GotoIf", f"${{DIALPLAN_EXISTS({staff},{var(CF_MANAGER_KEY)},1)}}?:join"),
                 Step("Set", f"{CF_PATH}=manager"),
                 Step("Set", "DIALSTATUS="),
-                Step("Gosub", f"{staff},{var(CF_MANAGER_KEY)},1({node.manager_first})"),
+                Step(
+                    "Gosub",
+                    f"{staff},{var(CF_MANAGER_KEY)},1({node.manager_first}"
+                    + (f",U({record})" if record else "")
+                    + ")",
+                ),
                 Step("GotoIf", '$["${DIALSTATUS}" = "ANSWER"]?answered'),
                 Step("Set", f"{CF_PATH}=manager-then-queue"),
             ]
         qargs = f"{queue_name(self.site.name, node.id)},,,,{node.max_wait}"
+        if record:  # the 7th argument: a gosub on the agent's channel once connected
+            qargs += f",,{record}"
         steps += [
             Step("Queue", qargs, label="join"),
             Step("GotoIf", f"$[{any_equal('QUEUESTATUS', QUEUE_GAVE_UP)}]?overflow"),
@@ -576,6 +587,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             Step("Set", f"{CF_PATH}="),
             Step("Set", f"{CHANNEL_LANGUAGE}={self.site.language}"),
             Step("Set", f"{HANGUP_HANDLER_PUSH}={hangup_handler(self.site.name)}"),
+            *recording.entry_steps(self.site),
             self.goto(target),
         )
 
@@ -608,6 +620,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
 
     def hooks_context(self) -> Context:
         end = (
+            *recording.report_steps(self.site),
             Step(
                 "UserEvent",
                 ",".join(
@@ -615,7 +628,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                         END_EVENT,
                         *(
                             f"{field}: {var(name) if allowed is None else filtered(allowed, name)}"
-                            for field, (name, allowed) in END_FIELDS.items()
+                            for field, (name, allowed) in recording.end_fields(self.site).items()
                         ),
                     ]
                 ),
@@ -636,7 +649,9 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         for person in sorted(self.site.staff_map.values(), key=lambda p: p.id):
             steps = (
                 *busy_check(person.device, "away", person.name),
-                Step("Dial", f"{person.device},${{ARG1}}"),
+                Step(
+                    "Dial", f"{person.device},${{ARG1}}" + recording.staff_dial_options(self.site)
+                ),
                 Step("Return"),
                 Step("Set", f"DIALSTATUS={var(CF_DEVSTATE)}", label="away"),
                 Step("Return"),
@@ -730,6 +745,9 @@ def build(site: Site) -> CompiledSite:
     """Compile a (validated) site to IR. Use :func:`callflow.compiler.compile_site`."""
     comp = DialplanCompiler(site)
     contexts = [comp.entry_context(), comp.hooks_context()]
+    record = recording.record_context_for(site)
+    if record is not None:
+        contexts.append(record)
     compiled_entries = comp.compiled_entry_context()
     if compiled_entries is not None:
         contexts.append(compiled_entries)

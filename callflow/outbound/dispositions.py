@@ -29,6 +29,9 @@ OPTOUT: Final = "optout"
 #: nothing was dialled, the contact goes back to pending without using up an attempt
 SKIPPED: Final = "skipped"
 OFFER_EXPIRED: Final = "offer_expired"
+#: a person answered and no agent was connected within the campaign's abandon limit: they
+#: heard the safe-harbour message; retried (after the abandon lockout)
+ABANDONED: Final = "abandoned"
 
 DISPOSITIONS: Final = (
     HUMAN,
@@ -44,6 +47,7 @@ DISPOSITIONS: Final = (
     OPTOUT,
     SKIPPED,
     OFFER_EXPIRED,
+    ABANDONED,
 )
 
 #: Dispositions of attempts that were never dialled (preview offers not taken): not

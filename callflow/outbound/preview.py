@@ -221,6 +221,12 @@ def withdraw(session: Session, attempt_id: str, now: dt.datetime) -> bool:
     return True
 
 
+def give_back(session: Session, attempt_id: str, now: dt.datetime) -> None:
+    """End a claimed attempt that was never offered nor dialled (its agent could not be
+    reserved) as ``offer_expired``, giving the contact its attempt back."""
+    _give_back(session, _row(session, attempt_id), OFFER_EXPIRED, now)
+
+
 def _give_back(session: Session, row: CampaignAttempt, disposition: str, now: dt.datetime) -> None:
     """End a never-dialled attempt and return its contact to the list as it was before
     the claim (the attempt it used is given back; its retry time is left alone)."""
