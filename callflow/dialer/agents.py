@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from callflow.contract import RESERVE_REASON_PREFIX
-from callflow.runtime.ami import AmiActions, AmiMessage
+from callflow.runtime.ami import AmiActions, AmiError, AmiMessage
 
 log = logging.getLogger("callflow.dialer.agents")
 
@@ -135,7 +135,11 @@ class AgentPool:
         self.changed = asyncio.Event()
         self._tick = asyncio.Event()  # the same, for reserve/release's own waits
         self._buffer: list[AmiMessage] | None = None  # events seen during a resync
+        #: True until the first snapshot, and while AMI is away (:meth:`keep_synced`)
+        self.stale = True
         self._subscribed = False
+        self._resyncing = asyncio.Lock()
+        self._claiming: set[str] = set()  # reserve() under way, not yet confirmed
 
     # ---- reading ----------------------------------------------------------------------------
     def state(self, staff: str) -> AgentState:
@@ -147,7 +151,10 @@ class AgentPool:
             raise AgentError(f"{staff!r} is not an agent of queue {self.queue} ({known})") from None
 
     def free(self) -> list[str]:
-        """The free staff ids, longest idle first (then by staff id)."""
+        """The free staff ids, longest idle first (then by staff id); none while the pool
+        is :attr:`stale` (a dialer must not dial for agents it cannot see)."""
+        if self.stale:
+            return []
         now = time.time()
         ready = [
             s
@@ -172,6 +179,10 @@ class AgentPool:
     async def resync(self) -> None:
         """Replace every state with a fresh QueueStatus snapshot (events that arrive
         meanwhile are applied after it, in order)."""
+        async with self._resyncing:
+            await self._resync()
+
+    async def _resync(self) -> None:
         self._buffer = []
         try:
             messages = await self.ami.send_action(
@@ -189,11 +200,33 @@ class AgentPool:
                 if staff is not None:
                     fresh[staff] = self._parse(staff, message)
         pending, self._buffer = self._buffer, None
-        changed = fresh != self._states
+        changed = fresh != self._states or self.stale
         self._states = fresh
+        self.stale = False
         for event in pending:
             self._apply(event)
         if changed:
+            self._notify()
+
+    async def keep_synced(self, connected: asyncio.Event, *, poll: float = 0.5) -> None:
+        """Run as a task beside the dialer (cancel it to stop): while ``connected`` (the
+        AMI connection's :attr:`~callflow.runtime.ami.AmiConnection.connected`) is clear
+        the pool is :attr:`stale` and offers nobody; each time it is set again the pool
+        reads a fresh snapshot, since Asterisk kept no events for us meanwhile."""
+        while True:
+            await connected.wait()
+            if self.stale:
+                try:
+                    await self.resync()
+                except (AmiError, TimeoutError, OSError) as exc:
+                    log.warning("agents of %s: QueueStatus failed (%s); retrying", self.queue,
+                                exc or type(exc).__name__)  # fmt: skip
+                    await asyncio.sleep(poll)
+                    continue
+            while connected.is_set():
+                await asyncio.sleep(poll)
+            log.warning("agents of %s: AMI lost; nobody is offered until it is back", self.queue)
+            self.stale = True
             self._notify()
 
     def _notify(self) -> None:
@@ -264,12 +297,15 @@ class AgentPool:
         queue gives them no other call; True once Asterisk confirms it (an event, else a
         QueueStatus read-back), False when they were not free or Asterisk said no."""
         state = self.state(staff)
-        if not state.free:
+        if not state.free or self.stale or staff in self._claiming:
             return False
-        reason = RESERVE_PREFIX + attempt_id
-        if not await self._pause(staff, True, reason):
-            return False
-        return await self._confirmed(staff, lambda s: s.reserved_for == attempt_id)
+        self._claiming.add(staff)
+        try:
+            if not await self._pause(staff, True, RESERVE_PREFIX + attempt_id):
+                return False
+            return await self._confirmed(staff, lambda s: s.reserved_for == attempt_id)
+        finally:
+            self._claiming.discard(staff)
 
     async def release(self, staff: str) -> None:
         """Unpause ``staff`` if a callflow reservation holds them (a pause of their own, or

@@ -225,3 +225,43 @@ async def test_unknown_staff_is_one_clear_error():
     _, pool = await started()
     with pytest.raises(AgentError, match=r"'zed' is not an agent of queue acme-campaign-recall"):
         pool.state("zed")
+
+
+async def test_the_pool_offers_nobody_while_ami_is_away_and_resyncs_when_back():
+    ami = FakeAmi({s: member(s) for s in MEMBERS})
+    pool = AgentPool(ami, QUEUE, MEMBERS)
+    assert pool.stale and pool.free() == []  # nothing read yet
+    connected = asyncio.Event()
+    task = asyncio.create_task(pool.keep_synced(connected, poll=0.01))
+    try:
+        connected.set()
+        for _ in range(100):
+            if not pool.stale:
+                break
+            await asyncio.sleep(0.01)
+        assert pool.free() == ["ann", "bob", "cat"]
+        connected.clear()  # AMI lost: ann's call starts while nobody listens
+        ami.members["ann"]["Status"] = str(DEVICE_INUSE)
+        for _ in range(100):
+            if pool.stale:
+                break
+            await asyncio.sleep(0.01)
+        assert pool.free() == []
+        statuses = sum(a["Action"] == "QueueStatus" for a in ami.actions)
+        connected.set()
+        for _ in range(100):
+            if not pool.stale:
+                break
+            await asyncio.sleep(0.01)
+        assert sum(a["Action"] == "QueueStatus" for a in ami.actions) == statuses + 1
+        assert pool.free() == ["bob", "cat"]
+    finally:
+        task.cancel()
+
+
+async def test_two_reservations_of_one_agent_at_once_give_one_true():
+    ami, pool = await started()
+    results = await asyncio.gather(pool.reserve("ann", "a1"), pool.reserve("ann", "a2"))
+    assert sorted(results) == [False, True]
+    assert pool.state("ann").reserved_for == "a1"
+    assert sum(a["Action"] == "QueuePause" for a in ami.actions) == 1
