@@ -44,6 +44,7 @@ from callflow.model.nodes import (
     Voicemail,
 )
 from callflow.model.prompts import Prompt, prompt_fields
+from callflow.model.recording import recording_prompts
 from callflow.model.site import Site
 from callflow.model.visitor import NodeVisitor
 from callflow.validate import validate
@@ -898,6 +899,7 @@ def missing_sounds(site: Site, sounds: Path) -> list[Diagnostic]:
                 if isinstance(p, Prompt) and absent(p):
                     found.append((f"{_npath(nid)}.{name}", p))
     found += [(path, p) for path, p in campaign_prompts(site) if absent(p)]
+    found += [(path, p) for path, p in recording_prompts(site) if absent(p)]
     return [
         Diagnostic(path, "CF154", f"no sound file {p.file!r} under {sounds}") for path, p in found
     ]
