@@ -23,10 +23,14 @@ set) and overridden per queue (``Queue.recording``) and per campaign
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from callflow.model.prompts import Prompts
+from callflow.model.prompts import Prompt, Prompts
+
+if TYPE_CHECKING:
+    from callflow.model.site import Site
 
 RecordingMode = Literal["off", "agent", "entry"]
 RecordingFormat = Literal["wav", "gsm", "wav49"]
@@ -56,3 +60,16 @@ class Recording:
 def effective(site_policy: Recording, own: Recording | None) -> Recording:
     """The policy a queue or campaign records with: its own when set, else the site's."""
     return own if own is not None else site_policy
+
+
+def recording_prompts(site: Site) -> Iterator[tuple[str, Prompt]]:
+    """Every announcement a site's recording policies play, with its path in the model
+    (for the checks that every prompt has a sound file, and the test placeholders)."""
+    owners: list[tuple[str, Recording | None]] = [("site.recording", site.recording)]
+    owners += [(f"site.nodes[{q.id!r}].recording", q.recording) for q in site.queues()]
+    owners += [(f"site.campaigns[{c.id!r}].recording", c.recording) for c in site.campaigns]
+    for path, policy in owners:
+        if isinstance(policy, Recording) and policy.on:
+            for p in policy.announcement:
+                if isinstance(p, Prompt):
+                    yield f"{path}.announcement", p

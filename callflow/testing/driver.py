@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from callflow.contract import CF_NOW, END_EVENT
 from callflow.model.campaigns import MANAGER_PREFIX
 from callflow.model.prompts import prompt_fields
+from callflow.model.recording import recording_prompts
 from callflow.runtime.ami import AmiAddress, AmiConnection, AmiError, AmiMessage
 from callflow.simulate import call_time
 
@@ -839,6 +840,7 @@ def prompt_files(site: Site) -> set[str]:
             # a manager's own message: its shared fallback (the managers' own files are
             # the site's to record; a test that wants one writes it)
             files.update(prompt.file.removeprefix(MANAGER_PREFIX) for prompt in prompts)
+    files.update(prompt.file for _path, prompt in recording_prompts(site))  # announcements
     return files
 
 

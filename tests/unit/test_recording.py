@@ -280,3 +280,17 @@ def test_prune_unlinks_deleted_files_from_their_records(store, tmp_path: Path) -
     assert (monitor / new).exists() and not (monitor / old).exists()
     with store.begin() as session, pytest.raises(RecordingsError, match="older-than -1"):
         prune(session, monitor, -1)
+
+
+def test_announcements_are_prompts_the_sound_checks_and_placeholders_see(tmp_path: Path) -> None:
+    from callflow.analysis import missing_sounds
+    from callflow.testing.driver import prompt_files
+
+    s = with_queue(recording=Recording(announcement="custom/queue-notice"))
+    s = dataclasses.replace(s, recording=Recording(announcement="custom/site-notice"))
+    assert {"custom/queue-notice", "custom/site-notice"} <= prompt_files(s)
+    missing = {d.path: d.code for d in missing_sounds(s, tmp_path)}
+    assert missing["site.recording.announcement"] == "CF154"
+    assert missing["site.nodes['sales'].recording.announcement"] == "CF154"
+    off = dataclasses.replace(s, recording=Recording(mode="off", announcement="custom/x"))
+    assert "custom/x" not in prompt_files(off)  # never played: not needed
