@@ -16,10 +16,9 @@ without an agent (a waiting customer counts against the free agents).
 **predictive** is the binomial look-ahead of the predictive-dialling literature (Samuelson,
 "Predictive dialing for outbound telephone call centers", *Interfaces* 29(5), 1999;
 Gans, Koole & Mandelbaum, "Telephone call centers: tutorial, review, and research
-prospects", *M&SOM* 5(2), 2003): each call in flight
-is answered by a person with the measured probability ``p``, independently, so the
-number of people answering ``n`` calls in flight is Binomial(n, p). The pacer keeps the
-largest ``n`` with::
+prospects", *M&SOM* 5(2), 2003): each call in flight is answered by a person with the
+measured probability ``p``, independently, so the number of people answering ``n``
+calls in flight is Binomial(n, p). The pacer keeps the largest ``n`` with::
 
     P(Binomial(n, p) > free_agents - waiting) <= risk
 
