@@ -35,6 +35,7 @@ from sqlalchemy import select
 
 from callflow.contract import CF_AGENT_PIN
 from callflow.dialer.predictive import Decision, Pacer, Snapshot
+from callflow.model.agents import campaign_agents
 from callflow.outbound import attempts as store
 from callflow.outbound.abandon import abandon_stats
 
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("callflow.dialer")
 
+#: how long a contact waits for their busy account manager (``manager_busy="wait"``)
+MANAGER_WAIT = dt.timedelta(minutes=1)
 #: how often the abandon window and the answer rate are re-read from the store
 STATS_EVERY = 5.0
 
@@ -86,6 +89,8 @@ class AgentDialing:
             "predictive" if mode == "predictive" else "progressive", campaign.abandon.target
         )
         self.stats = Stats()
+        #: the campaign's agents (staff ids): a contact's manager among them is pinned
+        self.agents_known = frozenset(s.id for s in campaign_agents(dialer.site, campaign))
         self.stats_every = STATS_EVERY
         #: preview: tells the agent's tools of an offer (an AMI UserEvent), if set
         self.announce: Callable[[Offer], Awaitable[None]] | None = None
@@ -189,13 +194,39 @@ class AgentDialing:
         if held:
             self.last = Decision(0, 0.0, self.pacer.mode, "held: a protected customer waits")
             return out
-        decision = self.pacer.decide(self.snapshot(len(self.free())))
+        snapshot = self.snapshot(len(self.free()))
+        decision = self.pacer.decide(snapshot)
         self.last = decision
+        log.debug("pacing %s: %s", snapshot, decision)
         want = min(decision.dials, lines - len(out))
         if want > 0:
             tiers = (False, self.protected) if self.protected else None
-            out.extend((claim, {}) for claim in await d._claim(want, tiers=tiers))
+            for claim in await d._claim(want, tiers=tiers):
+                picked = await self._for_manager(claim)
+                if picked is not None:
+                    out.append(picked)
         return out
+
+    async def _for_manager(self, claim: store.Claim) -> tuple[store.Claim, dict[str, str]] | None:
+        """A follow-up customer's own account manager takes the call when they are free:
+        reserved (paused in the campaign queue) and rung directly, so two customers of
+        one manager answering at once cannot both ring them. A busy manager: the group
+        takes the call (``manager_busy="group"``), or the contact waits for them
+        (``"wait"``: not dialled now, due again a minute later; None)."""
+        d = self.dialer
+        manager = claim.manager
+        if not manager or manager not in self.agents_known:
+            return claim, {}
+        if manager in self.free():
+            self.reserved[manager] = claim.attempt_id
+            if await self.agents.reserve(manager, claim.attempt_id):
+                return claim, {CF_AGENT_PIN: manager}
+            del self.reserved[manager]
+        if d.campaign.manager_busy == "wait":
+            until = d.clock() + MANAGER_WAIT
+            await d._db(self._release_claim, claim.attempt_id, until)
+            return None
+        return claim, {}
 
     def _protected_due(self) -> bool:
         d = self.dialer
@@ -285,11 +316,11 @@ class AgentDialing:
         if self.reserved.pop(agent, None) is not None:
             await self.agents.release(agent)
 
-    def _release_claim(self, attempt_id: str) -> None:
+    def _release_claim(self, attempt_id: str, until: dt.datetime | None = None) -> None:
         from callflow.outbound import preview
 
         with self.dialer.sessions.begin() as session:
-            preview.give_back(session, attempt_id, self.dialer.clock())
+            preview.give_back(session, attempt_id, self.dialer.clock(), until=until)
 
     # ---- events -------------------------------------------------------------------------
     async def ended(self, call: Call) -> None:

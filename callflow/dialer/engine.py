@@ -386,7 +386,7 @@ class Dialer:
                 priority=1,
                 caller_id=claim.caller_id,
                 timeout=self.campaign.ring_seconds,
-                variables={**call_variables(claim), **extra},
+                variables=self._variables(claim, extra),
             )
         except OriginateFailed as exc:
             # the channel never existed: the outcome is known now
@@ -403,6 +403,14 @@ class Dialer:
         if not call.ended:
             at = self.clock()
             self._write(lambda s: store.mark_dialling(s, claim.attempt_id, at))
+
+    def _variables(self, claim: store.Claim, extra: Mapping[str, str]) -> dict[str, str]:
+        out = {**call_variables(claim), **extra}
+        if self.attended is not None:
+            # the dialer rings the account manager itself (reserved, CF_AGENT_PIN) when
+            # they are free; the compiled manager-first ring would race for them
+            out.pop(CF_MANAGER, None)
+        return out
 
     def _start(self, claim: store.Claim, extra: Mapping[str, str] | None = None) -> None:
         extra = extra or {}

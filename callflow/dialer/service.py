@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from callflow.contract import campaign_queue
 from callflow.dialer.agents import AgentPool
 from callflow.dialer.engine import Dialer, app_for
+from callflow.model.agents import campaign_agents
 from callflow.model.campaigns import Campaign
 from callflow.model.site import Site
 from callflow.outbound.preview import Offer, offer_event
@@ -29,12 +30,6 @@ from callflow.runtime.ami import AmiAddress, AmiConnection
 from callflow.runtime.ari import AriClient, AriSettings
 
 log = logging.getLogger("callflow.dialer")
-
-
-def campaign_agents(site: Site, campaign: Campaign) -> dict[str, str]:
-    """The agents of an agent-mode campaign: its ``connect_to``'s people, staff id ->
-    device (the campaign queue's member interfaces)."""
-    return {s.id: s.device for s in site.people(campaign.connect_to or "")}
 
 
 class DialerService:
@@ -64,7 +59,9 @@ class DialerService:
             address, user, secret = ami
             self.ami = AmiConnection(address, user, secret, events="agent")
             self.pool = AgentPool(
-                self.ami, campaign_queue(site.name, campaign.id), campaign_agents(site, campaign)
+                self.ami,
+                campaign_queue(site.name, campaign.id),
+                {s.id: s.device for s in campaign_agents(site, campaign)},
             )
             options["agents"] = self.pool
         self.dialer = Dialer(sessions, site, campaign, None, **options)

@@ -29,6 +29,10 @@ OPTOUT: Final = "optout"
 #: nothing was dialled, the contact goes back to pending without using up an attempt
 SKIPPED: Final = "skipped"
 OFFER_EXPIRED: Final = "offer_expired"
+#: an agent-mode follow-up whose customer's account manager was on another call, with
+#: ``manager_busy="wait"``: not dialled, tried again later for that manager; also a
+#: protected customer's claim whose reserved agent was taken before the dial
+DEFERRED: Final = "deferred"
 #: a person answered and no agent was connected within the campaign's abandon limit: they
 #: heard the safe-harbour message; retried (after the abandon lockout)
 ABANDONED: Final = "abandoned"
@@ -52,7 +56,7 @@ DISPOSITIONS: Final = (
 
 #: Dispositions of attempts that were never dialled (preview offers not taken): not
 #: counted as dialled, nor against a number's per-day caps.
-NOT_DIALLED: Final = frozenset({SKIPPED, OFFER_EXPIRED})
+NOT_DIALLED: Final = frozenset({SKIPPED, OFFER_EXPIRED, DEFERRED})
 
 #: Dispositions after which the contact is not called again by this campaign.
 FINAL: Final = frozenset({HUMAN, MACHINE_MESSAGE, REJECTED, INVALID_NUMBER, OPTOUT})

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callflow.contract import OFFER_EVENT, OFFER_FIELDS
-from callflow.outbound.dispositions import OFFER_EXPIRED, SKIPPED
+from callflow.outbound.dispositions import DEFERRED, OFFER_EXPIRED, SKIPPED
 from callflow.store.campaigns import CampaignAttempt, CampaignContact
 
 #: the longest AMI header value an offer sends, in UTF-8 bytes (Asterisk drops a line of
@@ -221,10 +221,18 @@ def withdraw(session: Session, attempt_id: str, now: dt.datetime) -> bool:
     return True
 
 
-def give_back(session: Session, attempt_id: str, now: dt.datetime) -> None:
-    """End a claimed attempt that was never offered nor dialled (its agent could not be
-    reserved) as ``offer_expired``, giving the contact its attempt back."""
-    _give_back(session, _row(session, attempt_id), OFFER_EXPIRED, now)
+def give_back(
+    session: Session, attempt_id: str, now: dt.datetime, *, until: dt.datetime | None = None
+) -> None:
+    """End a claimed attempt that was never offered nor dialled (the agent it needs is
+    not free) as ``deferred``, giving the contact its attempt back; not due again before
+    ``until`` when given."""
+    row = _row(session, attempt_id)
+    _give_back(session, row, DEFERRED, now)
+    if until is not None:
+        contact = session.get(CampaignContact, row.contact_id)
+        if contact is not None:
+            contact.next_attempt_at = until
 
 
 def _give_back(session: Session, row: CampaignAttempt, disposition: str, now: dt.datetime) -> None:
