@@ -24,6 +24,7 @@ from callflow.contract import (
     CF_AGENT,
     CF_AGENT_PIN,
     CF_CONNECTED,
+    CF_MANAGER,
     CF_TIER,
     CF_WAITED_MS,
 )
@@ -209,8 +210,11 @@ def site_and_campaign(**overrides: Any) -> tuple[Site, Campaign]:
     return site, campaign
 
 
-def add_contacts(sessions: Any, n: int, vip_every: int = 0) -> list[str]:
-    """``n`` contacts, every ``vip_every``-th one a VIP customer (0: none)."""
+def add_contacts(
+    sessions: Any, n: int, vip_every: int = 0, manager: str | None = None
+) -> list[str]:
+    """``n`` contacts, every ``vip_every``-th one a VIP customer (0: none), all with
+    ``manager`` as their account manager."""
     numbers = [f"+8613800{i:05d}" for i in range(n)]
     with sessions.begin() as session:
         for i, number in enumerate(numbers):
@@ -225,6 +229,7 @@ def add_contacts(sessions: Any, n: int, vip_every: int = 0) -> list[str]:
                     number=number,
                     source="csv",
                     customer_id=customer.id,
+                    manager=manager,
                 )
             )
     return numbers
@@ -359,3 +364,37 @@ def test_an_agent_mode_dialer_needs_the_agents(sessions: Any) -> None:
     site, campaign = site_and_campaign()
     with pytest.raises(ValueError, match="needs the campaign queue's agents"):
         Dialer(sessions, site, campaign, None)
+
+
+async def test_the_account_manager_is_reserved_when_free_else_the_group(sessions: Any) -> None:
+    add_contacts(sessions, 8, manager="ann")
+    centre = Centre(AGENTS, talk=0.3)
+    dialer = dialer_for(sessions, centre)
+    assert await asyncio.wait_for(dialer.run(), 30) == "done"
+    pins = [v.get(CF_AGENT_PIN) for _c, _n, v in centre.originated]
+    assert all(CF_MANAGER not in v for _c, _n, v in centre.originated)  # no racing ring
+    assert set(pins) == {"ann", None} and len(pins) == 8
+    by_agent = {a.id: a.agent for a in rows(sessions)}
+    for channel, _number, variables in centre.originated:
+        if variables.get(CF_AGENT_PIN) == "ann":
+            assert by_agent[channel] == "ann"
+        else:  # ann was on another call: the group took it
+            assert by_agent[channel] in ("bob", "cat")
+    assert centre.second_calls == 0 and centre.abandoned == set()
+
+
+async def test_manager_busy_wait_defers_the_contact_instead_of_the_group(sessions: Any) -> None:
+    add_contacts(sessions, 3, manager="ann")
+    centre = Centre(AGENTS, talk=0.5)
+    dialer = dialer_for(sessions, centre, manager_busy="wait")
+    assert await asyncio.wait_for(dialer.run(), 30) == "running"  # deferred ones wait
+    assert [v.get(CF_AGENT_PIN) for _c, _n, v in centre.originated] == ["ann"]
+    with sessions() as session:
+        deferred = [
+            a for a in session.scalars(select(CampaignAttempt)) if a.disposition == "deferred"
+        ]
+        contacts = list(session.scalars(select(CampaignContact)))
+    assert deferred and all(a.dialled_at is None for a in deferred)
+    waiting = [c for c in contacts if c.status == "pending"]
+    assert len(waiting) == 2
+    assert all(c.attempts == 0 and c.next_attempt_at is not None for c in waiting)
