@@ -407,7 +407,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                     comment=comment(person.name),
                 )
             )
-        before, record = recording.dial_steps(self.site)
+        before, record = recording.dial_steps(self.site, node.id)
         steps += [
             *before,
             Step("Set", "DIALSTATUS=BUSY"),

@@ -294,3 +294,27 @@ def test_announcements_are_prompts_the_sound_checks_and_placeholders_see(tmp_pat
     assert missing["site.nodes['sales'].recording.announcement"] == "CF154"
     off = dataclasses.replace(s, recording=Recording(mode="off", announcement="custom/x"))
     assert "custom/x" not in prompt_files(off)  # never played: not needed
+
+
+def test_a_followup_is_recorded_once_from_the_answer_not_again_at_its_dial() -> None:
+    campaign = Campaign(
+        id="callback", kind="followup", connect_to="sales",
+        window=CallingWindow(hours=(Hours("mon-fri", "09:00", "18:00"),)),
+    )  # fmt: skip
+    text = extensions(site(campaigns=[campaign], recording=Recording()))
+    leg = text.split("[cf-acme-campaign-callback]")[1].split("\n\n")[0]
+    assert "Gosub(cf-acme-record,s,1(callflow/acme,wav,mixed,caller,))" in leg
+    # it goes on to the sales queue, whose gosub finds the call recorded and returns
+    record = text.split("[cf-acme-record]")[1].split("\n\n")[0].splitlines()
+    assert record[2].startswith('exten => s,1,Set(LOCAL(to)=${IF($["${ARG5}" = ""]?')
+    assert record[3].startswith(
+        'exten => s,2,GotoIf($["${SHARED(CF_RECORDING,${to})}" != ""]?done)'
+    )
+    assert record[-1] == "exten => s,13(done),Return()"
+    # a follow-up to a group dials it: that Dial adds no second recording
+    to_group = dataclasses.replace(campaign, connect_to="sales", id="togroup")
+    other = site(campaigns=[to_group], recording=Recording(), nodes=[
+        dataclasses.replace(n, id="queue") if n.id == "sales" else n for n in BASE.nodes
+    ], entries={"100": "queue", "101": "desk"})  # fmt: skip
+    connect = extensions(other).split("[cf-acme-campaign-togroup-connect]")[1].split("\n\n")[0]
+    assert "Dial(" in connect and "cf-acme-record" not in connect
