@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import wave
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from callflow.errors import CallflowError, Diagnostic, Severity
+from callflow.audio import SoundFileError, site_prompts, sound_file, sound_seconds
+from callflow.errors import Diagnostic, Severity
 from callflow.model.campaigns import MANAGER_PREFIX
 from callflow.model.nodes import (
     Ask,
@@ -44,7 +44,6 @@ from callflow.model.nodes import (
     Voicemail,
 )
 from callflow.model.prompts import Prompt, prompt_fields
-from callflow.model.recording import recording_prompts
 from callflow.model.site import Site
 from callflow.model.visitor import NodeVisitor
 from callflow.validate import validate
@@ -60,50 +59,15 @@ __all__ = [
     "sound_seconds",
 ]
 
-#: sound formats Asterisk plays, and bytes per second of the raw ones
-RAW_RATES = {
-    "ulaw": 8000,
-    "ulw": 8000,
-    "alaw": 8000,
-    "alw": 8000,
-    "sln": 16000,
-    "raw": 16000,
-    "sln16": 32000,
-}
-EXTENSIONS = ("wav", "gsm", *RAW_RATES)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEK = 7 * 1440
-
-
-def sound_seconds(path: Path) -> float:
-    """The length of a sound file: wav by its header, gsm at 33 bytes per 20 ms, raw
-    ulaw/alaw (8000 bytes/s) and sln (16000 bytes/s)."""
-    ext = path.suffix.lstrip(".").lower()
-    if ext == "wav":
-        with wave.open(str(path), "rb") as w:
-            return w.getnframes() / float(w.getframerate())
-    size = path.stat().st_size
-    if ext == "gsm":
-        return size / 33 * 0.02
-    return size / RAW_RATES[ext]
-
-
-class SoundFileError(CallflowError, ValueError):
-    """A sound file whose length cannot be read (not a wav file, truncated, unreadable)."""
-
-
-def _readable_seconds(path: Path) -> float:
-    try:
-        return sound_seconds(path)
-    except (wave.Error, EOFError, OSError) as exc:
-        raise SoundFileError(f"{path}: cannot read its length: {exc}") from exc
 
 
 def prompt_timer(
     sounds: Path | None = None, *, default: float = 3.0, language: str = "en"
 ) -> _Timer:
-    """A prompt's length: ``Prompt.seconds``, else its file under ``sounds`` (tried as
-    ``sounds/<language>/<file>.<ext>`` then ``sounds/<file>.<ext>``), else ``default``.
+    """A prompt's length: ``Prompt.seconds``, else its file under ``sounds`` (found as
+    Asterisk finds it: :func:`callflow.audio.sound_file`), else ``default``.
     Pass it to the simulator as ``durations``. A file found but unreadable raises
     :class:`SoundFileError` naming it."""
     return _Timer(sounds, default, language)
@@ -118,16 +82,10 @@ class _Timer:
         if self.sounds is None:
             return None
         if prompt.file not in self.cache:
-            found = None
-            for base in (self.sounds / self.language, self.sounds):
-                for ext in EXTENSIONS:
-                    path = base / f"{prompt.file}.{ext}"
-                    if path.is_file():
-                        found = _readable_seconds(path)
-                        break
-                if found is not None:
-                    break
-            self.cache[prompt.file] = found
+            # the file Asterisk would play (callflow.audio: its language order), measured
+            # as `callflow prompts list` measures it
+            path = sound_file(self.sounds, prompt.file, self.language)
+            self.cache[prompt.file] = None if path is None else sound_seconds(path)
         return self.cache[prompt.file]
 
     def __call__(self, prompt: Prompt) -> float:
@@ -884,24 +842,15 @@ def campaign_prompts(site: Site) -> Iterator[tuple[str, Prompt]]:
 
 
 def missing_sounds(site: Site, sounds: Path) -> list[Diagnostic]:
-    """An error for each prompt of ``site`` (nodes and campaigns) with no sound file under
-    ``sounds`` (``<sounds>/<language>/<file>.<ext>`` or ``<sounds>/<file>.<ext>``): what
-    ``validate --sounds`` and ``deploy --sounds`` report before a caller hears silence."""
-
-    def absent(p: Prompt) -> bool:
-        bases = (sounds / site.language, sounds)
-        return not any((b / f"{p.file}.{ext}").is_file() for b in bases for ext in EXTENSIONS)
-
-    found = []
-    for nid, node in sorted(site.node_map.items()):
-        for name in ("prompt", "prompts", "invalid_prompt", "timeout_prompt"):
-            for p in getattr(node, name, None) or ():
-                if isinstance(p, Prompt) and absent(p):
-                    found.append((f"{_npath(nid)}.{name}", p))
-    found += [(path, p) for path, p in campaign_prompts(site) if absent(p)]
-    found += [(path, p) for path, p in recording_prompts(site) if absent(p)]
+    """An error for each use of a prompt of ``site`` (nodes and campaigns,
+    :func:`callflow.audio.site_prompts`) that Asterisk finds no sound file for under
+    ``sounds`` in the site's language (:func:`callflow.audio.sound_file`): what
+    ``validate --sounds`` reports before a caller hears silence."""
     return [
-        Diagnostic(path, "CF154", f"no sound file {p.file!r} under {sounds}") for path, p in found
+        Diagnostic(path, "CF154", f"no sound file {use.file!r} under {sounds}")
+        for use in site_prompts(site)
+        if sound_file(sounds, use.file, site.language) is None
+        for path in use.used
     ]
 
 

@@ -91,6 +91,19 @@ def campaign_queue(site: str, campaign_id: str) -> str:
     return f"{site}-{CAMPAIGN_NODE}-{campaign_id}"
 
 
+#: the site-wide context an agent-mode campaign's agent leg runs: extension ``s`` is the
+#: Gosub run on the agent's channel the moment they answer (it reports the connection on
+#: the customer's channel), extension ``autoanswer`` the pre-dial Gosub that asks a SIP
+#: phone to answer by itself
+CONNECTED_NODE: Final = "connected"
+AUTOANSWER_EXTEN: Final = "autoanswer"
+
+
+def connected_context(site: str) -> str:
+    """The context of an agent-mode campaign's agent leg: ``cf-<site>-connected``."""
+    return context_name(site, CONNECTED_NODE)
+
+
 def queue_name(site: str, queue_id: str) -> str:
     """The app_queue name of a site's queue (what ``queue show`` takes)."""
     return f"{site}-{queue_id}"
@@ -236,6 +249,16 @@ CF_AGENT: Final = "CF_AGENT"
 #: (a split recording has two); the record subroutine sets it (as a ``SHARED()`` variable
 #: of the caller's channel when it runs on the agent's), the hang-up handler reports it
 CF_RECORDING: Final = "CF_RECORDING"
+#: set by the dialer on an agent-mode campaign call: the staff id of the agent reserved
+#: for this customer (a protected tier, an accepted preview); rung first (filtered to
+#: ``a-z0-9_``, and only a staff id of the site is rung)
+CF_AGENT_PIN: Final = "CF_AGENT_PIN"
+#: scratch variables of the agent leg: the Unix time in ms the customer started waiting
+#: for an agent (answer, or the end of AMD), the ms left of the abandon limit, the
+#: filtered pinned agent
+CF_WAIT_START_MS: Final = "CF_WAIT_START_MS"
+CF_LEFT_MS: Final = "CF_LEFT_MS"
+CF_PIN_KEY: Final = "CF_PIN_KEY"
 
 #: the keys ``Read()`` can return: one DTMF digit (``#`` ends the input instead)
 READ_KEYS: Final = "0-9*A-D"
@@ -327,6 +350,18 @@ CUSTOMER_FIELDS: Final = {
 
 #: the AMI ``UserEvent`` name the hang-up handler sends at the end of every call
 END_EVENT: Final = "CallflowEnd"
+
+# ---- agent-mode outbound: reservations and preview offers ---------------------------------
+
+#: the queue pause reason of an agent the dialer holds for an attempt:
+#: ``callflow:<attempt id>`` (``queue show`` and a resync read it back from Asterisk)
+RESERVE_REASON_PREFIX: Final = "callflow:"
+#: the AMI ``UserEvent`` that offers a preview contact to an agent (docs/outbound.md)
+OFFER_EVENT: Final = "CallflowOffer"
+#: its headers, in order: attempt id, site, campaign, agent (staff id), number (E.164),
+#: customer name (control characters removed), offered at and expires at (ISO 8601 UTC)
+OFFER_FIELDS: Final = ("Attempt", "Site", "Campaign", "Agent", "Number", "Name", "OfferedAt",
+                       "Expires")  # fmt: skip
 
 #: the ``FILTER()`` sets that make values safe: identifiers, digits, words, tags
 IDENT: Final = "a-z0-9_"

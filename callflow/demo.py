@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callflow.compiler import compile_site
@@ -44,6 +44,9 @@ from callflow.errors import CallflowError
 from callflow.loader import load_site
 from callflow.model.campaigns import Campaign
 from callflow.model.site import LookupSettings, Site
+from callflow.reports import Period, Report, ReportOptions, build_report, zone
+from callflow.reports.kpis import EFFECTIVE_SECONDS, VIP
+from callflow.reports.period import Interval
 from callflow.runtime.ami import AmiAddress
 from callflow.runtime.ari import AriSettings
 from callflow.runtime.lookup import CustomerLookup
@@ -60,6 +63,14 @@ from callflow.testing import CallDriver, CallResult, install_placeholder_prompts
 
 class DemoDataMissing(CallflowError, FileNotFoundError):
     """The example site or its CSVs are not where the package says."""
+
+
+class DemoReportError(CallflowError, OSError):
+    """The demo's report file could not be written."""
+
+
+#: the tier the summary sets against VIPs: customers with no special treatment
+STANDARD = "standard"
 
 
 def examples_dir() -> Path:
@@ -89,6 +100,12 @@ class DemoCall:
     caller: str
     digits: str = ""
     at: dt.datetime | None = None
+    talk: float = 2.0  # seconds the test agent who answers talks
+
+
+#: the demo's effective-call threshold (talk seconds): its calls talk 4 to 12 s, so the
+#: KPI's own 180 s (``callflow demo --effective 180``) would count none of them
+DEMO_EFFECTIVE = 10
 
 
 def _shanghai(year: int, month: int, day: int, hour: int, minute: int) -> dt.datetime:
@@ -96,13 +113,14 @@ def _shanghai(year: int, month: int, day: int, hour: int, minute: int) -> dt.dat
 
 
 CALLS = (
-    DemoCall("VIP owner, rings his account manager", "8000", "13800000001"),
+    DemoCall("VIP owner, rings his account manager", "8000", "13800000001", talk=12.0),
     DemoCall(
         "gold customer, weekday, presses 2 for service",
         "8000",
         "13800000002",
         "2",
         _shanghai(2026, 11, 24, 10, 0),
+        talk=4.0,
     ),
     DemoCall(
         "silver customer from his landline, presses 1: his manager first",
@@ -110,6 +128,7 @@ CALLS = (
         "02155550103",
         "1",
         _shanghai(2026, 11, 24, 10, 30),
+        talk=12.0,
     ),
     DemoCall(
         "customer with a hostile name, presses 3 for customer care",
@@ -117,6 +136,7 @@ CALLS = (
         "13800000004",
         "3",
         _shanghai(2026, 11, 24, 11, 0),
+        talk=5.0,
     ),
     DemoCall(
         "unknown caller, Sunday night: leaves a message",
@@ -214,9 +234,9 @@ async def _run(
                         caller_id=call.caller,
                         dtmf=call.digits,
                         prewait=1.0,
-                        hold=6.0,
-                        agent_talk=2.0,
-                        timeout=40.0,
+                        hold=call.talk + 6.0,  # the caller stays until the agent is done
+                        agent_talk=call.talk,
+                        timeout=call.talk + 40.0,
                         at=call.at,
                     )
                 )
@@ -229,12 +249,18 @@ async def _run(
 
 
 def run_demo(
-    echo: Callable[[str], None] = print, store_dir: Path | None = None
+    echo: Callable[[str], None] = print,
+    store_dir: Path | None = None,
+    report: Path | None = None,
+    effective: int = DEMO_EFFECTIVE,
 ) -> list[tuple[DemoCall, CallResult]]:
     """Run the demo end to end and print where each call went and what was recorded.
     ``store_dir``: keep the demo's store there (``crm.db``) instead of a temporary one.
+    ``report``: write the KPI report of the demo's calls there (the HTML page of
+    ``callflow report``, effective calls at ``effective`` talk seconds) and end with its
+    path and a summary (:func:`summary_lines`).
 
-    outcome = run_demo()
+    outcome = run_demo(report=Path("demo-report.html"))
     call, result = outcome[0]
     assert result.dest == "queue:vip_sales" and result.event["path"] == "manager"
     """
@@ -246,6 +272,7 @@ def run_demo(
         echo(f"Asterisk 22 sandbox up in {pbx.boot_seconds or 0:.2f}s ({pbx.workdir})")
         with demo_store(store_dir or Path(tmp), echo) as engine:
             outcome, records, survey = asyncio.run(_run(pbx, engine, echo))
+            kpis = None if report is None else demo_report(engine, effective)
     table = Table(title="Where each call went")
     for column in ("call", "caller", "digits", "tier", "trace", "destination", "path", "agent"):
         table.add_column(column)
@@ -271,7 +298,104 @@ def run_demo(
             f" talk={record.talk_seconds if record.talk_seconds is not None else '-'}s"
         )
     print_survey(survey, echo)
+    if report is not None and kpis is not None:
+        write_report(kpis, report)
+        for line in summary_lines(kpis, report):
+            echo(line)
     return outcome
+
+
+# -- the report (issue 14): `callflow report`'s HTML page of the demo's own store ----------
+
+
+def demo_period(engine: Engine, timezone: str) -> Period:
+    """Whole local days from the store's first call or attempt to its last, per day
+    (per week beyond two months). The survey's attempts carry the dialer's clock (a
+    weekday afternoon, :data:`SURVEY_AT`), its call records the real time."""
+    stamps: list[dt.datetime] = []
+    with make_sessionmaker(engine)() as session:
+        for column in (
+            CallRecord.started_at,
+            CampaignAttempt.created_at,
+            CampaignAttempt.dialled_at,
+            DncNumber.created_at,
+        ):
+            low, high = session.execute(select(func.min(column), func.max(column))).one()
+            stamps += [s for s in (low, high) if s is not None]
+    tz = zone(timezone)
+    if not stamps:
+        stamps = [dt.datetime.now(dt.UTC)]
+    local = [(s if s.tzinfo else s.replace(tzinfo=dt.UTC)).astimezone(tz) for s in stamps]
+    first, last = min(local).date(), max(local).date() + dt.timedelta(days=1)
+    interval: Interval = "day" if (last - first).days <= 62 else "week"
+    return Period(
+        dt.datetime.combine(first, dt.time(), tz).astimezone(dt.UTC),
+        dt.datetime.combine(last, dt.time(), tz).astimezone(dt.UTC),
+        tz,
+        interval,
+    )
+
+
+def demo_report(engine: Engine, effective: int = DEMO_EFFECTIVE) -> Report:
+    """The KPI report of everything the demo stored (:func:`demo_period`), built by the
+    same :func:`~callflow.reports.build_report` as ``callflow report``."""
+    site = load_site(str(EXAMPLE))
+    opts = ReportOptions(
+        site=site.name,
+        period=demo_period(engine, site.timezone),
+        effective=effective,
+        default_language=site.language,
+    )
+    with make_sessionmaker(engine)() as session:
+        return build_report(session, opts)
+
+
+def write_report(report: Report, path: Path) -> None:
+    """The report as ``callflow report --format html`` writes it (whole, then renamed)."""
+    from callflow.reports.render import as_html, write_atomic
+
+    try:
+        write_atomic(path, as_html(report))
+    except OSError as exc:
+        raise DemoReportError(f"{path}: cannot write the report ({exc.strerror or exc})") from exc
+
+
+def summary_lines(report: Report, path: Path) -> list[str]:
+    """The demo's last lines: where the report is, effective calls per agent (the
+    report's leaderboard) and average wait per customer tier (its tier section)."""
+    meta = report.meta()
+    lines = [
+        f"report: {path.resolve()} ({meta['site']}, {meta['from'][:10]} .. "
+        f"{meta['until'][:10]} {meta['timezone']}, per {meta['interval']})"
+    ]
+    threshold = report.opts.effective
+    if threshold == DEMO_EFFECTIVE:
+        why = (
+            f"the demo's threshold: its calls talk 4-12 s; the KPI's default is "
+            f"{EFFECTIVE_SECONDS} s, `callflow demo --effective {EFFECTIVE_SECONDS}`"
+        )
+    elif threshold == EFFECTIVE_SECONDS:
+        why = "the KPI's default"
+    else:
+        why = "--effective"
+    board = report.sections["leaderboard"]
+    counts = ", ".join(f"{r.agent} {r.effective} of {r.handled}" for r in board) or "no agents"
+    lines.append(f"effective calls per agent (talk >= {threshold} s, {why}): {counts}")
+    waits = {row.tier: row for row in report.tiers}
+    tiers = ", ".join(
+        f"{r.tier} {_seconds(r.avg_wait)} ({r.answered} answered)" for r in report.tiers
+    )
+    lines.append(f"average wait of answered calls by tier: {tiers or 'no calls waited'}")
+    vip, standard = waits.get(VIP), waits.get(STANDARD)
+    lines.append(
+        f"VIP vs standard average wait: {_seconds(vip.avg_wait if vip else None)} vs "
+        f"{_seconds(standard.avg_wait if standard else None)}"
+    )
+    return lines
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
 
 
 # -- the survey campaign (issue 11): dialled by the dialer, answered by sandbox callees ----

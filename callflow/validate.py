@@ -20,6 +20,7 @@ from functools import cache
 from typing import Any
 
 from callflow.errors import Diagnostic, Severity, ValidationError
+from callflow.model.agents import campaign_agents
 from callflow.model.campaigns import MANAGER_PREFIX, Campaign
 from callflow.model.fieldcheck import TOO_LONG, check_fields, check_value, shown
 from callflow.model.limits import APP_ARGS_BYTES
@@ -82,7 +83,9 @@ ENDPOINT = re.compile(
 RECORDING_DIR = re.compile(r"[a-z0-9_-]{1,32}(/[a-z0-9_-]{1,32}){0,3}")
 
 #: node ids the compiler uses for contexts of its own
-RESERVED = frozenset({"entry", "hangup", "staff", "hooks", "compiled", "inbound", "phones"})
+RESERVED = frozenset(
+    {"entry", "hangup", "staff", "hooks", "compiled", "inbound", "phones", "connected"}
+)
 #: roles whose None means "the call ends here" (an implicit exit)
 HANGUP_WHEN_UNSET = frozenset({"failure", "no_answer", "overflow"})
 
@@ -747,6 +750,26 @@ class _Checker(NodeVisitor[Iterator[Diagnostic]]):
                 f"dial_mode={c.dial_mode!r} connects the customer to an agent within "
                 f"{c.abandon.limit_seconds:g} s of answering: a message first would abandon "
                 "every call; leave message empty",
+            )
+        if c.agent_mode and c.live:
+            yield self.err(
+                f"{path}.live",
+                "CF156",
+                f"dial_mode={c.dial_mode!r} runs the agent leg in the compiled dialplan only "
+                "(the flow machine has no campaign queue): set live=False",
+            )
+        if (
+            c.agent_mode
+            and c.kind == "followup"
+            and c.connect_to is not None
+            and not campaign_agents(self.site, c)
+            and (self.site.people(c.connect_to) or c.connect_to in self.site.node_map)
+        ):
+            yield self.err(
+                f"{path}.connect_to",
+                "CF156",
+                f"dial_mode={c.dial_mode!r} needs agents: connect_to {c.connect_to!r} must be "
+                "a group, a staff member or a queue with staff members",
             )
         if c.kind == "followup" and c.connect_to is None:
             yield self.err(

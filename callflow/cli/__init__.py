@@ -10,9 +10,11 @@ import click
 
 from callflow.cli.analysis import forecast_cmd, graph_cmd, lint_cmd, simulate_cmd
 from callflow.cli.campaign import campaign_group, dnc_group
+from callflow.cli.campaign_simulate import simulate_cmd as _simulate  # noqa: F401 - joins campaign_group
 from callflow.cli.demo import demo_cmd
 from callflow.cli.deploy import deploy_cmd, diff_cmd
 from callflow.cli.dialer import run_cmd as _dialer_commands  # noqa: F401 - joins campaign_group
+from callflow.cli.preview import offers_cmd as _preview_commands  # noqa: F401 - joins campaign_group
 from callflow.cli.prompts import prompts_group
 from callflow.cli.recordings import recordings_group
 from callflow.cli.report import report_cmd

@@ -201,9 +201,3 @@ def end_fields(site: Site) -> dict[str, tuple[str, str | None]]:
     if records(site):
         return dict(END_FIELDS)
     return {k: v for k, v in END_FIELDS.items() if k != RECORDING_FIELD}
-
-
-def staff_dial_options(site: Site) -> str:
-    """The account managers' ``Dial()`` takes the queue's ``U()`` option as ``ARG2`` on a
-    site that records."""
-    return ",${ARG2}" if records(site) else ""

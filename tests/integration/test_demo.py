@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from callflow.demo import CALLS, SURVEY, SURVEY_CALLS, run_demo
+from callflow.demo import CALLS, DEMO_EFFECTIVE, SURVEY, SURVEY_CALLS, run_demo
+from callflow.reports import Period, ReportOptions, zone
+from callflow.reports.kpis import agent_kpis, leaderboard, tier_kpis
 from callflow.store import CallRecord, make_engine, make_sessionmaker
 from callflow.store.campaigns import CampaignAttempt, CampaignContact, DncNumber
 from callflow.store.surveys import SurveyResponse
@@ -44,7 +46,8 @@ QUESTIONS = ("overall", "recommend")
 def test_demo_routes_every_call_from_the_store(asterisk_root, tmp_path):
     MARKER.unlink(missing_ok=True)
     lines: list[str] = []
-    outcome = run_demo(lines.append, store_dir=tmp_path)
+    report = tmp_path / "demo-report.html"
+    outcome = run_demo(lines.append, store_dir=tmp_path, report=report)
 
     assert [call for call, _ in outcome] == list(CALLS)
     assert set(EXPECTED) == {call.caller for call in CALLS}
@@ -70,6 +73,62 @@ def test_demo_routes_every_call_from_the_store(asterisk_root, tmp_path):
     assert not MARKER.exists()  # the name was data all the way through
 
     survey_matches_the_store(lines, tmp_path)
+    report_and_summary_match_the_kpis(lines, tmp_path, report)
+
+
+#: the HTML report's charts (callflow/reports/templates/report.html.j2)
+CHARTS = ("heatmap", "service-level", "tiers", "leaderboard", "funnel", "surveys")
+
+
+def report_and_summary_match_the_kpis(lines: list[str], store: Path, report: Path) -> None:
+    """The demo ends with the report's path and a summary; the report is the HTML page
+    with every chart, and the summary says what the KPI functions say of the store."""
+    page = report.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    for chart in CHARTS:
+        figure = page.split(f'<figure id="chart-{chart}">', 1)[1].split("</figure>", 1)[0]
+        assert "<svg" in figure and "<path" in figure, chart  # drawn, not a placeholder
+    assert "satisfaction_survey" in page  # the campaign funnel and survey have its data
+    assert lines[-4].startswith(f"report: {report.resolve()} (star_motors, ")
+
+    # the KPI functions on the demo's store, over a period wider than the demo's own
+    engine = make_engine(f"sqlite:///{store / 'crm.db'}")
+    tz = zone("Asia/Shanghai")
+    opts = ReportOptions(
+        site="star_motors",
+        period=Period.parse("2026-01-01", "2030-01-01", tz, "week"),
+        effective=DEMO_EFFECTIVE,
+    )
+    try:
+        with make_sessionmaker(engine)() as session:
+            board = leaderboard(agent_kpis(session, opts))
+            tiers = {row.tier: row for row in tier_kpis(session, opts)}
+            talks = sorted(
+                session.scalars(
+                    select(CallRecord.talk_seconds).where(CallRecord.agent.is_not(None))
+                )
+            )
+    finally:
+        engine.dispose()
+    counts = ", ".join(f"{r.agent} {r.effective} of {r.handled}" for r in board)
+    assert lines[-3] == (
+        f"effective calls per agent (talk >= {DEMO_EFFECTIVE} s, the demo's threshold: its "
+        f"calls talk 4-12 s; the KPI's default is 180 s, `callflow demo --effective 180`): "
+        f"{counts}"
+    )
+    # the demo's calls straddle the threshold: some agents have effective calls, some not
+    effective = sum(r.effective for r in board)
+    assert effective == sum(1 for t in talks if t >= DEMO_EFFECTIVE)
+    assert 0 < effective < sum(r.handled for r in board), talks
+    assert {"vip", "gold", "silver", "standard"} <= set(tiers)
+    by_tier = ", ".join(
+        f"{t.tier} {t.avg_wait:.1f} s ({t.answered} answered)" for t in tiers.values()
+    )
+    assert lines[-2] == f"average wait of answered calls by tier: {by_tier}"
+    assert lines[-1] == (
+        f"VIP vs standard average wait: {tiers['vip'].avg_wait:.1f} s vs "
+        f"{tiers['standard'].avg_wait:.1f} s"
+    )
 
 
 def survey_matches_the_store(lines: list[str], store: Path) -> None:
