@@ -164,6 +164,14 @@ def queue_steps(site: Site, queue: Queue) -> tuple[list[Step], str]:
     return announce(policy), on_answer(site, policy, QUEUE_SEP)
 
 
+def manager_option(site: Site, queue: Queue) -> str:
+    """The ``U()`` option of the account manager's Dial before ``queue`` (the staff
+    context's ``ARG2``): recorded from their answer like a queue member's."""
+    policy = queue_policy(site, queue)
+    gosub = on_answer(site, policy, "^") if policy.mode == "agent" else ""
+    return f"U({gosub})" if gosub else ""
+
+
 def dial_steps(site: Site, node_id: str) -> tuple[list[Step], str]:
     """What a Dial adds: the announcement before, and its ``U()`` option. A campaign's
     own Dial (``campaign-<id>-connect``) adds nothing: the campaign's policy already

@@ -45,7 +45,7 @@ HOSTILE_CID = "../../etc/x'\"$(touch pwned)"
 
 SITE = Site(
     name="rec",
-    entries={"100": "split", "101": "mixed", "102": "desk"},
+    entries={"100": "split", "101": "mixed", "102": "desk", "103": "vip"},
     timezone="Asia/Shanghai",
     staff=[
         Staff("ann", name="Ann", device="Local/ann@cf-rec-agent/n", groups=("sales",)),
@@ -62,6 +62,8 @@ SITE = Site(
             recording=Recording(legs="mixed", directory="calls/mixed"),
         ),
         Dial(id="desk", target="ann", ring=10, no_answer="bye"),
+        # the caller's account manager (CF_MANAGER, as a lookup sets it) rung first
+        Queue(id="vip", members=["sales"], max_wait=20, overflow="bye", manager_first=5),
         Hangup(id="bye"),
     ],
     # a follow-up call: recorded from the callee's answer, the agent rung after it
@@ -162,10 +164,11 @@ async def records(tmp_path, rec_pbx):
         engine.dispose()
 
 
-async def call(driver, exten: str, hold: float = 7, site: Site = SITE) -> str:
+async def call(driver, exten: str, hold: float = 7, site: Site = SITE, manager: str = "") -> str:
     """A call from the hostile caller id into entry ``exten``; returns its linkedid."""
     linkedid = f"rec{uuid.uuid4().hex[:10]}"
     variables = {
+        **({"__CF_MANAGER": manager} if manager else {}),
         "__CF_TEST_CONTEXT": entry_context(site.name),
         "__CF_TEST_EXTEN": exten,
         "__CF_TEST_CID": ami_value("caller id", HOSTILE_CID),
@@ -295,6 +298,21 @@ async def test_a_dialled_colleague_is_recorded_from_the_answer(rec_pbx, driver, 
     levels = {f: measure(monitor / f) for f in files}
     print(f"dial files {levels}")
     assert all(v["rms"] > 500 for v in levels.values())
+
+
+async def test_the_account_manager_rung_first_is_recorded_from_the_answer(
+    rec_pbx, driver, records, monitor
+):
+    _, recorder, sessions = records
+    linkedid = await call(driver, "103", hold=6, manager="ann")
+    record = await record_of(recorder, sessions, linkedid)
+    assert record.path == "manager" and record.queue is None
+    files = (record.recording_file or "").split()
+    assert len(files) == 2, files
+    check_names(files, "callflow", linkedid)
+    await asyncio.sleep(0.5)
+    by_leg = {RECORDING_NAME.fullmatch(Path(f).name)["leg"]: measure(monitor / f) for f in files}
+    assert by_leg["caller"]["caller"] > 1000 and by_leg["agent"]["agent"] > 1000
 
 
 async def test_entry_mode_records_the_whole_call_from_the_entry(rec_pbx, driver, records, monitor):

@@ -318,3 +318,40 @@ def test_a_followup_is_recorded_once_from_the_answer_not_again_at_its_dial() -> 
     ], entries={"100": "queue", "101": "desk"})  # fmt: skip
     connect = extensions(other).split("[cf-acme-campaign-togroup-connect]")[1].split("\n\n")[0]
     assert "Dial(" in connect and "cf-acme-record" not in connect
+
+
+def test_an_account_manager_rung_first_is_recorded_from_the_answer_too() -> None:
+    s = with_queue(manager_first=10)
+    text = extensions(dataclasses.replace(s, recording=Recording()))
+    queue = text.split("[cf-acme-sales]")[1].split("\n\n")[0]
+    gosub = next(line for line in queue.splitlines() if "Gosub(cf-acme-staff" in line)
+    assert "U(cf-acme-record^callflow/acme^wav^mixed^agent^${CHANNEL})" in gosub
+    staff = text.split("[cf-acme-staff]")[1].split("\n\n")[0]
+    assert "Dial(PJSIP/ann,${ARG1},${ARG2})" in staff
+
+
+def test_recordings_list_json_flags_a_missing_file(store, tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from callflow.cli import main
+
+    monitor = tmp_path / "monitor"
+    monitor.mkdir()
+    name = "callflow/acme/20261202/acme-20261202-093427-1.1-1.1.wav"
+    with store.begin() as session:
+        session.add(CallRecord(uniqueid="1.1", linkedid="1.1", site="acme",
+                               direction="inbound", recording_file=name))  # fmt: skip
+    url = str(store.kw["bind"].url)
+    args = ["recordings", "list", "--json", "--dir", str(monitor), "--db", url]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    [entry] = json.loads(result.stdout)
+    assert (entry["file"], entry["linkedid"], entry["exists"]) == (name, "1.1", False)
+    (monitor / name).parent.mkdir(parents=True)
+    (monitor / name).write_bytes(b"RIFF")
+    table = CliRunner().invoke(main, args[:2] + args[3:])
+    assert table.exit_code == 0 and table.stdout.startswith("ok ")
+    later = CliRunner().invoke(main, [*args, "--since", "2999-01-01"])
+    assert json.loads(later.stdout) == []
