@@ -355,3 +355,14 @@ def test_recordings_list_json_flags_a_missing_file(store, tmp_path: Path) -> Non
     assert table.exit_code == 0 and table.stdout.startswith("ok ")
     later = CliRunner().invoke(main, [*args, "--since", "2999-01-01"])
     assert json.loads(later.stdout) == []
+
+
+def test_the_html_report_links_a_split_recordings_first_file() -> None:
+    from callflow.reports.render import recording_link
+
+    both = "callflow/acme/20261202/a-caller.wav callflow/acme/20261202/a-agent.wav"
+    assert recording_link("https://pbx/rec/", both) == (
+        "https://pbx/rec/callflow/acme/20261202/a-caller.wav"
+    )
+    assert recording_link("https://pbx/rec", "/one.wav") == "https://pbx/rec/one.wav"
+    assert recording_link(None, both) is None
