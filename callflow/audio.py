@@ -303,8 +303,7 @@ _SURVEY_ONLY: Final = ("goodbye", "opt_out_message")
 
 def site_prompts(site: Site) -> list[PromptUse]:
     """Every prompt of ``site``'s nodes and campaigns (``prompt_fields``, the one walk;
-    a survey's questions through its answered flow's ``Ask`` nodes) and its recording
-    announcements, by file. A
+    a survey's questions through its answered flow's ``Ask`` nodes), by file. A
     ``manager:<file>`` message is ``<file>``, the fallback of every manager's own."""
     uses: dict[str, list[str]] = {}
     declared: dict[str, float] = {}
@@ -335,7 +334,7 @@ def site_prompts(site: Site) -> list[PromptUse]:
             if isinstance(node, Ask):  # the questions: the campaign's fields have the rest
                 for name, prompts in prompt_fields(node):
                     add(f"{where}.questions[{node.question!r}].{name}", prompts)
-    for path, prompt in recording_prompts(site):  # the "may be recorded" notices
+    for path, prompt in recording_prompts(site):  # "this call may be recorded"
         add(path, (prompt,))
     return [
         PromptUse(file, tuple(dict.fromkeys(paths)), declared.get(file))

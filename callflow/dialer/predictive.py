@@ -16,10 +16,9 @@ without an agent (a waiting customer counts against the free agents).
 **predictive** is the binomial look-ahead of the predictive-dialling literature (Samuelson,
 "Predictive dialing for outbound telephone call centers", *Interfaces* 29(5), 1999;
 Gans, Koole & Mandelbaum, "Telephone call centers: tutorial, review, and research
-prospects", *M&SOM* 5(2), 2003): each call in flight
-is answered by a person with the measured probability ``p``, independently, so the
-number of people answering ``n`` calls in flight is Binomial(n, p). The pacer keeps the
-largest ``n`` with::
+prospects", *M&SOM* 5(2), 2003): each call in flight is answered by a person with the
+measured probability ``p``, independently, so the number of people answering ``n``
+calls in flight is Binomial(n, p). The pacer keeps the largest ``n`` with::
 
     P(Binomial(n, p) > free_agents - waiting) <= risk
 
@@ -33,9 +32,11 @@ The **feedback loop** on the measured abandon rate (``abandoned / live`` over th
 campaign's window) sets ``risk = target * gain``: each new live-answered call in the
 window multiplies ``gain`` by ``1 - step`` while the rate is over ``setpoint * target``
 and by ``1 + step / 10`` (slowly) while it is under half of that; ``gain`` stays within
-``[min_gain, max_gain]``. While the measured rate is **over** the target the pacer dials
-no more than progressive would (so it never dials with no free agent); below
-``min_samples`` finished dials it *is* progressive.
+``[min_gain, max_gain]``. While the measured rate is **over** the target, or one more
+abandoned call would put it over (``abandoned + 1 > target * live``: the abandon budget
+is spent, or not earned yet), the pacer dials no more than progressive would (so it
+never dials with no free agent); below ``min_samples`` finished dials it *is*
+progressive.
 
 Customers of protected tiers are not paced at all: the dialer reserves a free agent for
 each one before dialling it and leaves reserved agents out of ``free_agents``, and their
@@ -226,10 +227,25 @@ class Pacer:
                 "predictive",
                 f"predictive held to progressive: abandon {rate:.2%} over {self.target:.2%}",
             )
+        elif not self._budget(s):
+            then = (max(s.abandoned, 0) + 1) / (max(s.live, 0) + 1)
+            d = Decision(
+                progressive,
+                1.0,
+                "predictive",
+                f"predictive held to progressive: one more abandon would make {then:.2%} "
+                f"(target {self.target:.2%})",
+            )
         else:
             d = self._look_ahead(s, free - waiting, in_flight, rate, progressive)
         self._last, self._last_snapshot = d, s
         return d
+
+    def _budget(self, s: Snapshot) -> bool:
+        """Whether one more abandoned call keeps the measured rate at or under target:
+        ``abandoned + 1 <= target * live`` (a 1 % campaign dials ahead from its 100th
+        live-answered call on; a small window can never be pushed over by one call)."""
+        return max(s.abandoned, 0) + 1 <= self.target * max(s.live, 0)
 
     def _answer_p(self, s: Snapshot) -> tuple[float, float]:
         """The measured answer probability and its Wilson upper bound on the grid."""
@@ -271,7 +287,12 @@ class Pacer:
             return False
         live = max(s.live, 0)
         rate = min(max(s.abandoned, 0), live) / live if live else 0.0
-        if self.mode == "progressive" or s.dials < self.min_samples or rate > self.target:
+        if (
+            self.mode == "progressive"
+            or s.dials < self.min_samples
+            or rate > self.target
+            or not self._budget(s)
+        ):
             return agents - in_flight >= 1
         return in_flight <= self._max_n(agents - 1, self._answer_p(s)[1])
 

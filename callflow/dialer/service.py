@@ -101,17 +101,8 @@ class DialerService:
         async with asyncio.timeout(timeout):
             await ami.connected.wait()
         await pool.start()
-
-        async def resync_after_gaps() -> None:
-            while True:
-                while ami.connected.is_set():
-                    await asyncio.sleep(0.2)
-                await ami.connected.wait()
-                log.info("AMI back: reading the agents' state again")
-                with contextlib.suppress(Exception):
-                    await pool.resync()
-
-        self._agents_task = asyncio.create_task(resync_after_gaps())
+        # stale (offers nobody) while AMI is away, a fresh snapshot when it is back
+        self._agents_task = asyncio.create_task(pool.keep_synced(ami.connected))
 
     async def _announce(self, made: Offer) -> None:
         """Tell the agent's tools of a preview offer (AMI UserEvent)."""

@@ -20,7 +20,8 @@ Each contact is dialled once (retries are later attempts of another run). Its ou
 drawn up front from a generator of its own (``seed``), so a progressive and a predictive
 run of one seed face the very same customers (common random numbers):
 
-- a person answers with ``answer_rate`` after a lognormal ring (mean ``ring_answer``);
+- a person answers with ``answer_rate`` after a lognormal ring (mean ``ring_answer``,
+  ``ring_sigma``; 0: always that long);
 - an answering machine answers with ``machine_rate``; with AMD it is detected after
   ``amd_seconds`` and never reaches an agent, without AMD an agent gets it (talk
   ``machine_talk``) and the dialer counts it as a person;
@@ -55,6 +56,8 @@ __all__ = ["CampaignModel", "SimResult", "Summary", "model_for", "simulate", "si
 _LIVE, _MACHINE, _FAIL = 0, 1, 2
 # event kinds (the heap orders equal times by kind, then by sequence)
 _AGENT_FREE, _DIAL_END, _ABANDON = 0, 1, 2
+# an agent freed: after a call's wrap-up, or released by a protected call not answered
+_WORK_DONE, _RELEASED = -1, -2
 # a waiting customer's state
 _WAITING, _GONE = 1, 2
 
@@ -72,6 +75,7 @@ class CampaignModel:
     machine_rate: float = 0.15
     busy_rate: float = 0.10
     ring_answer: float = 8.0
+    ring_sigma: float = 0.5
     ring_seconds: float = 30.0
     busy_seconds: float = 4.0
     amd: bool = True
@@ -112,7 +116,7 @@ class CampaignModel:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 out.append(f"{name} must be a positive number of seconds, not {value!r}")
-        for name in ("amd_seconds", "machine_talk", "wrap", "talk_sigma"):
+        for name in ("amd_seconds", "machine_talk", "wrap", "talk_sigma", "ring_sigma"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 out.append(f"{name} must be a number >= 0, not {value!r}")
@@ -153,6 +157,7 @@ class SimResult:
     busy_seconds: float  # agents' talk + wrap-up time
     finish: float  # seconds from the first dial until the last wrap-up ended
     peak_level: float  # the highest dial-ahead level the pacer used
+    peak_busy: int  # the most agents talking or wrapping up at once (<= agents)
 
     @property
     def abandon_rate(self) -> float:
@@ -187,6 +192,7 @@ class SimResult:
             "contacts_per_hour": round(self.contacts_per_hour, 2),
             "finish_seconds": round(self.finish, 1),
             "peak_level": self.peak_level,
+            "peak_busy": self.peak_busy,
         }
 
 
@@ -200,7 +206,7 @@ def _contacts(model: CampaignModel, seed: int) -> _Contacts:
     live_cut = model.answer_rate
     machine_cut = live_cut + model.machine_rate
     busy_cut = machine_cut + model.busy_rate
-    sigma_r = 0.5
+    sigma_r = model.ring_sigma
     mu_r = math.log(model.ring_answer) - sigma_r * sigma_r / 2
     sigma_t = model.talk_sigma
     mu_t = math.log(model.talk) - sigma_t * sigma_t / 2
@@ -262,6 +268,7 @@ def simulate(
     dials_done = live_done = abandoned = live_window = 0
     calls = connected = p_calls = p_live = p_abandoned = 0
     busy = 0.0
+    busy_agents = peak_busy = 0  # agents talking or wrapping up
     now = 0.0
     peak = 0.0
 
@@ -271,10 +278,12 @@ def simulate(
         heapq.heappush(heap, (t, kind, seq, contact))
 
     def connect(contact: int, t: float) -> None:
-        nonlocal busy, connected
+        nonlocal busy, connected, busy_agents, peak_busy
         connected += 1
+        busy_agents += 1
+        peak_busy = max(peak_busy, busy_agents)
         busy += work[contact]
-        push(t + work[contact], _AGENT_FREE, -1)
+        push(t + work[contact], _AGENT_FREE, _WORK_DONE)
 
     def snapshot() -> Snapshot:
         return Snapshot(
@@ -325,6 +334,8 @@ def simulate(
     while heap:
         now, kind, _seq, c = heapq.heappop(heap)
         if kind == _AGENT_FREE:
+            if c == _WORK_DONE:
+                busy_agents -= 1
             while waiting and state[waiting[0]] != _WAITING:
                 waiting.popleft()
             if waiting:
@@ -346,7 +357,7 @@ def simulate(
                     p_live += 1
                     connect(c, now)  # the agent reserved for this customer takes the call
                 else:
-                    push(now, _AGENT_FREE, -1)  # released: serves a waiting customer first
+                    push(now, _AGENT_FREE, _RELEASED)  # serves a waiting customer first
             else:
                 in_flight -= 1
                 if live:
@@ -380,6 +391,7 @@ def simulate(
         busy_seconds=busy,
         finish=now,
         peak_level=peak,
+        peak_busy=peak_busy,
     )
 
 

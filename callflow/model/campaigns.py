@@ -87,7 +87,7 @@ class AbandonControl:
     machine_correction: bool = False
     #: the share of AMD "machine" verdicts that were live people, for the correction
     #: (Ofcom asks for a reasoned estimate: measure it on the campaign's own calls)
-    false_positive_rate: Annotated[float, Range(0, 1)] = 0.1
+    false_positive_rate: Annotated[float, Range(0, 1)] = 0.05
     lockout_hours: Annotated[int, Range(0, 720, integer=True)] = 72
 
 

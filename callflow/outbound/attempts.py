@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import uuid4
 
@@ -27,8 +27,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from callflow.contract import CF_ATTEMPT
-from callflow.model.campaigns import Campaign
+from callflow.model.campaigns import AbandonControl, Campaign
 from callflow.model.site import Site
+from callflow.outbound.abandon import lockout
 from callflow.outbound.compliance import Rules, Verdict, check_contact, launch_problems
 from callflow.outbound.dispositions import (
     DISPOSITIONS,
@@ -140,12 +141,16 @@ def claim(
     the agent modes claim protected customers only with an agent reserved for each.
 
     Each candidate is checked by every compliance rule at *now* (the do-not-call list
-    re-read); a blocked one gets its verdict and next time recorded instead (or status
-    "dnc"/"failed" when it may never be called). *site* may be the `Site` (with
+    re-read), and then by the abandon lockout (:func:`callflow.outbound.abandon.lockout`:
+    a number whose call by any campaign of the site was abandoned is held for
+    ``campaign.abandon.lockout_hours``, the default when only `Rules` are given, verdict
+    rule "abandon_lockout"); a blocked one gets its verdict and next time recorded
+    instead (or status "dnc"/"failed" when it may never be called). *site* may be the `Site` (with
     *campaign*) or prebuilt `Rules`. Raises `AttemptError` when the campaign may not
     launch at all (no caller ID).
     """
     rules = _rules(site, campaign)
+    lockout_hours = (campaign.abandon if campaign is not None else AbandonControl()).lockout_hours
     problems = launch_problems(rules)
     if problems:
         raise AttemptError("; ".join(problems))
@@ -171,6 +176,9 @@ def claim(
                 if len(out) >= limit:
                     break
                 verdict = check_contact(session, rules, contact, now)
+                if verdict.allowed:
+                    held = lockout(session, rules.site, contact.number, lockout_hours, now)
+                    verdict = verdict if held is None else replace(held, zones=verdict.zones)
                 if not verdict.allowed:
                     _hold(contact, verdict, now)
                     continue

@@ -77,6 +77,18 @@ def test_over_the_target_it_dials_no_more_than_progressive():
     assert pacer.decide(snap(free=0, in_flight=0, abandoned=20, live=350)).dials == 0
 
 
+def test_it_dials_ahead_only_while_one_more_abandon_keeps_the_rate_under_target():
+    pacer = Pacer("predictive", 0.01)
+    # 99 live-answered calls: one abandon would be 1.01 % > 1 %
+    early = pacer.decide(snap(free=5, in_flight=1, dials=300, live_answers=99, live=99))
+    assert early.dials == 4
+    assert "one more abandon would make 1.00% (target 1.00%)" in early.reason
+    assert pacer.decide(snap(free=5, in_flight=1, dials=300, live_answers=100, live=100)).dials > 4
+    # 3 abandoned of 350 at 1 %: 4 would be 1.14 %
+    assert pacer.decide(snap(free=5, in_flight=1, abandoned=3, live=350)).dials == 4
+    assert not pacer.can_reserve(snap(free=5, in_flight=5, abandoned=3, live=350))
+
+
 def test_the_feedback_loop_lowers_the_risk_over_the_setpoint_and_raises_it_slowly():
     pacer = Pacer("predictive", 0.03)
     pacer.decide(snap(abandoned=9, live=300))  # the first snapshot only starts the count
@@ -176,7 +188,7 @@ def test_any_snapshot_gives_a_sane_decision(snaps, mode, target):
             assert d.dials == progressive <= s.free_agents
         else:
             assert d.dials >= progressive  # never less than progressive
-            if s.live and s.abandoned / s.live > target:
+            if s.abandoned + 1 > target * s.live:  # over target, or no budget for one more
                 assert d.dials == progressive
                 if s.free_agents == 0:
                     assert d.dials == 0

@@ -9,6 +9,8 @@ import statistics
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from callflow.dialer.simulator import CampaignModel, model_for, simulate, simulate_runs
 from callflow.model.campaigns import AbandonControl, Campaign
@@ -60,6 +62,45 @@ def test_predictive_stays_under_target_in_every_run_and_beats_progressive(target
     ratio = statistics.mean(p.occupancy for p in pred) / statistics.mean(q.occupancy for q in prog)
     assert ratio >= MARGIN[target]
     assert statistics.mean(p.abandon_rate for p in pred) > 0  # the budget is used, not wasted
+
+
+@st.composite
+def models(draw):
+    answer = draw(st.floats(0, 1))
+    machine = draw(st.floats(0, 1 - answer))
+    return CampaignModel(
+        agents=draw(st.integers(1, 12)),
+        contacts=draw(st.integers(0, 250)),
+        answer_rate=answer,
+        machine_rate=machine,
+        busy_rate=draw(st.floats(0, 1 - answer - machine)),
+        ring_answer=draw(st.floats(0.5, 30)),
+        ring_sigma=draw(st.sampled_from([0.0, 0.5, 1.5])),
+        ring_seconds=draw(st.floats(5, 60)),
+        amd=draw(st.booleans()),
+        talk=draw(st.floats(1, 600)),
+        talk_sigma=draw(st.sampled_from([0.0, 0.6, 2.0])),
+        wrap=draw(st.sampled_from([0.0, 5.0, 60.0])),
+        protected_share=draw(st.sampled_from([0.0, 0.1, 0.5, 1.0])),
+        limit_seconds=draw(st.floats(1, 15)),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(models(), st.sampled_from([0.0, 0.01, 0.05, 0.2]), st.integers(0, 10**6))
+def test_any_campaign_keeps_the_books_and_the_promises(model, target, seed):
+    for mode in ("progressive", "predictive"):
+        r = simulate(model, mode, target, seed=seed)
+        assert r.calls == model.contacts  # every contact dialled once
+        assert r.connected + r.abandoned == r.live
+        assert r.protected_abandoned == 0  # a reserved agent takes every protected answer
+        assert r.protected_live <= r.protected_calls
+        assert r.peak_busy <= model.agents  # no agent ever has two calls
+        assert 0 <= r.occupancy <= 1 + 1e-9
+        if mode == "progressive":
+            assert r.abandoned == 0
+        elif target == 0:
+            assert r.abandoned == 0  # no abandon budget: never dials ahead
 
 
 def test_without_protected_tiers_or_amd_from_the_campaign():
