@@ -619,7 +619,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                     comment=comment(person.name),
                 )
             )
-        before, record = recording.dial_steps(self.site)
+        before, record = recording.dial_steps(self.site, node.id)
         steps += [
             *before,
             Step("Set", "DIALSTATUS=BUSY"),
@@ -659,7 +659,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                 "manager",
                 str(node.manager_first),
                 skip="join",
-                options=f"U({record})" if record else "",
+                options=recording.manager_option(self.site, node),
             )
             steps.append(Step("Set", f"{CF_PATH}=manager-then-queue"))
         qargs = f"{queue_name(self.site.name, node.id)},,,,{node.max_wait}"

@@ -16,8 +16,10 @@ The subroutine's arguments are compile-time constants: ``ARG1`` the directory
 ``agent``), ``ARG5`` the caller's channel when it runs on the agent's. The file name is
 built only from the site, the date and time in the site's time zone, and the call's
 linkedid and ``UNIQUEID`` (filtered to ``0-9A-Za-z._-``): no caller id, CRM value or
-digit ever reaches it. The subroutine appends the file name(s) to ``CF_RECORDING`` of the
-caller's channel (a ``SHARED()`` variable, readable on that channel only); the hang-up
+digit ever reaches it. A call is recorded once: when the caller's ``CF_RECORDING`` is
+already set (a campaign's call that reaches a queue), the subroutine returns at once.
+Otherwise it appends the file name(s) to ``CF_RECORDING`` of the caller's channel (a
+``SHARED()`` variable, readable on that channel only); the hang-up
 handler copies it into the end event, and the call-record writer links it.
 """
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 from callflow.compiler.escape import comment
 from callflow.compiler.ir import Context, Extension, Step
 from callflow.contract import (
+    CAMPAIGN_NODE,
     CF_RECORDING,
     END_FIELDS,
     RECORDING_EXTENSIONS,
@@ -59,9 +62,10 @@ def record_steps(site: Site) -> tuple[Step, ...]:
     target = '${IF($["${ARG5}" = ""]?${CHANNEL}:${ARG5})}'
     shared = f"SHARED({CF_RECORDING},${{to}})"
     return (
+        Step("Set", f"LOCAL(to)={target}", comment="the caller's channel"),
+        Step("GotoIf", f'$["${{{shared}}}" != ""]?done', comment="recorded once, by the first"),
         Step("Set", f"LOCAL(at)=${{STRFTIME(${{EPOCH}},{tz},%Y%m%d-%H%M%S)}}", comment=f"{tz}"),
         Step("Set", f"LOCAL(stem)={stem}", comment="the call's ids only, never caller text"),
-        Step("Set", f"LOCAL(to)={target}", comment="the caller's channel"),
         Step("GotoIf", '$["${ARG3}" = "split"]?split'),
         Step("Set", "LOCAL(files)=${stem}.${ARG2}"),
         Step("MixMonitor", "${files}"),
@@ -70,7 +74,7 @@ def record_steps(site: Site) -> tuple[Step, ...]:
         Step("Set", "LOCAL(files)=${stem}-${ARG4}.${ARG2} ${stem}-${other}.${ARG2}"),
         Step("MixMonitor", ",r(${stem}-${ARG4}.${ARG2})t(${stem}-${other}.${ARG2})"),
         Step("Set", f"{shared}=${{{shared}}} ${{files}}", label="report"),
-        Step("Return"),
+        Step("Return", label="done"),
     )
 
 
@@ -160,9 +164,21 @@ def queue_steps(site: Site, queue: Queue) -> tuple[list[Step], str]:
     return announce(policy), on_answer(site, policy, QUEUE_SEP)
 
 
-def dial_steps(site: Site) -> tuple[list[Step], str]:
-    """What a Dial adds: the announcement before, and its ``U()`` option."""
+def manager_option(site: Site, queue: Queue) -> str:
+    """The ``U()`` option of the account manager's Dial before ``queue`` (the staff
+    context's ``ARG2``): recorded from their answer like a queue member's."""
+    policy = queue_policy(site, queue)
+    gosub = on_answer(site, policy, "^") if policy.mode == "agent" else ""
+    return f"U({gosub})" if gosub else ""
+
+
+def dial_steps(site: Site, node_id: str) -> tuple[list[Step], str]:
+    """What a Dial adds: the announcement before, and its ``U()`` option. A campaign's
+    own Dial (``campaign-<id>-connect``) adds nothing: the campaign's policy already
+    records its calls from the callee's answer."""
     policy = site.recording
+    if node_id.startswith(f"{CAMPAIGN_NODE}-"):  # site node ids cannot contain "-"
+        return [], ""
     gosub = on_answer(site, policy, "^")
     if not gosub:
         return [], ""

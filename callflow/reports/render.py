@@ -146,10 +146,12 @@ def _env() -> Environment:
 
 
 def recording_link(base: str | None, file: str) -> str | None:
-    """The URL of a recording file under *base* (a URL or a directory), or None."""
+    """The URL of a recording file under *base* (a URL or a directory), or None. A split
+    recording's record names its files space-separated: the link is to the first."""
     if not base:
         return None
-    return base.rstrip("/") + "/" + quote(file.lstrip("/"))
+    first = next(iter(file.split()), file)
+    return base.rstrip("/") + "/" + quote(first.lstrip("/"))
 
 
 def as_html(report: Report, *, recordings_url: str | None = None) -> str:

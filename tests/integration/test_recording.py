@@ -25,13 +25,17 @@ from sqlalchemy import select
 
 from callflow import Dial, Hangup, Queue, Recording, Site, Staff
 from callflow.cli import main
-from callflow.contract import RECORDING_NAME, entry_context
+from callflow.contract import RECORDING_NAME, app_name, campaign_context, entry_context
+from callflow.model.campaigns import CallingWindow, Campaign
+from callflow.model.schedule import Hours
 from callflow.runtime.ami import AmiAddress
+from callflow.runtime.ari import AriSettings
+from callflow.runtime.server import LiveService
 from callflow.runtime.services import CallRecordWriter
 from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
 from callflow.testing.driver import ami_value
 
-from .sites import load
+from .sites import free_port, load
 
 pytestmark = pytest.mark.asterisk
 
@@ -41,7 +45,7 @@ HOSTILE_CID = "../../etc/x'\"$(touch pwned)"
 
 SITE = Site(
     name="rec",
-    entries={"100": "split", "101": "mixed", "102": "desk"},
+    entries={"100": "split", "101": "mixed", "102": "desk", "103": "vip"},
     timezone="Asia/Shanghai",
     staff=[
         Staff("ann", name="Ann", device="Local/ann@cf-rec-agent/n", groups=("sales",)),
@@ -58,8 +62,43 @@ SITE = Site(
             recording=Recording(legs="mixed", directory="calls/mixed"),
         ),
         Dial(id="desk", target="ann", ring=10, no_answer="bye"),
+        # the caller's account manager (CF_MANAGER, as a lookup sets it) rung first
+        Queue(id="vip", members=["sales"], max_wait=20, overflow="bye", manager_first=5),
         Hangup(id="bye"),
     ],
+    # a follow-up call: recorded from the callee's answer, the agent rung after it
+    campaigns=[
+        Campaign(
+            id="callback",
+            kind="followup",
+            connect_to="sales",
+            window=CallingWindow(hours=(Hours("mon-sun", "00:00", "23:59"),)),
+        ),
+        # to a queue that records on its own: the call is recorded once, from the answer
+        Campaign(
+            id="toqueue",
+            kind="followup",
+            connect_to="mixed",
+            window=CallingWindow(hours=(Hours("mon-sun", "00:00", "23:59"),)),
+        ),
+    ],
+)
+#: the whole call recorded from the entry, mixed, after the notice
+ENTRY_SITE = Site(
+    name="recentry",
+    entries={"100": "sales"},
+    staff=[Staff("bob", name="Bob", device="Local/bob@cf-rec-slow/n", groups=("sales",))],
+    recording=Recording(mode="entry", announcement="beep"),
+    nodes=[Queue(id="sales", members=["sales"], max_wait=20, overflow="bye"), Hangup(id="bye")],
+)
+#: every entry live (ARI): the queue still runs compiled, and records from the answer
+LIVE_SITE = Site(
+    name="reclive",
+    entries={"100": "sales"},
+    live=True,
+    staff=SITE.staff,
+    recording=Recording(),
+    nodes=[Queue(id="sales", members=["sales"], max_wait=20, overflow="bye"), Hangup(id="bye")],
 )
 
 #: a caller whose line carries a 440 Hz tone, and an agent whose line carries 1400 Hz
@@ -75,6 +114,12 @@ exten => _[a-z].,1,Answer()
  same => n,Playtones({AGENT_HZ})
  same => n,Wait(30)
  same => n,Hangup()
+
+; an agent who lets it ring 3 s first
+[cf-rec-slow]
+exten => _[a-z].,1,Ringing()
+ same => n,Wait(3)
+ same => n,Goto(cf-rec-agent,${{EXTEN}},1)
 """
 
 
@@ -88,7 +133,8 @@ def rec_pbx(sandbox):
         conf.write_text(text + CONTEXTS)
     sandbox.cli("dialplan reload")
     assert "cf-rec-agent" in sandbox.cli("dialplan show cf-rec-agent")
-    assert load(sandbox, SITE) == []
+    for site in (SITE, ENTRY_SITE, LIVE_SITE):
+        assert load(sandbox, site) == []
     return sandbox
 
 
@@ -118,11 +164,12 @@ async def records(tmp_path, rec_pbx):
         engine.dispose()
 
 
-async def call(driver, exten: str, hold: float = 7) -> str:
+async def call(driver, exten: str, hold: float = 7, site: Site = SITE, manager: str = "") -> str:
     """A call from the hostile caller id into entry ``exten``; returns its linkedid."""
     linkedid = f"rec{uuid.uuid4().hex[:10]}"
     variables = {
-        "__CF_TEST_CONTEXT": entry_context(SITE.name),
+        **({"__CF_MANAGER": manager} if manager else {}),
+        "__CF_TEST_CONTEXT": entry_context(site.name),
         "__CF_TEST_EXTEN": exten,
         "__CF_TEST_CID": ami_value("caller id", HOSTILE_CID),
         "__CF_TEST_CNAME": ami_value("caller name", HOSTILE_CID),
@@ -193,9 +240,9 @@ def measure(path: Path) -> dict[str, float]:
     }
 
 
-def check_names(files: list[str], folder: str, linkedid: str) -> None:
+def check_names(files: list[str], folder: str, linkedid: str, site: str = "rec") -> None:
     for name in files:
-        assert name.startswith(f"{folder}/rec/"), name
+        assert name.startswith(f"{folder}/{site}/"), name
         found = RECORDING_NAME.fullmatch(Path(name).name)
         assert found and found["ids"].startswith(f"{linkedid}-"), name
         for part in ("..", "etc", "'", '"', "$", "(", "touch", "pwned", "x'"):
@@ -251,6 +298,97 @@ async def test_a_dialled_colleague_is_recorded_from_the_answer(rec_pbx, driver, 
     levels = {f: measure(monitor / f) for f in files}
     print(f"dial files {levels}")
     assert all(v["rms"] > 500 for v in levels.values())
+
+
+async def test_the_account_manager_rung_first_is_recorded_from_the_answer(
+    rec_pbx, driver, records, monitor
+):
+    _, recorder, sessions = records
+    linkedid = await call(driver, "103", hold=6, manager="ann")
+    record = await record_of(recorder, sessions, linkedid)
+    assert record.path == "manager" and record.queue is None
+    files = (record.recording_file or "").split()
+    assert len(files) == 2, files
+    check_names(files, "callflow", linkedid)
+    await asyncio.sleep(0.5)
+    by_leg = {RECORDING_NAME.fullmatch(Path(f).name)["leg"]: measure(monitor / f) for f in files}
+    assert by_leg["caller"]["caller"] > 1000 and by_leg["agent"]["agent"] > 1000
+
+
+async def test_entry_mode_records_the_whole_call_from_the_entry(rec_pbx, driver, records, monitor):
+    _, recorder, sessions = records
+    linkedid = await call(driver, "100", site=ENTRY_SITE, hold=8)
+    record = await record_of(recorder, sessions, linkedid)
+    files = (record.recording_file or "").split()
+    assert len(files) == 1, files
+    check_names(files, "callflow", linkedid, "recentry")
+    await asyncio.sleep(0.5)
+    got = measure(monitor / files[0])
+    print(f"entry file {got}")
+    assert got["caller"] > 1000 and got["agent"] > 1000
+    # from the entry: the 3 s the agent's phone rang are in it too (from the agent's
+    # answer, the file would be as long as the talk)
+    talk = (record.ended_at - record.answered_at).total_seconds()
+    assert got["seconds"] > talk + 2.5, (got["seconds"], talk)
+    values, rate = samples(monitor / files[0])
+    ringing, talking = values[: rate * 2], values[-rate * 2 :]
+    assert tone_level(ringing, rate, AGENT_HZ) < 100 < 1000 < tone_level(talking, rate, AGENT_HZ)
+
+
+@pytest.mark.parametrize("campaign", ["callback", "toqueue"])
+async def test_a_campaign_call_is_recorded_from_the_callees_answer(
+    rec_pbx, driver, records, monitor, campaign
+):
+    _, recorder, sessions = records
+    attempt = f"rec{uuid.uuid4().hex[:10]}"
+    [reply] = await driver.action(
+        {
+            "Action": "Originate",
+            "Channel": "Local/s@cf-rec-caller",  # the callee: answers, sends 440 Hz
+            "Context": campaign_context(SITE.name, campaign),
+            "Exten": "s",
+            "Priority": "1",
+            "Async": "true",
+            "Timeout": "20000",
+            "ChannelId": attempt,
+            "OtherChannelId": f"{attempt}-callee",
+            "Variable": ["CF_ATTEMPT=" + attempt.replace("-", "_"), "__CF_REC_HOLD=6"],
+        },
+        as_list=False,
+    )
+    assert reply.success, reply
+    record = await record_of(recorder, sessions, attempt)
+    assert record.direction == "outbound"
+    files = (record.recording_file or "").split()
+    assert len(files) == 2, files  # split, the site's policy; once, not again at the agent
+    check_names(files, "callflow", attempt)
+    await asyncio.sleep(0.5)
+    by_leg = {RECORDING_NAME.fullmatch(Path(f).name)["leg"]: measure(monitor / f) for f in files}
+    print(f"campaign files {by_leg}")
+    assert by_leg["caller"]["caller"] > 1000  # the callee
+    assert by_leg["agent"]["agent"] > 1000  # the agent the follow-up connected
+
+
+async def test_a_live_entry_is_recorded_from_the_agents_answer(rec_pbx, driver, records, monitor):
+    _, recorder, sessions = records
+    settings = AriSettings(
+        rec_pbx.ari_url, rec_pbx.ari_user, rec_pbx.ari_password, app_name(LIVE_SITE.name)
+    )
+    service = LiveService(LIVE_SITE, settings, agi_port=free_port())
+    await service.start()
+    try:
+        await asyncio.wait_for(service.ari.registered.wait(), 5)
+        linkedid = await call(driver, "100", site=LIVE_SITE)
+        record = await record_of(recorder, sessions, linkedid)
+    finally:
+        await service.stop()
+    assert record.node_trace.split() == ["sales"]
+    files = (record.recording_file or "").split()
+    assert len(files) == 1, files
+    check_names(files, "callflow", linkedid, "reclive")
+    await asyncio.sleep(0.5)
+    got = measure(monitor / files[0])
+    assert got["caller"] > 1000 and got["agent"] > 1000
 
 
 async def test_prune_deletes_only_callflows_own_old_files(rec_pbx, driver, records, monitor):

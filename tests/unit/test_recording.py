@@ -294,3 +294,75 @@ def test_announcements_are_prompts_the_sound_checks_and_placeholders_see(tmp_pat
     assert missing["site.nodes['sales'].recording.announcement"] == "CF154"
     off = dataclasses.replace(s, recording=Recording(mode="off", announcement="custom/x"))
     assert "custom/x" not in prompt_files(off)  # never played: not needed
+
+
+def test_a_followup_is_recorded_once_from_the_answer_not_again_at_its_dial() -> None:
+    campaign = Campaign(
+        id="callback", kind="followup", connect_to="sales",
+        window=CallingWindow(hours=(Hours("mon-fri", "09:00", "18:00"),)),
+    )  # fmt: skip
+    text = extensions(site(campaigns=[campaign], recording=Recording()))
+    leg = text.split("[cf-acme-campaign-callback]")[1].split("\n\n")[0]
+    assert "Gosub(cf-acme-record,s,1(callflow/acme,wav,mixed,caller,))" in leg
+    # it goes on to the sales queue, whose gosub finds the call recorded and returns
+    record = text.split("[cf-acme-record]")[1].split("\n\n")[0].splitlines()
+    assert record[2].startswith('exten => s,1,Set(LOCAL(to)=${IF($["${ARG5}" = ""]?')
+    assert record[3].startswith(
+        'exten => s,2,GotoIf($["${SHARED(CF_RECORDING,${to})}" != ""]?done)'
+    )
+    assert record[-1] == "exten => s,13(done),Return()"
+    # a follow-up to a group dials it: that Dial adds no second recording
+    to_group = dataclasses.replace(campaign, connect_to="sales", id="togroup")
+    other = site(campaigns=[to_group], recording=Recording(), nodes=[
+        dataclasses.replace(n, id="queue") if n.id == "sales" else n for n in BASE.nodes
+    ], entries={"100": "queue", "101": "desk"})  # fmt: skip
+    connect = extensions(other).split("[cf-acme-campaign-togroup-connect]")[1].split("\n\n")[0]
+    assert "Dial(" in connect and "cf-acme-record" not in connect
+
+
+def test_an_account_manager_rung_first_is_recorded_from_the_answer_too() -> None:
+    s = with_queue(manager_first=10)
+    text = extensions(dataclasses.replace(s, recording=Recording()))
+    queue = text.split("[cf-acme-sales]")[1].split("\n\n")[0]
+    gosub = next(line for line in queue.splitlines() if "Gosub(cf-acme-staff" in line)
+    assert "U(cf-acme-record^callflow/acme^wav^mixed^agent^${CHANNEL})" in gosub
+    staff = text.split("[cf-acme-staff]")[1].split("\n\n")[0]
+    assert "Dial(PJSIP/ann,${ARG1},${ARG2})" in staff
+
+
+def test_recordings_list_json_flags_a_missing_file(store, tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from callflow.cli import main
+
+    monitor = tmp_path / "monitor"
+    monitor.mkdir()
+    name = "callflow/acme/20261202/acme-20261202-093427-1.1-1.1.wav"
+    with store.begin() as session:
+        session.add(CallRecord(uniqueid="1.1", linkedid="1.1", site="acme",
+                               direction="inbound", recording_file=name))  # fmt: skip
+    url = str(store.kw["bind"].url)
+    args = ["recordings", "list", "--json", "--dir", str(monitor), "--db", url]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    [entry] = json.loads(result.stdout)
+    assert (entry["file"], entry["linkedid"], entry["exists"]) == (name, "1.1", False)
+    (monitor / name).parent.mkdir(parents=True)
+    (monitor / name).write_bytes(b"RIFF")
+    table = CliRunner().invoke(main, args[:2] + args[3:])
+    assert table.exit_code == 0 and table.stdout.startswith("ok ")
+    later = CliRunner().invoke(main, [*args, "--since", "2999-01-01"])
+    assert json.loads(later.stdout) == []
+
+
+def test_the_html_report_links_a_split_recordings_first_file() -> None:
+    from callflow.reports.render import recording_link
+
+    both = "callflow/acme/20261202/a-caller.wav callflow/acme/20261202/a-agent.wav"
+    assert recording_link("https://pbx/rec/", both) == (
+        "https://pbx/rec/callflow/acme/20261202/a-caller.wav"
+    )
+    assert recording_link("https://pbx/rec", "/one.wav") == "https://pbx/rec/one.wav"
+    assert recording_link(None, both) is None
