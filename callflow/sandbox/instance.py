@@ -685,8 +685,12 @@ class Sandbox:
         ):
             for entry in sorted(source.iterdir(), key=lambda e: e.name):
                 link = target / entry.name
-                if entry.name == skip or link.is_symlink():
-                    continue  # a restarted persistent sandbox keeps its links
+                if entry.name == skip:
+                    continue
+                if link.is_symlink():
+                    if Path(os.readlink(link)) == entry:
+                        continue  # a restarted persistent sandbox keeps its links
+                    link.unlink()  # the root moved
                 link.symlink_to(entry)
 
     def _to_state(self) -> dict[str, Any]:
