@@ -87,6 +87,7 @@ bench: sandbox
 	$(BIN)/python benchmarks/lookup.py 100000 30
 	$(BIN)/python benchmarks/live.py
 	$(BIN)/python benchmarks/report.py
+	$(BIN)/python benchmarks/pacing.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

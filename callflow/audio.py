@@ -38,6 +38,7 @@ from callflow.errors import CallflowError
 from callflow.model.campaigns import MANAGER_PREFIX
 from callflow.model.nodes import Ask, LanguageSelect
 from callflow.model.prompts import Prompt, prompt_fields
+from callflow.model.recording import recording_prompts
 from callflow.model.site import Site
 
 #: what a recording may be: the formats phones write (ffmpeg reads each)
@@ -333,6 +334,8 @@ def site_prompts(site: Site) -> list[PromptUse]:
             if isinstance(node, Ask):  # the questions: the campaign's fields have the rest
                 for name, prompts in prompt_fields(node):
                     add(f"{where}.questions[{node.question!r}].{name}", prompts)
+    for path, prompt in recording_prompts(site):  # "this call may be recorded"
+        add(path, (prompt,))
     return [
         PromptUse(file, tuple(dict.fromkeys(paths)), declared.get(file))
         for file, paths in sorted(uses.items())

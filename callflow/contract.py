@@ -14,6 +14,7 @@ functions the dialplan uses to make CRM values safe, reproduced byte for byte::
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 # ---- Asterisk names ---------------------------------------------------------------------
@@ -90,9 +91,55 @@ def campaign_queue(site: str, campaign_id: str) -> str:
     return f"{site}-{CAMPAIGN_NODE}-{campaign_id}"
 
 
+#: the site-wide context an agent-mode campaign's agent leg runs: extension ``s`` is the
+#: Gosub run on the agent's channel the moment they answer (it reports the connection on
+#: the customer's channel), extension ``autoanswer`` the pre-dial Gosub that asks a SIP
+#: phone to answer by itself
+CONNECTED_NODE: Final = "connected"
+AUTOANSWER_EXTEN: Final = "autoanswer"
+
+
+def connected_context(site: str) -> str:
+    """The context of an agent-mode campaign's agent leg: ``cf-<site>-connected``."""
+    return context_name(site, CONNECTED_NODE)
+
+
 def queue_name(site: str, queue_id: str) -> str:
     """The app_queue name of a site's queue (what ``queue show`` takes)."""
     return f"{site}-{queue_id}"
+
+
+#: the subroutine that starts a call's recording (:func:`record_context`)
+RECORD_NODE: Final = "record"
+
+
+def record_context(site: str) -> str:
+    """The subroutine context that starts MixMonitor on a call: ``cf-<site>-record``."""
+    return context_name(site, RECORD_NODE)
+
+
+#: what a recording's file name may take from the call's Asterisk ids (``${UNIQUEID}``,
+#: ``${LINKEDID}``), as ``FILTER()`` keeps them
+RECORDING_ID_CHARS: Final = "-0-9A-Za-z._"
+#: what ``CF_RECORDING`` (one or more file names, space-separated) may hold
+RECORDING_FILE_CHARS: Final = "- 0-9A-Za-z_./"
+#: the file extension MixMonitor writes each recording format as (``WAV`` is wav49)
+RECORDING_EXTENSIONS: Final = {"wav": "wav", "gsm": "gsm", "wav49": "WAV"}
+#: the parties of a split recording, the suffix of each one's file
+RECORDING_LEGS: Final = ("caller", "agent")
+#: the name of a file callflow recorded (and the only files ``recordings prune``
+#: deletes): ``<site>-<YYYYMMDD>-<HHMMSS>-<linkedid>-<uniqueid>[-<leg>].<ext>``, made
+#: only of the site, the date and time, and the call's ids
+RECORDING_NAME: Final = re.compile(
+    r"(?P<site>[a-z][a-z0-9_]{0,31})-(?P<day>[0-9]{8})-(?P<time>[0-9]{6})-"
+    r"(?P<ids>[0-9A-Za-z._-]{1,200}?)(?:-(?P<leg>caller|agent))?\.(?P<ext>wav|gsm|WAV)"
+)
+
+
+def recording_dir(directory: str, site: str) -> str:
+    """Where a site's recordings go, relative to Asterisk's monitor directory:
+    ``<directory>/<site>`` (then one folder per day, ``YYYYMMDD``)."""
+    return f"{directory}/{site}"
 
 
 # ---- phones and numbers (the generated pjsip.conf and musiconhold.conf) ------------------
@@ -198,6 +245,20 @@ CF_CONNECTED: Final = "CF_CONNECTED"
 CF_WAITED_MS: Final = "CF_WAITED_MS"
 CF_ABANDONED: Final = "CF_ABANDONED"
 CF_AGENT: Final = "CF_AGENT"
+#: the call's recording file(s), relative to Asterisk's monitor directory, space-separated
+#: (a split recording has two); the record subroutine sets it (as a ``SHARED()`` variable
+#: of the caller's channel when it runs on the agent's), the hang-up handler reports it
+CF_RECORDING: Final = "CF_RECORDING"
+#: set by the dialer on an agent-mode campaign call: the staff id of the agent reserved
+#: for this customer (a protected tier, an accepted preview); rung first (filtered to
+#: ``a-z0-9_``, and only a staff id of the site is rung)
+CF_AGENT_PIN: Final = "CF_AGENT_PIN"
+#: scratch variables of the agent leg: the Unix time in ms the customer started waiting
+#: for an agent (answer, or the end of AMD), the ms left of the abandon limit, the
+#: filtered pinned agent
+CF_WAIT_START_MS: Final = "CF_WAIT_START_MS"
+CF_LEFT_MS: Final = "CF_LEFT_MS"
+CF_PIN_KEY: Final = "CF_PIN_KEY"
 
 #: the keys ``Read()`` can return: one DTMF digit (``#`` ends the input instead)
 READ_KEYS: Final = "0-9*A-D"
@@ -290,6 +351,18 @@ CUSTOMER_FIELDS: Final = {
 #: the AMI ``UserEvent`` name the hang-up handler sends at the end of every call
 END_EVENT: Final = "CallflowEnd"
 
+# ---- agent-mode outbound: reservations and preview offers ---------------------------------
+
+#: the queue pause reason of an agent the dialer holds for an attempt:
+#: ``callflow:<attempt id>`` (``queue show`` and a resync read it back from Asterisk)
+RESERVE_REASON_PREFIX: Final = "callflow:"
+#: the AMI ``UserEvent`` that offers a preview contact to an agent (docs/outbound.md)
+OFFER_EVENT: Final = "CallflowOffer"
+#: its headers, in order: attempt id, site, campaign, agent (staff id), number (E.164),
+#: customer name (control characters removed), offered at and expires at (ISO 8601 UTC)
+OFFER_FIELDS: Final = ("Attempt", "Site", "Campaign", "Agent", "Number", "Name", "OfferedAt",
+                       "Expires")  # fmt: skip
+
 #: the ``FILTER()`` sets that make values safe: identifiers, digits, words, tags
 IDENT: Final = "a-z0-9_"
 DIGITS: Final = "0-9"
@@ -316,6 +389,7 @@ END_FIELDS: Final[dict[str, tuple[str, str | None]]] = {
     "attempt": (CF_ATTEMPT, IDENT),
     "amd": (CF_AMD, None),
     "optout": (CF_OPTOUT, DIGITS),
+    "recording": (CF_RECORDING, RECORDING_FILE_CHARS),
 }
 
 

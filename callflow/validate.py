@@ -20,6 +20,7 @@ from functools import cache
 from typing import Any
 
 from callflow.errors import Diagnostic, Severity, ValidationError
+from callflow.model.agents import campaign_agents
 from callflow.model.campaigns import MANAGER_PREFIX, Campaign
 from callflow.model.fieldcheck import TOO_LONG, check_fields, check_value, shown
 from callflow.model.limits import APP_ARGS_BYTES
@@ -39,6 +40,7 @@ from callflow.model.nodes import (
 )
 from callflow.model.phones import Trunk
 from callflow.model.prompts import Prompt, prompt_fields
+from callflow.model.recording import Recording
 from callflow.model.schedule import ScheduleError
 from callflow.model.site import Site
 from callflow.model.staff import Staff
@@ -77,8 +79,13 @@ ENDPOINT = re.compile(
     r"(PJSIP|SIP|IAX2|DAHDI|Local)/[A-Za-z0-9_.@+:=/-]*\{number\}[A-Za-z0-9_.@+:=/-]*"
 )
 
+#: where recordings go under Asterisk's monitor directory: a relative folder path
+RECORDING_DIR = re.compile(r"[a-z0-9_-]{1,32}(/[a-z0-9_-]{1,32}){0,3}")
+
 #: node ids the compiler uses for contexts of its own
-RESERVED = frozenset({"entry", "hangup", "staff", "hooks", "compiled", "inbound", "phones"})
+RESERVED = frozenset(
+    {"entry", "hangup", "staff", "hooks", "compiled", "inbound", "phones", "connected"}
+)
 #: roles whose None means "the call ends here" (an implicit exit)
 HANGUP_WHEN_UNSET = frozenset({"failure", "no_answer", "overflow"})
 
@@ -272,11 +279,46 @@ class _Checker(NodeVisitor[Iterator[Diagnostic]]):
             yield from self.priority_rule("site.priority", s.priority)
         if self.ok("entries", "live_entries"):
             yield from self.check_entries()
+        if self.ok("recording", "live", "live_entries", "entries"):
+            yield from self.recording("site.recording", s.recording)
         seen: set[str] = set()
         for node in self.nodes:
             if node.id in seen:
                 yield self.err(_npath(node), "CF102", f"duplicate node id {node.id!r}")
             seen.add(node.id)
+
+    def recording(self, path: str, policy: Recording, *, own: str = "") -> Iterator[Diagnostic]:
+        """A recording policy (docs/recording.md): its folder, its announcement; ``own``
+        is ``queue`` or ``campaign`` for their own policy (a site recording every call
+        from entry makes a queue's moot)."""
+        site = self.site.recording
+        if not RECORDING_DIR.fullmatch(policy.directory):
+            yield self.err(
+                f"{path}.directory",
+                "CF170",
+                f"recording directory {policy.directory!r} is not a relative folder "
+                "(a-z, 0-9, _ and -, up to 4 levels separated by /)",
+            )
+        yield from self.prompts(f"{path}.announcement", policy.announcement)
+        if policy.announcement and not policy.on:
+            yield self.warn(
+                f"{path}.announcement", "CF171", "mode='off' records nothing: never played"
+            )
+        live = [n for n in self.site.entries if self.site.is_live(n)]
+        if not own and policy.mode == "entry" and live:
+            yield self.err(
+                f"{path}.mode",
+                "CF172",
+                f"recording from entry is not available on live entries ({', '.join(live)}): "
+                "use mode='agent' (queues and dials run compiled, so it records live too) "
+                "or make the entries compiled",
+            )
+        if own == "queue" and site.mode == "entry":
+            yield self.warn(
+                path,
+                "CF173",
+                "ignored: the site records every call from entry (site.recording)",
+            )
 
     def check_lookup(self) -> Iterator[Diagnostic]:
         s = self.site
@@ -569,6 +611,8 @@ class _Checker(NodeVisitor[Iterator[Diagnostic]]):
         yield from self.ident(f"{path}.music", node.music, "music class")
         if node.priority is not None:
             yield from self.priority_rule(f"{path}.priority", node.priority)
+        if node.recording is not None:
+            yield from self.recording(f"{path}.recording", node.recording, own="queue")
         if (node.manager_first or node.priority) and not self.has_lookup:
             yield self.warn(
                 path,
@@ -615,6 +659,8 @@ class _Checker(NodeVisitor[Iterator[Diagnostic]]):
     def check_campaign(self, c: Campaign) -> Iterator[Diagnostic]:
         path = f"site.campaigns[{shown(c.id)}]"
         yield from self.ident(path, c.id, "campaign id")
+        if c.recording is not None:
+            yield from self.recording(f"{path}.recording", c.recording, own="campaign")
         if c.window is None:
             yield self.err(
                 f"{path}.window",
@@ -704,6 +750,26 @@ class _Checker(NodeVisitor[Iterator[Diagnostic]]):
                 f"dial_mode={c.dial_mode!r} connects the customer to an agent within "
                 f"{c.abandon.limit_seconds:g} s of answering: a message first would abandon "
                 "every call; leave message empty",
+            )
+        if c.agent_mode and c.live:
+            yield self.err(
+                f"{path}.live",
+                "CF156",
+                f"dial_mode={c.dial_mode!r} runs the agent leg in the compiled dialplan only "
+                "(the flow machine has no campaign queue): set live=False",
+            )
+        if (
+            c.agent_mode
+            and c.kind == "followup"
+            and c.connect_to is not None
+            and not campaign_agents(self.site, c)
+            and (self.site.people(c.connect_to) or c.connect_to in self.site.node_map)
+        ):
+            yield self.err(
+                f"{path}.connect_to",
+                "CF156",
+                f"dial_mode={c.dial_mode!r} needs agents: connect_to {c.connect_to!r} must be "
+                "a group, a staff member or a queue with staff members",
             )
         if c.kind == "followup" and c.connect_to is None:
             yield self.err(

@@ -10,10 +10,13 @@ import click
 
 from callflow.cli.analysis import forecast_cmd, graph_cmd, lint_cmd, simulate_cmd
 from callflow.cli.campaign import campaign_group, dnc_group
+from callflow.cli.campaign_simulate import simulate_cmd as _simulate  # noqa: F401 - joins campaign_group
 from callflow.cli.demo import demo_cmd
 from callflow.cli.deploy import deploy_cmd, diff_cmd
 from callflow.cli.dialer import run_cmd as _dialer_commands  # noqa: F401 - joins campaign_group
+from callflow.cli.preview import offers_cmd as _preview_commands  # noqa: F401 - joins campaign_group
 from callflow.cli.prompts import prompts_group
+from callflow.cli.recordings import recordings_group
 from callflow.cli.report import report_cmd
 from callflow.cli.sandbox import sandbox
 from callflow.cli.serve import serve_cmd
@@ -44,6 +47,7 @@ for _command in (
     forecast_cmd,
     prompts_group,
     report_cmd,
+    recordings_group,
 ):
     main.add_command(_command)
 

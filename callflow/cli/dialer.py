@@ -135,6 +135,13 @@ def run_cmd(
         "until_idle": until_idle,
     }
     records = None if ami is None else (ami, ami_user, ami_secret, ami_wait)
+    if campaign.agent_mode:
+        if ami is None:
+            raise click.UsageError(
+                f"campaign {campaign.id!r} dials for agents (dial_mode={campaign.dial_mode!r}): "
+                "pass --ami HOST so the dialer sees which agents are free"
+            )
+        options["ami"] = (ami, ami_user, ami_secret)
     if records is None:
         click.echo(
             f"warning: no --ami: the answers and opt-outs of campaign {campaign.id!r} are "
@@ -237,7 +244,9 @@ async def _watch(
     waiting = asyncio.create_task(service.wait())
 
     async def summary() -> dict[str, Any]:
-        return await asyncio.to_thread(campaign_summary, sessions, site.name, campaign.id)
+        return await asyncio.to_thread(
+            lambda: campaign_summary(sessions, site.name, campaign.id, model=campaign)
+        )
 
     if as_json:
         status = await waiting
@@ -306,7 +315,7 @@ def status_cmd(site_spec: str, campaign_id: str, as_json: bool, db_url: str | No
 
     site, campaign = _site_campaign(site_spec, campaign_id)
     with _sessions(db_url) as sessions:
-        summary = campaign_summary(sessions, site.name, campaign.id)
+        summary = campaign_summary(sessions, site.name, campaign.id, model=campaign)
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
         return

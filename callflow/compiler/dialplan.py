@@ -32,9 +32,10 @@ lookup server, the live runtime and the tests:
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable
 
-from callflow.compiler import phones
+from callflow.compiler import phones, recording
 from callflow.compiler.devstate import AWAY, any_equal, busy_check, state_device
 from callflow.compiler.escape import base64_literal, comment, conf_arg
 from callflow.compiler.ir import (
@@ -50,16 +51,21 @@ from callflow.contract import (
     AMDSTATUS,
     ANSWER_FIELDS,
     ANSWER_VAR,
+    AUTOANSWER_EXTEN,
     BRANCH_VARS,
     CALLERID_NAME,
     CALLERID_NUM,
     CAMPAIGN_EXTEN,
+    CF_ABANDONED,
+    CF_AGENT,
+    CF_AGENT_PIN,
     CF_AMD,
     CF_ANSWERS,
     CF_ATTEMPT,
     CF_BRANCH_KEY,
     CF_CAMPAIGN,
     CF_CLOCK,
+    CF_CONNECTED,
     CF_CRM_LANG,
     CF_CUSTOMER_NAME,
     CF_DEST,
@@ -67,12 +73,14 @@ from callflow.contract import (
     CF_ENTRY,
     CF_FREE,
     CF_LANG,
+    CF_LEFT_MS,
     CF_LOOKUP,
     CF_MANAGER,
     CF_MANAGER_KEY,
     CF_NOW,
     CF_OPTOUT,
     CF_PATH,
+    CF_PIN_KEY,
     CF_PRIO,
     CF_READ,
     CF_SITE,
@@ -80,13 +88,14 @@ from callflow.contract import (
     CF_TIER_KEY,
     CF_TRACE,
     CF_TRIES,
+    CF_WAIT_START_MS,
+    CF_WAITED_MS,
     CF_WEEK,
     CHANNEL_LANGUAGE,
     COMPILED_NODE,
     CUSTOMER_VARS,
     DIGITS,
     END_EVENT,
-    END_FIELDS,
     HANGUP_EXTEN,
     HANGUP_HANDLER_EXTEN,
     HANGUP_HANDLER_PUSH,
@@ -102,6 +111,8 @@ from callflow.contract import (
     app_name,
     campaign_context,
     campaign_entry,
+    campaign_queue,
+    connected_context,
     context_name,
     entry_context,
     hangup_handler,
@@ -109,6 +120,7 @@ from callflow.contract import (
     moh_class,
     queue_name,
 )
+from callflow.model.agents import campaign_agents
 from callflow.model.campaigns import (
     GREETING_END_SILENCE_MS,
     GREETING_MAX_SECONDS,
@@ -142,6 +154,20 @@ from callflow.model.visitor import NodeVisitor
 #: customer variables the lookup sets; cleared when it fails
 #: Queue() outcomes after which the caller is still with us and goes to overflow
 QUEUE_GAVE_UP = ("TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL")
+
+#: the agent leg of an agent-mode campaign (``campaign-<id>-agents``) and the trace entry
+#: of an abandoned customer (``campaign-<id>-abandoned``)
+AGENTS_PART = "agents"
+ABANDONED_PART = "abandoned"
+#: CF_DEST and CF_PATH of a customer waiting for agents; CF_PATH once a pinned agent is rung
+QUEUE_DEST = "queue:"
+QUEUE_PATH = "queue"
+PIN_PATH = "agent"
+#: the abandon message starts this many ms before the limit: Asterisk's timer wakes the
+#: channel a few ms late, and the limit is a legal maximum
+ABANDON_MARGIN_MS = 100
+#: the agent-leg variables a campaign call starts without (the dialer reads them)
+AGENT_LEG_VARS = (CF_CONNECTED, CF_AGENT, CF_WAITED_MS, CF_ABANDONED)
 
 #: VoiceMail()'s option for each greeting (every value of the model's Literal; a test holds
 #: the two together)
@@ -287,19 +313,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         """Playback() the message; a ``manager:<file>`` prompt plays the account
         manager's own ``<file>-<manager>`` (the manager id filtered to a-z0-9_), and
         ``<file>`` when that one cannot be played."""
-        steps = self.enter(node)
-        message = node.prompts
-        for p in message:
-            own = manager_prompt(p.file, var(CF_MANAGER_KEY))
-            note = comment(p.text) if p.text else ""
-            if own is None:
-                steps.append(Step("Playback", p.file, comment=note))
-                continue
-            steps += [
-                Step("Set", f"{CF_MANAGER_KEY}={filtered(IDENT, CF_MANAGER)}"),
-                Step("Playback", own[0], comment=note or "the account manager's own recording"),
-                Step("ExecIf", f'$["${{PLAYBACKSTATUS}}" != "SUCCESS"]?Playback({own[1]})'),
-            ]
+        steps = self.enter(node) + self.message_steps(node.prompts)
         steps.append(self.goto(node.next))
         return [self.node_context(node, Extension("s", tuple(steps)))]
 
@@ -330,6 +344,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             Step("Set", f"{CF_PATH}="),
             Step("Set", f"{CF_AMD}="),
             Step("Set", f"{CF_OPTOUT}="),
+            *((Step("Set", f"{name}=") for name in AGENT_LEG_VARS) if campaign.agent_mode else ()),
             Step("Set", f"{CHANNEL_LANGUAGE}={site.language}"),
             Step("Set", f"{HANGUP_HANDLER_PUSH}={hangup_handler(site.name)}"),
             Step("Answer"),
@@ -340,13 +355,18 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                 Step("Set", f"{CF_AMD}={filtered(UPPER, AMDSTATUS)}"),
                 Step("GotoIf", f'$["{var(CF_AMD)}" = "MACHINE"]?machine'),
             ]
+        steps += recording.campaign_steps(site, campaign.recording)
         if campaign.live:
             steps.append(
                 Step(
                     "Stasis", f"{app_name(site.name)},{campaign_entry(campaign.id)}", comment="live"
                 )
             )
-        steps.append(self.goto(flow.start))
+        agents = campaign.agent_mode and campaign.kind == "followup"
+        if agents:
+            steps.append(self.goto(campaign.node_id(AGENTS_PART)))
+        else:
+            steps.append(self.goto(flow.start))
         if campaign.amd == "hangup":
             steps.append(self.goto(None, label="machine"))
         elif campaign.amd == "message":
@@ -367,9 +387,201 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                 comment=f"{campaign.kind} campaign {label}: the answered call",
             )
         ]
+        if agents:  # a human goes to the agents; a machine is hung up on
+            out.append(self.agent_leg(campaign))
+            return out
         for node in flow.nodes:
             out.extend(self.visit(node))
         return out
+
+    def message_steps(self, prompts: Iterable[Prompt]) -> list[Step]:
+        """Playback() each prompt; a ``manager:<file>`` prompt plays the account
+        manager's own ``<file>-<manager>`` (the id filtered to a-z0-9_), falling back to
+        ``<file>`` when that one cannot be played."""
+        steps = []
+        for p in prompts:
+            own = manager_prompt(p.file, var(CF_MANAGER_KEY))
+            note = comment(p.text) if p.text else ""
+            if own is None:
+                steps.append(Step("Playback", p.file, comment=note))
+                continue
+            steps += [
+                Step("Set", f"{CF_MANAGER_KEY}={filtered(IDENT, CF_MANAGER)}"),
+                Step("Playback", own[0], comment=note or "the account manager's own recording"),
+                Step("ExecIf", f'$["${{PLAYBACKSTATUS}}" != "SUCCESS"]?Playback({own[1]})'),
+            ]
+        return steps
+
+    def agent_leg(self, campaign: Campaign) -> Context:
+        """An agent-mode follow-up's answered customer (after AMD): the pinned agent
+        (``CF_AGENT_PIN``, a staff id the dialer reserved for a protected tier), then
+        the customer's account manager (``CF_MANAGER``) when their phone is free, each
+        for at most half of the time left, then the campaign queue, all within
+        ``abandon.limit_seconds`` of the start (``CF_WAIT_START_MS``, ms).
+
+        ``Dial()`` takes its timeout in ms precision; app_queue's timeout counts whole
+        seconds (``time(NULL) >= expire``), so the queue's bound is
+        ``TIMEOUT(absolute)``, set to the ms left (``ast_channel_setwhentohangup_tv``):
+        when it expires the channel continues at extension ``T``, the abandon: it sets
+        ``CF_WAITED_MS`` and ``CF_ABANDONED=1`` and plays ``abandon_message``. An
+        agent's answer runs ``cf-<site>-connected`` on the agent's channel, which
+        cancels that timeout and sets ``CF_CONNECTED``/``CF_AGENT``/``CF_WAITED_MS`` on
+        the customer's channel."""
+        site = self.site
+        name = campaign.node_id(AGENTS_PART)
+        limit_ms = round(campaign.abandon.limit_seconds * 1000) - ABANDON_MARGIN_MS
+        now_ms = "${STRFTIME(,,%s%3q)}"
+        left = Step("Set", f"{CF_LEFT_MS}=$[{limit_ms} - ({now_ms} - {var(CF_WAIT_START_MS)})]")
+        out_of_time = Step("GotoIf", f"$[{var(CF_LEFT_MS)} <= 0]?T,1")
+        connected = connected_context(site.name)
+        predial = f"b({connected}^{AUTOANSWER_EXTEN}^1)"
+        half = f"$[{var(CF_LEFT_MS)} / 2000]"
+        queue = campaign_queue(site.name, campaign.id)
+        steps = [
+            Step("Set", f"{CF_TRACE}={var(CF_TRACE)} {name}"),
+            Step("Set", f"{CF_DEST}={QUEUE_DEST}{queue}"),
+            Step("Set", f"{CF_PATH}={QUEUE_PATH}"),
+            Step("Set", f"{CF_WAIT_START_MS}={now_ms}", comment="the customer starts waiting"),
+            *self.staff_first(
+                CF_PIN_KEY,
+                CF_AGENT_PIN,
+                PIN_PATH,
+                half,
+                skip="manager",
+                options=f"{predial}U({connected}^{var(CF_PIN_KEY)})",
+                before=(left, out_of_time),
+            ),
+        ]
+        manager = self.staff_first(
+            CF_MANAGER_KEY,
+            CF_MANAGER,
+            "manager",
+            half,
+            skip="queue",
+            options=f"{predial}U({connected}^{var(CF_MANAGER_KEY)})",
+            before=(left, out_of_time),
+        )
+        manager[0] = dataclasses.replace(manager[0], label="manager")
+        manager.insert(3, Step("GotoIf", f'$["{var(CF_MANAGER_KEY)}" = "{var(CF_PIN_KEY)}"]?queue'))
+        steps += manager
+        steps += [
+            Step("Set", f"{CF_PATH}=manager-then-queue"),
+            dataclasses.replace(left, label="queue"),
+            out_of_time,
+            Step("Set", f"TIMEOUT(absolute)=$[{var(CF_LEFT_MS)} / 1000]", comment="the limit"),
+            Step(
+                "Queue",
+                f"{queue},r{predial},,,{math.ceil(campaign.abandon.limit_seconds) + 1},,"
+                f"{connected}",
+            ),
+            Step("Set", "TIMEOUT(absolute)=0"),
+            Step("GotoIf", f'$["{var(CF_CONNECTED)}" = "1"]?answered'),
+            Step("Goto", "T,1", comment="left the queue unanswered"),
+            Step("Hangup", label="answered"),
+        ]
+        abandon = [
+            Step("Set", "TIMEOUT(absolute)=0"),
+            Step("Set", f"{CF_WAITED_MS}=$[{now_ms} - {var(CF_WAIT_START_MS)}]"),
+            Step("Set", f"{CF_ABANDONED}=1", comment="no agent within the limit"),
+            Step("Set", f"{CF_TRACE}={var(CF_TRACE)} {campaign.node_id(ABANDONED_PART)}"),
+            *self.message_steps(campaign.abandon_message),
+            Step("Hangup"),
+        ]
+        label = comment(campaign.label) if campaign.label else campaign.id
+        return Context(
+            self.ctx(name),
+            (Extension("s", tuple(steps)), Extension("T", tuple(abandon))),
+            comment=f"campaign {label}: the answered customer waits for an agent",
+        )
+
+    def connected_context(self) -> Context | None:
+        """The agent leg of agent-mode campaigns (``cf-<site>-connected``).
+
+        ``s``: run on the agent's channel when they answer (``Dial(U())``, ``Queue()``'s
+        gosub), before the two are bridged. ``MASTER_CHANNEL()`` is the channel whose
+        uniqueid is the agent channel's linkedid: the customer's channel, which the
+        dialer originated with the attempt id as its id. It cancels the customer's
+        abandon timeout, then sets ``CF_WAITED_MS``, ``CF_AGENT`` and, last,
+        ``CF_CONNECTED=1`` there (each a VarSet event of the customer's channel). The
+        agent is ``ARG1`` (a staff id) or, from the queue, the staff member whose device
+        is ``MEMBERINTERFACE`` (queues.conf ``setinterfacevar``).
+
+        ``autoanswer``: the pre-dial Gosub (``b()``) on each agent channel: a SIP phone
+        is asked to answer by itself (``Alert-Info: info=alert-autoanswer`` and
+        ``Call-Info: ;answer-after=0``, understood by most desk and soft phones)."""
+        campaigns = [c for c in self.site.campaigns if c.agent_mode and c.kind == "followup"]
+        if not campaigns:
+            return None
+        agents = {p.id: p for c in campaigns for p in campaign_agents(self.site, c)}
+        master = "MASTER_CHANNEL"
+        now_ms = "${STRFTIME(,,%s%3q)}"
+        steps = [
+            Step("Set", f"{master}(TIMEOUT(absolute))=0", comment="connected: no abandon"),
+            Step("Set", f"{CF_PIN_KEY}={filtered(IDENT, 'ARG1')}"),
+            Step("GotoIf", f'$["{var(CF_PIN_KEY)}" != ""]?known'),
+            *(
+                Step(
+                    "ExecIf",
+                    f'$["${{MEMBERINTERFACE}}" = "{p.device}"]?Set({CF_PIN_KEY}={p.id})',
+                    comment=comment(p.name),
+                )
+                for p in sorted(agents.values(), key=lambda p: p.id)
+            ),
+            Step(
+                "Set",
+                f"{master}({CF_WAITED_MS})=$[{now_ms} - ${{{master}({CF_WAIT_START_MS})}}]",
+                label="known",
+            ),
+            Step("Set", f"{master}({CF_AGENT})={var(CF_PIN_KEY)}"),
+            Step("Set", f"{master}({CF_CONNECTED})=1"),
+            Step("Return"),
+        ]
+        autoanswer = [
+            Step("GotoIf", '$["${CHANNEL(channeltype)}" != "PJSIP"]?done'),
+            Step("Set", "PJSIP_HEADER(add,Alert-Info)=info=alert-autoanswer"),
+            Step("Set", "PJSIP_HEADER(add,Call-Info)=\\;answer-after=0"),
+            Step("Return", label="done"),
+        ]
+        return Context(
+            connected_context(self.site.name),
+            (Extension("s", tuple(steps)), Extension(AUTOANSWER_EXTEN, tuple(autoanswer))),
+            comment="agent leg of agent-mode campaigns: reports the connection",
+        )
+
+    def campaign_queue_conf(self, campaign: Campaign) -> QueueConf:
+        """The campaign queue: the people of ``connect_to`` as members (the lines the
+        site's queues use), one call per agent (``ringinuse=no``), the longest-idle
+        agent first, customers join and stay even when every agent is busy (the abandon
+        limit, not the queue, ends the wait), every waiting customer rings a free agent
+        at once (``autofill``; app_queue's default rings for the first in line only and
+        rechecks the others once a second), nothing announced."""
+        ring = max(1, math.ceil(campaign.abandon.limit_seconds))
+        settings = (
+            ("strategy", "leastrecent"),
+            ("timeout", str(ring)),
+            ("retry", "1"),
+            ("wrapuptime", "0"),
+            ("maxlen", "0"),
+            ("joinempty", "yes"),
+            ("leavewhenempty", "no"),
+            ("announce-position", "no"),
+            ("announce-holdtime", "no"),
+            ("announce-frequency", "0"),
+            ("periodic-announce-frequency", "0"),
+            ("setinterfacevar", "yes"),
+            ("autofill", "yes"),
+            ("ringinuse", "no"),
+        )
+        members = tuple(
+            QueueMember(p.device, 0, conf_arg(p.name)) for p in campaign_agents(self.site, campaign)
+        )
+        label = comment(campaign.label) if campaign.label else campaign.id
+        return QueueConf(
+            campaign_queue(self.site.name, campaign.id),
+            settings,
+            members,
+            comment=f"agents of campaign {label}",
+        )
 
     def visit_language_select(self, node: LanguageSelect) -> list[Context]:
         prompts = node.prompt
@@ -407,10 +619,12 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                     comment=comment(person.name),
                 )
             )
+        before, record = recording.dial_steps(self.site)
         steps += [
+            *before,
             Step("Set", "DIALSTATUS=BUSY"),
             Step("GotoIf", f'$["{var(CF_FREE)}" = ""]?gone'),
-            Step("Dial", f"${{{CF_FREE}:1}},{node.ring}"),
+            Step("Dial", f"${{{CF_FREE}:1}},{node.ring}" + (f",{record}" if record else "")),
             Step("GotoIf", '$["${DIALSTATUS}" = "ANSWER"]?answered'),
             self.goto(node.no_answer, label="gone"),
             Step("Hangup", label="answered"),
@@ -436,19 +650,21 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                     "Set", f"{CALLERID_NAME}={base64_literal(node.cid_prefix)}{var(CALLERID_NAME)}"
                 )
             )
+        before, record = recording.queue_steps(self.site, node)
+        steps += before
         if node.manager_first:
-            staff = self.ctx(STAFF_NODE)
-            steps += [
-                Step("Set", f"{CF_MANAGER_KEY}={filtered(IDENT, CF_MANAGER)}"),
-                Step("GotoIf", f'$["{var(CF_MANAGER_KEY)}" = ""]?join'),
-                Step("GotoIf", f"${{DIALPLAN_EXISTS({staff},{var(CF_MANAGER_KEY)},1)}}?:join"),
-                Step("Set", f"{CF_PATH}=manager"),
-                Step("Set", "DIALSTATUS="),
-                Step("Gosub", f"{staff},{var(CF_MANAGER_KEY)},1({node.manager_first})"),
-                Step("GotoIf", '$["${DIALSTATUS}" = "ANSWER"]?answered'),
-                Step("Set", f"{CF_PATH}=manager-then-queue"),
-            ]
+            steps += self.staff_first(
+                CF_MANAGER_KEY,
+                CF_MANAGER,
+                "manager",
+                str(node.manager_first),
+                skip="join",
+                options=f"U({record})" if record else "",
+            )
+            steps.append(Step("Set", f"{CF_PATH}=manager-then-queue"))
         qargs = f"{queue_name(self.site.name, node.id)},,,,{node.max_wait}"
+        if record:  # the 7th argument: a gosub on the agent's channel once connected
+            qargs += f",,{record}"
         steps += [
             Step("Queue", qargs, label="join"),
             Step("GotoIf", f"$[{any_equal('QUEUESTATUS', QUEUE_GAVE_UP)}]?overflow"),
@@ -456,6 +672,35 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             self.goto(node.overflow, label="overflow"),
         ]
         return [self.node_context(node, Extension("s", tuple(steps)))]
+
+    def staff_first(
+        self,
+        key: str,
+        source: str,
+        path: str,
+        seconds: str,
+        *,
+        skip: str,
+        options: str = "",
+        before: Iterable[Step] = (),
+    ) -> list[Step]:
+        """Ring one staff member named by the variable ``source`` (filtered into ``key``)
+        through the staff context, only when that person exists and their phone is free
+        (:func:`~callflow.compiler.devstate.busy_check`): ``CF_PATH=path``, ``Dial`` for
+        ``seconds`` with ``options``; jumps to ``skip`` when there is nobody to ring and
+        to ``answered`` when they answered. ``before`` runs just before the dial."""
+        staff = self.ctx(STAFF_NODE)
+        args = f"{seconds},{options}" if options else seconds
+        return [
+            Step("Set", f"{key}={filtered(IDENT, source)}"),
+            Step("GotoIf", f'$["{var(key)}" = ""]?{skip}'),
+            Step("GotoIf", f"${{DIALPLAN_EXISTS({staff},{var(key)},1)}}?:{skip}"),
+            Step("Set", f"{CF_PATH}={path}"),
+            *before,
+            Step("Set", "DIALSTATUS="),
+            Step("Gosub", f"{staff},{var(key)},1({args})"),
+            Step("GotoIf", '$["${DIALSTATUS}" = "ANSWER"]?answered'),
+        ]
 
     def visit_voicemail(self, node: Voicemail) -> list[Context]:
         flag = GREETING_FLAGS[node.greeting]
@@ -576,6 +821,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             Step("Set", f"{CF_PATH}="),
             Step("Set", f"{CHANNEL_LANGUAGE}={self.site.language}"),
             Step("Set", f"{HANGUP_HANDLER_PUSH}={hangup_handler(self.site.name)}"),
+            *recording.entry_steps(self.site),
             self.goto(target),
         )
 
@@ -608,6 +854,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
 
     def hooks_context(self) -> Context:
         end = (
+            *recording.report_steps(self.site),
             Step(
                 "UserEvent",
                 ",".join(
@@ -615,7 +862,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                         END_EVENT,
                         *(
                             f"{field}: {var(name) if allowed is None else filtered(allowed, name)}"
-                            for field, (name, allowed) in END_FIELDS.items()
+                            for field, (name, allowed) in recording.end_fields(self.site).items()
                         ),
                     ]
                 ),
@@ -630,20 +877,24 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         )
 
     def staff_context(self) -> Context | None:
-        if not any(q.manager_first for q in self.site.queues()):
+        if not any(q.manager_first for q in self.site.queues()) and not any(
+            c.agent_mode for c in self.site.campaigns
+        ):
             return None
         exts = []
         for person in sorted(self.site.staff_map.values(), key=lambda p: p.id):
             steps = (
                 *busy_check(person.device, "away", person.name),
-                Step("Dial", f"{person.device},${{ARG1}}"),
+                Step("Dial", f"{person.device},${{ARG1}},${{ARG2}}"),
                 Step("Return"),
                 Step("Set", f"DIALSTATUS={var(CF_DEVSTATE)}", label="away"),
                 Step("Return"),
             )
             exts.append(Extension(person.id, steps))
         return Context(
-            self.ctx(STAFF_NODE), tuple(exts), comment="account managers, rung before the queue"
+            self.ctx(STAFF_NODE),
+            tuple(exts),
+            comment="account managers (and pinned agents), rung before a queue",
         )
 
     def queue_conf(self, node: Queue) -> QueueConf:
@@ -730,6 +981,9 @@ def build(site: Site) -> CompiledSite:
     """Compile a (validated) site to IR. Use :func:`callflow.compiler.compile_site`."""
     comp = DialplanCompiler(site)
     contexts = [comp.entry_context(), comp.hooks_context()]
+    record = recording.record_context_for(site)
+    if record is not None:
+        contexts.append(record)
     compiled_entries = comp.compiled_entry_context()
     if compiled_entries is not None:
         contexts.append(compiled_entries)
@@ -740,11 +994,19 @@ def build(site: Site) -> CompiledSite:
         contexts.extend(comp.visit(node))
     for campaign in sorted(site.campaigns, key=lambda c: c.id):
         contexts.extend(comp.campaign_contexts(campaign))
+    connected = comp.connected_context()
+    if connected is not None:
+        contexts.append(connected)
     contexts += phones.inbound_contexts(site)
     staff_phones = phones.staff_phones_context(site)
     if staff_phones is not None:
         contexts.append(staff_phones)
     queues = tuple(comp.queue_conf(q) for q in sorted(site.queues(), key=lambda q: q.id))
+    queues += tuple(
+        comp.campaign_queue_conf(c)
+        for c in sorted(site.campaigns, key=lambda c: c.id)
+        if c.agent_mode and c.kind == "followup"
+    )
     boxes = {
         n.mailbox: Mailbox(mailbox_context(site.name), n.mailbox, n.mailbox, n.email or "")
         for n in site.nodes

@@ -42,14 +42,28 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from callflow.contract import CAMPAIGN_EXTEN, CF_AMD, CF_OPTOUT, campaign_context
+from callflow.contract import (
+    CAMPAIGN_EXTEN,
+    CF_ABANDONED,
+    CF_AGENT,
+    CF_AMD,
+    CF_CONNECTED,
+    CF_MANAGER,
+    CF_OPTOUT,
+    CF_TIER,
+    CF_WAITED_MS,
+    campaign_context,
+)
+from callflow.dialer.attended import AgentDialing, Agents, pin_of
 from callflow.dialer.control import get_status, set_status
 from callflow.dialer.pacing import Slots, TokenBucket
+from callflow.dialer.predictive import Pacer
 from callflow.model.campaigns import Campaign
 from callflow.model.site import Site
 from callflow.outbound import attempts as store
 from callflow.outbound.compliance import Rules
 from callflow.outbound.dispositions import (
+    ABANDONED,
     CONGESTION,
     FAILED,
     OPTOUT,
@@ -126,6 +140,13 @@ class Call:
     ending: asyncio.TimerHandle | None = None
     cause: int | None = None
     ended: bool = False
+    # agent modes: what the campaign context reported on the customer's channel
+    connected: bool = False
+    abandoned: bool = False
+    agent: str | None = None
+    waited_ms: int | None = None
+    #: the agent reserved for this (protected-tier or accepted preview) call
+    pinned: str | None = None
 
 
 @dataclass
@@ -137,6 +158,8 @@ class Counts:
     dispositions: Counter[str] = field(default_factory=Counter)
     reconciles: int = 0
     adopted: int = 0
+    connected: int = 0
+    abandoned: int = 0
     refused: int = 0
     #: the attempts this dialer saw answered (each should get a call record)
     answered_ids: list[str] = field(default_factory=list)
@@ -165,6 +188,8 @@ class Dialer:
         poll: float = 0.5,
         until_idle: bool = False,
         clock: Callable[[], dt.datetime] = utcnow,
+        agents: Agents | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.sessions = sessions
         self.site = site
@@ -190,6 +215,15 @@ class Dialer:
         self._inflight: set[asyncio.Task[None]] = set()
         self._writes: set[asyncio.Future[Any]] = set()
         self._last_lease = 0.0
+        #: the agent modes (preview/progressive/predictive): None for an unattended campaign
+        self.attended: AgentDialing | None = None
+        if campaign.agent_mode:
+            if agents is None:
+                raise ValueError(
+                    f"campaign {campaign.id!r} dials for agents (dial_mode="
+                    f"{campaign.dial_mode!r}): the dialer needs the campaign queue's agents"
+                )
+            self.attended = AgentDialing(self, agents, pacer)
 
     # ---- the store, in one thread --------------------------------------------------------
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -245,10 +279,7 @@ class Dialer:
         if kind == "ChannelStateChange" and event.state == "Up":
             self._answered(call)
         elif kind == "ChannelVarset":
-            if event.variable == CF_AMD:
-                call.amd = event.value
-            elif event.variable == CF_OPTOUT:
-                call.optout = event.value
+            self._varset(call, event.variable, event.value)
         elif kind == "ChannelDestroyed":
             call.originated = True
             cause = event.cause
@@ -261,6 +292,31 @@ class Dialer:
             if not cause and call.other_cause:
                 cause = call.other_cause
             self._end(call, cause)
+
+    def _varset(self, call: Call, variable: str, value: str) -> None:
+        """What the campaign context decided, as it set it on the callee's channel."""
+        if variable == CF_AMD:
+            call.amd = value
+        elif variable == CF_OPTOUT:
+            call.optout = value
+        elif variable == CF_AGENT:
+            call.agent = value or None
+        elif variable == CF_WAITED_MS:
+            call.waited_ms = int(value) if value.isdigit() else None
+        elif variable == CF_CONNECTED and value.strip() == "1" and not call.connected:
+            call.connected = True
+            self.counts.connected += 1
+            at, agent, waited = self.clock(), call.agent, call.waited_ms
+            self._write(
+                lambda s: store.mark_connected(
+                    s, call.attempt_id, agent=agent, waited_ms=waited, at=at
+                )
+            )
+        elif variable == CF_ABANDONED and value.strip() == "1" and not call.abandoned:
+            call.abandoned = True
+            self.counts.abandoned += 1
+            at, waited = self.clock(), call.waited_ms
+            self._write(lambda s: store.mark_abandoned(s, call.attempt_id, waited_ms=waited, at=at))
 
     def _answered(self, call: Call) -> None:
         if call.answered:
@@ -290,6 +346,10 @@ class Dialer:
         self.counts.dispositions[disposition] += 1
         self.calls.pop(call.attempt_id, None)
         self.slots.release()
+        if self.attended is not None:
+            task = asyncio.get_running_loop().create_task(self.attended.ended(call))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
         at = self.clock()
         self._write(
             lambda s: store.finish(
@@ -301,6 +361,8 @@ class Dialer:
         """What the attempt's end means, from what the events said."""
         if call.optout.strip() == "1":
             return OPTOUT
+        if call.abandoned and not call.connected:
+            return ABANDONED
         return disposition_for_cause(
             call.cause,
             call.answered,
@@ -312,7 +374,7 @@ class Dialer:
     def endpoint(self, number: str) -> str:
         return self.campaign.endpoint.replace("{number}", number)
 
-    async def _originate(self, claim: store.Claim) -> None:
+    async def _originate(self, claim: store.Claim, extra: Mapping[str, str]) -> None:
         assert self.ari is not None
         call = self.calls[claim.attempt_id]
         try:
@@ -324,7 +386,7 @@ class Dialer:
                 priority=1,
                 caller_id=claim.caller_id,
                 timeout=self.campaign.ring_seconds,
-                variables=claim.variables,
+                variables={**call_variables(claim), **extra},
             )
         except OriginateFailed as exc:
             # the channel never existed: the outcome is known now
@@ -342,14 +404,17 @@ class Dialer:
             at = self.clock()
             self._write(lambda s: store.mark_dialling(s, claim.attempt_id, at))
 
-    def _start(self, claim: store.Claim) -> None:
-        self.calls[claim.attempt_id] = Call(claim.attempt_id, claim.number, time.monotonic())
+    def _start(self, claim: store.Claim, extra: Mapping[str, str] | None = None) -> None:
+        extra = extra or {}
+        self.calls[claim.attempt_id] = Call(
+            claim.attempt_id, claim.number, time.monotonic(), pinned=pin_of(extra)
+        )
         self.counts.dialled += 1
-        task = asyncio.create_task(self._originate(claim))
+        task = asyncio.create_task(self._originate(claim, extra))
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
 
-    async def _claim(self, limit: int) -> list[store.Claim]:
+    async def _claim(self, limit: int, tiers: store.TierFilter = None) -> list[store.Claim]:
         now = self.clock()
         return await self._db(
             store.claim,
@@ -359,6 +424,7 @@ class Dialer:
             dialer_id=self.dialer_id,
             limit=limit,
             lease_seconds=self.lease_seconds,
+            tiers=tiers,
         )
 
     # ---- reconcile -----------------------------------------------------------------------
@@ -374,10 +440,15 @@ class Dialer:
         rows = await self._db(self._adoptable, now, until)
         channels = {str(c.get("id")): c for c in await self.ari.channels()}
         self.counts.reconciles += 1
+        offers = self.attended.offers if self.attended is not None else {}
         for attempt_id, number in rows:
+            if attempt_id in offers:
+                continue  # our own open preview offer: no channel yet, by design
             call = self.calls.get(attempt_id)
             channel = channels.get(attempt_id)
             if call is None:
+                if channel is None and await self._db(self._withdraw, attempt_id, now):
+                    continue  # an offer left open by a stopped dialer: never dialled
                 if channel is None:
                     self.slots.used += 1  # _end releases it
                     self._end(Call(attempt_id, number, time.monotonic()), None, disposition=UNKNOWN)
@@ -397,6 +468,12 @@ class Dialer:
                 self._answered(call)
         # calls we track that the store no longer calls ours cannot exist; nothing to do
         log.info("reconciled %d live attempt(s) with %d channel(s)", len(rows), len(channels))
+
+    def _withdraw(self, attempt_id: str, now: dt.datetime) -> bool:
+        from callflow.outbound import preview
+
+        with self.sessions.begin() as session:
+            return preview.withdraw(session, attempt_id, now)
 
     def _adoptable(self, now: dt.datetime, until: dt.datetime) -> list[tuple[str, str]]:
         """Live attempts of this campaign that are ours, or whose lease expired (taken
@@ -419,9 +496,11 @@ class Dialer:
         now = self.clock()
         until = now + dt.timedelta(seconds=self.lease_seconds)
 
+        pacing = self.attended.status_json() if self.attended is not None else None
+
         def renew(session: Session) -> None:
             store.renew_lease(session, self.dialer_id, until)
-            store.heartbeat(session, self.dialer_id, now)
+            store.heartbeat(session, self.dialer_id, now, pacing=pacing)
 
         self._write(renew)
         expired = await self._db(self._expired_of_campaign, now)
@@ -470,6 +549,10 @@ class Dialer:
                         await asyncio.sleep(self.poll)
                     continue
                 await self._leases()
+                if self.attended is not None:
+                    if await self._attended_turn(stop):
+                        break
+                    continue
                 free = self.slots.free
                 if free <= 0:
                     await self.slots.wait_free(self.poll)
@@ -515,6 +598,39 @@ class Dialer:
             await self._db(self._unregister)
             self._executor.shutdown(wait=True)
         return self.status
+
+    async def _attended_turn(self, stop: asyncio.Event) -> bool:
+        """One turn of an agent-mode campaign; True when the campaign is over."""
+        assert self.attended is not None
+        lines = self.slots.free
+        if lines <= 0:
+            await self.slots.wait_free(self.poll)
+            return False
+        self.status = await self._db(get_status, self.sessions, self.site.name, self.campaign.id)
+        if self.status == "stopped":
+            return True
+        if self.status == "paused":
+            await _wait_any(stop, None, self.poll)
+            return False
+        picks = await self.attended.turn(lines)
+        if not picks:
+            if not self.calls and not self.attended.offers and await self._finished():
+                return True
+            changed = self.attended.agents.changed
+            await _wait_any(changed, stop, min(self.poll, 0.25))
+            changed.clear()
+            return False
+        self.slots.take(len(picks))
+        for claim, extra in picks:
+            await self.bucket.take()
+            if not self._connected.is_set() or self._reconcile_needed.is_set():
+                self.calls[claim.attempt_id] = Call(
+                    claim.attempt_id, claim.number, time.monotonic(), pinned=pin_of(extra)
+                )
+                self._reconcile_needed.set()
+                continue
+            self._start(claim, extra)
+        return False
 
     async def _drain(self, stop: asyncio.Event) -> None:
         """Let the live calls end (their events finish them); reconcile if ARI drops."""
@@ -604,7 +720,26 @@ class Dialer:
             "calls_per_second": self.counts.dialled / elapsed,
             "reconciles": self.counts.reconciles,
             "adopted": self.counts.adopted,
+            "connected": self.counts.connected,
+            "abandoned": self.counts.abandoned,
+            "pacing": self.attended.status() if self.attended is not None else None,
         }
+
+
+def call_variables(claim: store.Claim) -> dict[str, str]:
+    """The channel variables of a claim's originate: the attempt, and what the campaign
+    context needs of the customer (account manager, tier), filtered to identifier
+    characters (they come from the CRM)."""
+    out = dict(claim.variables)
+    if claim.manager:
+        out[CF_MANAGER] = _ident(claim.manager)
+    if claim.tier:
+        out[CF_TIER] = _ident(claim.tier)
+    return out
+
+
+def _ident(value: str) -> str:
+    return re.sub(r"[^a-z0-9_]", "", value.lower())[:32]
 
 
 def _marker(attempt_id: str, at: dt.datetime) -> Callable[[Session], bool]:

@@ -7,14 +7,19 @@ the store (every dialer's work), grouped the way a supervisor reads them::
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callflow.dialer.control import get_status
+from callflow.model.campaigns import Campaign
 from callflow.outbound import attempts as store
+from callflow.outbound.abandon import abandon_stats
 from callflow.outbound.dispositions import (
+    ABANDONED,
     BUSY,
     CONGESTION,
     FAILED,
@@ -31,7 +36,7 @@ from callflow.store.campaigns import Dialer
 
 #: the display's columns -> the dispositions they add up
 GROUPS: dict[str, tuple[str, ...]] = {
-    "human": (HUMAN, OPTOUT),
+    "human": (HUMAN, OPTOUT, ABANDONED),
     "machine": (MACHINE_MESSAGE, MACHINE_HANGUP),
     "busy": (BUSY,),
     "no_answer": (NO_ANSWER,),
@@ -39,17 +44,40 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
-def campaign_summary(sessions: sessionmaker[Session], site: str, campaign: str) -> dict[str, Any]:
-    """The campaign's status and counts (see the module docstring)."""
+def campaign_summary(
+    sessions: sessionmaker[Session],
+    site: str,
+    campaign: str,
+    *,
+    model: Campaign | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The campaign's status and counts (see the module docstring). With the campaign's
+    ``model`` in an agent mode, also its abandon rate over the campaign's window against
+    the cap (``abandon``) and each dialer's last pacing decision (``pacing``)."""
     with sessions() as session:
         counts = store.progress(session, site, campaign)
+        rows = list(
+            session.scalars(select(Dialer).where(Dialer.site == site, Dialer.campaign == campaign))
+        )
         dialers = [
             {"dialer": d.dialer_id, "host": d.host, "pid": d.pid,
-             "heartbeat_at": d.heartbeat_at.isoformat() if d.heartbeat_at else None}
-            for d in session.scalars(
-                select(Dialer).where(Dialer.site == site, Dialer.campaign == campaign)
-            )
+             "heartbeat_at": d.heartbeat_at.isoformat() if d.heartbeat_at else None,
+             "pacing": json.loads(d.pacing) if d.pacing else None}
+            for d in rows
         ]  # fmt: skip
+        abandon = None
+        if model is not None and model.agent_mode:
+            stats = abandon_stats(session, site, model, now or dt.datetime.now(dt.UTC))
+            rate = stats.corrected_rate if model.abandon.machine_correction else stats.rate
+            abandon = {
+                "abandoned": stats.abandoned,
+                "live": stats.live,
+                "rate": rate,
+                "target": model.abandon.target,
+                "window": model.abandon.window,
+                "over_cap": rate is not None and rate > model.abandon.target,
+            }
     dispositions = counts["dispositions"]
     summary: dict[str, Any] = {
         "site": site,
@@ -63,9 +91,16 @@ def campaign_summary(sessions: sessionmaker[Session], site: str, campaign: str) 
     for name, members in GROUPS.items():
         summary[name] = sum(dispositions.get(d, 0) for d in members)
     summary["remaining"] = counts["remaining"]
+    # preview: offers waiting for their agent, and offers skipped/expired (never dialled)
+    summary["offered"] = counts["offered"]
+    summary["skipped"] = counts["skipped"]
     summary["contact_statuses"] = counts["statuses"]
     summary["dispositions"] = dispositions
     summary["dialers"] = dialers
+    if abandon is not None:
+        summary["connected"] = counts.get("connected", 0)
+        summary["abandon"] = abandon
+        summary["pacing"] = next((d["pacing"] for d in dialers if d["pacing"]), None)
     return summary
 
 
@@ -97,6 +132,24 @@ def render_table(summary: dict[str, Any], extra: dict[str, Any] | None = None) -
         row.append(f"{extra['calls_per_second']:.1f}")
         eta = eta_seconds(summary["remaining"], summary["live"], extra["calls_per_second"])
         row.append("-" if eta is None else _duration(eta))
+    abandon = summary.get("abandon")
+    if abandon is not None:
+        table.add_column("abandon rate / cap", justify="right")
+        table.add_column("pacing", justify="left")
+        rate = abandon["rate"]
+        shown = "-" if rate is None else f"{rate:.1%}"
+        flag = " OVER" if abandon["over_cap"] else ""
+        row.append(
+            f"{shown} / {abandon['target']:.1%} ({abandon['abandoned']} of "
+            f"{abandon['live']}, {abandon['window']}){flag}"
+        )
+        pacing = (extra or {}).get("pacing") or summary.get("pacing") or {}
+        level = pacing.get("level")
+        row.append(
+            f"{pacing.get('decided') or pacing.get('mode') or '-'}"
+            + ("" if level is None else f" x{level:.2f}")
+            + (f": {pacing['reason']}" if pacing.get("reason") else "")
+        )
     table.add_row(*row)
     return table
 

@@ -22,6 +22,7 @@ from callflow.model.nodes import (
 )
 from callflow.model.phones import Phones, Trunk
 from callflow.model.prompts import Prompt, Prompts, prompt_fields
+from callflow.model.recording import Recording
 from callflow.model.schedule import Hours
 from callflow.model.site import LookupSettings, Site
 from callflow.model.staff import Staff
@@ -50,6 +51,7 @@ __all__ = [
     "Prompt",
     "Prompts",
     "Queue",
+    "Recording",
     "Retrying",
     "Site",
     "Staff",

@@ -18,6 +18,7 @@ from callflow.contract import campaign_entry
 from callflow.model.limits import CampaignRingSeconds, Label, Range, Seconds
 from callflow.model.nodes import Ask, Dial, Goto, Hangup, Node
 from callflow.model.prompts import Prompt, Prompts, as_tuple
+from callflow.model.recording import Recording
 from callflow.model.schedule import Hours
 
 CampaignKind = Literal["followup", "survey", "playback"]
@@ -84,6 +85,9 @@ class AbandonControl:
     target: Annotated[float, Range(0, 0.2)] = 0.03
     window: AbandonWindow = "30d"
     machine_correction: bool = False
+    #: the share of AMD "machine" verdicts that were live people, for the correction
+    #: (Ofcom asks for a reasoned estimate: measure it on the campaign's own calls)
+    false_positive_rate: Annotated[float, Range(0, 1)] = 0.05
     lockout_hours: Annotated[int, Range(0, 720, integer=True)] = 72
 
 
@@ -157,6 +161,8 @@ class Campaign:
     manager_busy: ManagerBusy = "group"
     #: how long an offered contact waits for an agent to accept it (``preview``)
     preview_seconds: Annotated[int, Range(5, 3600, integer=True)] = 60
+    #: recorded from the callee's answer; None: the site's policy (docs/recording.md)
+    recording: Recording | None = None
 
     @property
     def agent_mode(self) -> bool:

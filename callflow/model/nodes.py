@@ -28,6 +28,7 @@ from callflow.model.limits import (
     Seconds,
 )
 from callflow.model.prompts import Prompt, Prompts, as_tuple
+from callflow.model.recording import Recording
 from callflow.model.schedule import Hours, as_date
 
 # What a branch may test: the customer attributes the CRM lookup sets.
@@ -365,6 +366,8 @@ class Queue(Node):
     priority: PriorityRule | None = None
     manager_first: RingSeconds | None = None
     cid_prefix: CallerIdPrefix = ""
+    #: this queue's recording policy; None: the site's (docs/recording.md)
+    recording: Recording | None = None
     visit_name: ClassVar[str] = "queue"
     reaches_person: ClassVar[bool] = True
 

@@ -22,6 +22,7 @@ from callflow.model.limits import Label, Range
 from callflow.model.nodes import Node, PriorityRule, Queue
 from callflow.model.phones import Phones, Trunk
 from callflow.model.prompts import as_tuple
+from callflow.model.recording import Recording
 from callflow.model.staff import Staff
 
 
@@ -63,6 +64,8 @@ class Site:
     #: ISO 3166 country of the site's locale (``"cn"``): its ringback and busy tones.
     #: Empty: the country of ``timezone``.
     country: str = ""
+    #: call recording (docs/recording.md): off unless set; queues and campaigns override it
+    recording: Recording = field(default_factory=Recording.off)
 
     def __post_init__(self) -> None:
         # Wrong types are left as they are: validation reports them with a path.

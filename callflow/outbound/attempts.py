@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import uuid4
 
@@ -27,10 +27,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from callflow.contract import CF_ATTEMPT
-from callflow.model.campaigns import Campaign
+from callflow.model.campaigns import AbandonControl, Campaign
 from callflow.model.site import Site
+from callflow.outbound.abandon import lockout
 from callflow.outbound.compliance import Rules, Verdict, check_contact, launch_problems
-from callflow.outbound.dispositions import DISPOSITIONS, contact_status
+from callflow.outbound.dispositions import (
+    DISPOSITIONS,
+    MACHINE_STATUSES,
+    NOT_DIALLED,
+    contact_status,
+)
 from callflow.store.campaigns import (
     CAMPAIGN_STATUSES,
     LIVE_STATES,
@@ -39,6 +45,10 @@ from callflow.store.campaigns import (
     CampaignState,
     Dialer,
 )
+from callflow.store.customers import Customer
+
+#: which customers a claim takes: (True, tiers) only those tiers, (False, tiers) all others
+TierFilter = tuple[bool, tuple[str, ...]] | None
 
 #: A dialer whose heartbeat is older than this is considered dead (SQLite registration).
 DIALER_STALE = dt.timedelta(seconds=30)
@@ -65,6 +75,8 @@ class Claim:
     name: str | None = None
     language: str | None = None
     manager: str | None = None
+    #: the customer's tier when claimed (None: not a known customer)
+    tier: str | None = None
     verdict: str = ""
     variables: dict[str, str] = field(default_factory=dict)
 
@@ -77,7 +89,14 @@ def _rules(site: Site | Rules, campaign: Campaign | None) -> Rules:
     return Rules.for_campaign(site, campaign)
 
 
-def _due(site: str, campaign: str, now: dt.datetime, limit: int, postgres: bool) -> Any:
+def _due(
+    site: str,
+    campaign: str,
+    now: dt.datetime,
+    limit: int,
+    postgres: bool,
+    tiers: TierFilter = None,
+) -> Any:
     live = select(CampaignAttempt.id).where(CampaignAttempt.live_number == CampaignContact.number)
     query = (
         select(CampaignContact)
@@ -91,6 +110,14 @@ def _due(site: str, campaign: str, now: dt.datetime, limit: int, postgres: bool)
         .order_by(CampaignContact.next_attempt_at.asc().nulls_first(), CampaignContact.id)
         .limit(limit)
     )
+    if tiers is not None:
+        wanted, named = tiers
+        of_tiers = CampaignContact.customer_id.in_(
+            select(Customer.id).where(Customer.tier.in_(named))
+        )
+        query = query.where(
+            of_tiers if wanted else or_(CampaignContact.customer_id.is_(None), ~of_tiers)
+        )
     if postgres:
         query = query.with_for_update(skip_locked=True, of=CampaignContact)
     return query
@@ -105,16 +132,25 @@ def claim(
     dialer_id: str,
     limit: int,
     lease_seconds: float = 60,
+    tiers: TierFilter = None,
 ) -> list[Claim]:
     """Reserve up to *limit* due contacts for *dialer_id* and commit the attempt rows.
 
+    *tiers* narrows the claim by the customer's tier: ``(True, ("vip",))`` claims only
+    customers of those tiers, ``(False, ("vip",))`` everyone else (bare numbers too);
+    the agent modes claim protected customers only with an agent reserved for each.
+
     Each candidate is checked by every compliance rule at *now* (the do-not-call list
-    re-read); a blocked one gets its verdict and next time recorded instead (or status
-    "dnc"/"failed" when it may never be called). *site* may be the `Site` (with
+    re-read), and then by the abandon lockout (:func:`callflow.outbound.abandon.lockout`:
+    a number whose call by any campaign of the site was abandoned is held for
+    ``campaign.abandon.lockout_hours``, the default when only `Rules` are given, verdict
+    rule "abandon_lockout"); a blocked one gets its verdict and next time recorded
+    instead (or status "dnc"/"failed" when it may never be called). *site* may be the `Site` (with
     *campaign*) or prebuilt `Rules`. Raises `AttemptError` when the campaign may not
     launch at all (no caller ID).
     """
     rules = _rules(site, campaign)
+    lockout_hours = (campaign.abandon if campaign is not None else AbandonControl()).lockout_hours
     problems = launch_problems(rules)
     if problems:
         raise AttemptError("; ".join(problems))
@@ -129,7 +165,7 @@ def claim(
             batch = [
                 c
                 for c in session.scalars(
-                    _due(rules.site, rules.campaign, now, (limit - len(out)) * 2, postgres)
+                    _due(rules.site, rules.campaign, now, (limit - len(out)) * 2, postgres, tiers)
                 )
                 if c.id not in seen
             ]
@@ -140,6 +176,9 @@ def claim(
                 if len(out) >= limit:
                     break
                 verdict = check_contact(session, rules, contact, now)
+                if verdict.allowed:
+                    held = lockout(session, rules.site, contact.number, lockout_hours, now)
+                    verdict = verdict if held is None else replace(held, zones=verdict.zones)
                 if not verdict.allowed:
                     _hold(contact, verdict, now)
                     continue
@@ -148,6 +187,19 @@ def claim(
                     out.append(made)
         session.commit()
     return out
+
+
+def has_due(
+    session_factory: sessionmaker[Session],
+    rules: Rules,
+    now: dt.datetime,
+    *,
+    tiers: TierFilter = None,
+) -> bool:
+    """Whether a contact (of *tiers*) is due now (compliance is checked at claim)."""
+    with session_factory() as session:
+        query = _due(rules.site, rules.campaign, now, 1, False, tiers)
+        return session.scalars(query).first() is not None
 
 
 def _hold(contact: CampaignContact, verdict: Verdict, now: dt.datetime) -> None:
@@ -172,6 +224,7 @@ def _reserve(
 ) -> Claim | None:
     attempt_id = uuid4().hex
     attempt_no = contact.attempts + 1
+    tier = contact.customer.tier if contact.customer is not None else None
     row = CampaignAttempt(
         id=attempt_id,
         contact_id=contact.id,
@@ -187,6 +240,7 @@ def _reserve(
         dialer_id=dialer_id,
         lease_until=lease_until,
         created_at=now,
+        tier=tier,
     )
     try:
         with session.begin_nested():
@@ -207,6 +261,7 @@ def _reserve(
         name=contact.name,
         language=contact.language,
         manager=contact.manager,
+        tier=tier,
         verdict=row.verdict or "",
         variables={CF_ATTEMPT: attempt_id},
     )
@@ -246,6 +301,58 @@ def mark_answered(
     return True
 
 
+def mark_connected(
+    session: Session, attempt_id: str, *, agent: str | None, waited_ms: int | None, at: dt.datetime
+) -> bool:
+    """An agent took the answered customer (the campaign context said so: CF_CONNECTED,
+    CF_AGENT, CF_WAITED_MS on the customer's channel); False if the attempt ended."""
+    row = _attempt(session, attempt_id)
+    if row.state == "ended" and row.connected_at is not None:
+        return False
+    row.agent = agent
+    row.waited_ms = waited_ms
+    row.connected_at = at
+    return True
+
+
+def mark_abandoned(
+    session: Session, attempt_id: str, *, waited_ms: int | None, at: dt.datetime
+) -> bool:
+    """No agent within the campaign's limit: the customer heard the safe-harbour message
+    (CF_ABANDONED); the attempt ends as ``abandoned`` when the channel does."""
+    row = _attempt(session, attempt_id)
+    if row.connected_at is not None:
+        return False
+    row.abandoned = True
+    row.waited_ms = waited_ms
+    return True
+
+
+def answer_counts(session: Session, site: str, campaign: str) -> tuple[int, int]:
+    """``(finished dials, live answers)`` of a campaign: what the predictive pacer's
+    answer probability is measured over (a machine answer is not a live one)."""
+    of_campaign = and_(
+        CampaignAttempt.site == site,
+        CampaignAttempt.campaign == campaign,
+        CampaignAttempt.state == "ended",
+        CampaignAttempt.dialled_at.is_not(None),
+    )
+    dials = session.scalar(select(func.count()).select_from(CampaignAttempt).where(of_campaign))
+    live = session.scalar(
+        select(func.count())
+        .select_from(CampaignAttempt)
+        .where(
+            of_campaign,
+            CampaignAttempt.answered_at.is_not(None),
+            or_(
+                CampaignAttempt.amd_status.is_(None),
+                CampaignAttempt.amd_status.not_in(tuple(MACHINE_STATUSES)),
+            ),
+        )
+    )
+    return int(dials or 0), int(live or 0)
+
+
 def finish(
     session: Session,
     attempt_id: str,
@@ -261,6 +368,11 @@ def finish(
     """
     if disposition not in DISPOSITIONS:
         raise AttemptError(f"unknown disposition {disposition!r}; known: {', '.join(DISPOSITIONS)}")
+    if disposition in NOT_DIALLED:
+        raise AttemptError(
+            f"{disposition!r} ends an offer that was never dialled: use "
+            "callflow.outbound.preview.skip/expire, which give the attempt back"
+        )
     row = _attempt(session, attempt_id)
     if row.state == "ended":
         return False
@@ -337,7 +449,8 @@ def take_over(
 
 def progress(session: Session, site: str, campaign: str) -> dict[str, Any]:
     """Counts for `campaign status`: contacts per status, ended attempts per disposition,
-    live attempts, attempts made, answered, and contacts remaining (pending)."""
+    live attempts, attempts made (preview offers skipped or expired are not: they are
+    ``skipped``), open preview offers, answered, and contacts remaining (pending)."""
     statuses = dict(
         session.execute(
             select(CampaignContact.status, func.count())
@@ -367,11 +480,32 @@ def progress(session: Session, site: str, campaign: str) -> dict[str, Any]:
         .select_from(CampaignAttempt)
         .where(of_campaign, CampaignAttempt.answered_at.is_not(None))
     )
+    # preview offers: skipped or expired ones were never dialled (not attempts made);
+    # open ones are live but not dialled yet
+    skipped = sum(int(dispositions.get(d, 0)) for d in NOT_DIALLED)
+    offered = session.scalar(
+        select(func.count())
+        .select_from(CampaignAttempt)
+        .where(
+            of_campaign,
+            CampaignAttempt.state == "reserved",
+            CampaignAttempt.offered_to.is_not(None),
+            CampaignAttempt.accepted_at.is_(None),
+        )
+    )
+    connected = session.scalar(
+        select(func.count())
+        .select_from(CampaignAttempt)
+        .where(of_campaign, CampaignAttempt.connected_at.is_not(None))
+    )
     return {
         "contacts": sum(statuses.values()),
+        "connected": int(connected or 0),
         "statuses": {k: int(v) for k, v in sorted(statuses.items())},
         "dispositions": {str(k): int(v) for k, v in sorted(dispositions.items(), key=str)},
-        "attempts": sum(states.values()),
+        "attempts": sum(states.values()) - skipped,
+        "skipped": skipped,
+        "offered": int(offered or 0),
         "live": sum(states[s] for s in LIVE_STATES),
         "answered": int(answered or 0),
         "remaining": int(statuses.get("pending", 0)),
@@ -417,12 +551,17 @@ def register_dialer(
         row.heartbeat_at = now
 
 
-def heartbeat(session: Session, dialer_id: str, at: dt.datetime) -> None:
-    """Say *dialer_id* is alive at *at*."""
+def heartbeat(
+    session: Session, dialer_id: str, at: dt.datetime, *, pacing: str | None = None
+) -> None:
+    """Say *dialer_id* is alive at *at* (with the pacer's last decision, JSON)."""
+    values: dict[str, Any] = {"heartbeat_at": at}
+    if pacing is not None:
+        values["pacing"] = pacing
     session.execute(
         update(Dialer)
         .where(Dialer.dialer_id == dialer_id)
-        .values(heartbeat_at=at)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
 

@@ -29,12 +29,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays as holidays_package
 import phonenumbers
 from phonenumbers import timezone as phone_zones
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from callflow.model.campaigns import Campaign
 from callflow.model.schedule import Hours, as_date, week_key
 from callflow.model.site import Site
+from callflow.outbound.dispositions import NOT_DIALLED
 from callflow.store.campaigns import CampaignAttempt, CampaignContact, DncNumber
 
 UNKNOWN_ZONE = "Etc/Unknown"
@@ -303,11 +304,18 @@ def _next_open(rules: Rules, zones: tuple[str, ...], now: dt.datetime) -> dt.dat
     return None
 
 
+def _dialled() -> Any:
+    """Attempts that count against a number's caps: not preview offers left undialled."""
+    return or_(
+        CampaignAttempt.disposition.is_(None), CampaignAttempt.disposition.not_in(NOT_DIALLED)
+    )
+
+
 def _attempt_count(session: Session, number: str, since: dt.datetime) -> int:
     count = session.scalar(
         select(func.count())
         .select_from(CampaignAttempt)
-        .where(CampaignAttempt.number == number, CampaignAttempt.created_at > since)
+        .where(CampaignAttempt.number == number, CampaignAttempt.created_at > since, _dialled())
     )
     return int(count or 0)
 
@@ -315,7 +323,7 @@ def _attempt_count(session: Session, number: str, since: dt.datetime) -> int:
 def _oldest_since(session: Session, number: str, since: dt.datetime) -> dt.datetime | None:
     oldest: dt.datetime | None = session.scalar(
         select(func.min(CampaignAttempt.created_at)).where(
-            CampaignAttempt.number == number, CampaignAttempt.created_at > since
+            CampaignAttempt.number == number, CampaignAttempt.created_at > since, _dialled()
         )
     )
     return oldest

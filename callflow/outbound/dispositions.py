@@ -25,6 +25,13 @@ CONGESTION: Final = "congestion"
 FAILED: Final = "failed"
 UNKNOWN: Final = "unknown"
 OPTOUT: Final = "optout"
+#: preview mode: the agent skipped the offered contact, or nobody accepted it in time;
+#: nothing was dialled, the contact goes back to pending without using up an attempt
+SKIPPED: Final = "skipped"
+OFFER_EXPIRED: Final = "offer_expired"
+#: a person answered and no agent was connected within the campaign's abandon limit: they
+#: heard the safe-harbour message; retried (after the abandon lockout)
+ABANDONED: Final = "abandoned"
 
 DISPOSITIONS: Final = (
     HUMAN,
@@ -38,13 +45,20 @@ DISPOSITIONS: Final = (
     FAILED,
     UNKNOWN,
     OPTOUT,
+    SKIPPED,
+    OFFER_EXPIRED,
+    ABANDONED,
 )
+
+#: Dispositions of attempts that were never dialled (preview offers not taken): not
+#: counted as dialled, nor against a number's per-day caps.
+NOT_DIALLED: Final = frozenset({SKIPPED, OFFER_EXPIRED})
 
 #: Dispositions after which the contact is not called again by this campaign.
 FINAL: Final = frozenset({HUMAN, MACHINE_MESSAGE, REJECTED, INVALID_NUMBER, OPTOUT})
 #: Dispositions retried after ``retry_after_minutes`` until ``max_attempts``. ``unknown``
 #: (the dialer crashed and Asterisk has no trace of the channel) counts as an attempt.
-RETRYABLE: Final = frozenset(set(DISPOSITIONS) - FINAL)
+RETRYABLE: Final = frozenset(set(DISPOSITIONS) - FINAL - NOT_DIALLED)
 
 #: Q.850 causes of a call that never connected, by disposition.
 CAUSES: Final[dict[int, str]] = {

@@ -119,6 +119,19 @@ class AmiEvents(Protocol):
     def on(self, event: str, handler: EventHandler) -> None: ...
 
 
+class AmiActions(AmiEvents, Protocol):
+    """Events plus actions: what a component that also acts needs (an
+    :class:`AmiConnection`, or a test's fake)."""
+
+    async def send_action(
+        self,
+        action: Mapping[str, ActionValue],
+        *,
+        timeout: float | None = 10.0,
+        as_list: bool | None = None,
+    ) -> list[AmiMessage]: ...
+
+
 @dataclass(frozen=True)
 class AmiAddress:
     """Where AMI listens: ``host[:port]`` (port 5038 when left out)."""

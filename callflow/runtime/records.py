@@ -120,6 +120,23 @@ def _get(event: Mapping[str, Any], key: str) -> str:
     return str(value).strip()
 
 
+def recording_files(value: str) -> str | None:
+    """The record's ``recording_file`` from the end event's ``recording`` field (file
+    names relative to Asterisk's monitor directory, space-separated): the names, one
+    space between them, as many whole names as the column holds; None without any."""
+    out = ""
+    for name in value.split():
+        joined = f"{out} {name}" if out else name
+        if len(joined) > RECORDING_FILE_MAX:
+            break
+        out = joined
+    return out or None
+
+
+#: the size of ``call_records.recording_file``
+RECORDING_FILE_MAX = 255
+
+
 def _int(text: str) -> int | None:
     return int(text) if text.isdigit() else None
 
@@ -336,6 +353,7 @@ class CallRecorder:
                     queue=call.queue,
                     priority=_int(end.get("prio", "")),
                     path=end.get("path") or None,
+                    recording_file=recording_files(end.get("recording", "")),
                 )
                 self._write_answers(session, record, end.get("answers", ""), campaign)
                 if campaign and end.get("optout") == "1":

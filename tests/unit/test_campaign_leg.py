@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from callflow import Hangup, Site
+from callflow import Hangup, Site, Staff
 from callflow.audio import PromptImportError, check_name, import_prompt
 from callflow.compiler import compile_site
 from callflow.contract import CF_ATTEMPT, CF_MANAGER, campaign_context
@@ -42,7 +42,13 @@ SURVEY = Campaign(
 
 
 def site(*campaigns: Campaign) -> Site:
-    return Site(name="acme", entries={"100": "bye"}, nodes=[Hangup(id="bye")], campaigns=campaigns)
+    return Site(
+        name="acme",
+        entries={"100": "bye"},
+        nodes=[Hangup(id="bye")],
+        staff=[Staff("ann", name="Ann", device="PJSIP/1001", groups=("care",))],
+        campaigns=campaigns,
+    )
 
 
 def codes(s: Site) -> dict[str, str]:
@@ -87,7 +93,7 @@ FOLLOWUP = Campaign(
     id="fu",
     kind="followup",
     window=ALWAYS,
-    connect_to="bye",
+    connect_to="care",  # agent modes need people: the campaign queue's members
     dial_mode="progressive",
     abandon_message="custom/sorry",
 )

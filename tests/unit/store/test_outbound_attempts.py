@@ -325,7 +325,9 @@ def test_a_number_live_in_another_campaign_is_not_claimed_even_past_the_query(
 
     # the same race, as if the live row was committed after the query ran: the UNIQUE
     # live_number refuses the insert and claim skips the contact without failing
-    def blind(site: str, campaign: str, now: dt.datetime, limit: int, postgres: bool) -> object:
+    def blind(
+        site: str, campaign: str, now: dt.datetime, limit: int, postgres: bool, tiers: object
+    ) -> object:
         return _without_live_filter(site, campaign, limit)
 
     monkeypatch.setattr(api, "_due", blind)
@@ -342,3 +344,28 @@ def _without_live_filter(site: str, campaign: str, limit: int) -> object:
         .where(CampaignContact.site == site, CampaignContact.campaign == campaign)
         .limit(limit)
     )
+
+
+def test_a_claim_narrowed_by_tier_takes_only_those_customers(engine: Engine) -> None:
+    from callflow.store.customers import Customer
+
+    ids = add_contacts(engine, 4)
+    Session = make_sessionmaker(engine)
+    with Session.begin() as session:
+        tiers = ("vip", "standard", "gold")
+        for contact_id, tier in zip(ids, tiers, strict=False):  # the 4th is a bare number
+            customer = Customer(name=f"c{contact_id}", tier=tier)
+            session.add(customer)
+            session.flush()
+            session.get_one(CampaignContact, contact_id).customer_id = customer.id
+    Sessions = make_sessionmaker(engine)
+    protected = api.claim(
+        Sessions, rules(), now=NOW, dialer_id="d1", limit=5, tiers=(True, ("vip", "gold"))
+    )
+    assert sorted(c.tier or "" for c in protected) == ["gold", "vip"]
+    rest = api.claim(Sessions, rules(), now=NOW, dialer_id="d1", limit=5, tiers=(False, ("vip",)))
+    # the vip and gold contacts are live now; the standard one and the bare number remain
+    assert sorted(c.tier or "-" for c in rest) == ["-", "standard"]
+    with Session() as session:
+        stored = {a.id: a.tier for a in session.scalars(select(CampaignAttempt))}
+    assert stored == {c.attempt_id: c.tier for c in protected + rest}

@@ -1,0 +1,296 @@
+"""Call recording on the real Asterisk: a caller and a queue agent that each send their
+own tone (the caller 440 Hz, the agent 1400 Hz, ``Playtones()`` on Local channels), a
+site that records from the agent's answer, mixed or one file per party.
+
+What is checked comes from the files MixMonitor wrote and the record the call-record
+writer made from Asterisk's events: the files exist where the record says, each party's
+tone is measured in them (Goertzel on the WAV samples read with ``wave``, not the file
+size), their names hold nothing of the caller's (hostile) caller id, and
+``callflow recordings prune`` deletes only callflow's own old files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import time
+import uuid
+import wave
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from callflow import Dial, Hangup, Queue, Recording, Site, Staff
+from callflow.cli import main
+from callflow.contract import RECORDING_NAME, entry_context
+from callflow.runtime.ami import AmiAddress
+from callflow.runtime.services import CallRecordWriter
+from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
+from callflow.testing.driver import ami_value
+
+from .sites import load
+
+pytestmark = pytest.mark.asterisk
+
+CALLER_HZ, AGENT_HZ = 440, 1400
+#: a caller id no file name may contain any part of
+HOSTILE_CID = "../../etc/x'\"$(touch pwned)"
+
+SITE = Site(
+    name="rec",
+    entries={"100": "split", "101": "mixed", "102": "desk"},
+    timezone="Asia/Shanghai",
+    staff=[
+        Staff("ann", name="Ann", device="Local/ann@cf-rec-agent/n", groups=("sales",)),
+    ],
+    # the site records from the agent's answer, one file per party, after a notice
+    recording=Recording(announcement="beep", legs="split"),
+    nodes=[
+        Queue(id="split", members=["sales"], max_wait=20, overflow="bye"),
+        Queue(
+            id="mixed",
+            members=["sales"],
+            max_wait=20,
+            overflow="bye",
+            recording=Recording(legs="mixed", directory="calls/mixed"),
+        ),
+        Dial(id="desk", target="ann", ring=10, no_answer="bye"),
+        Hangup(id="bye"),
+    ],
+)
+
+#: a caller whose line carries a 440 Hz tone, and an agent whose line carries 1400 Hz
+CONTEXTS = f"""
+[cf-rec-caller]
+exten => s,1,Answer()
+ same => n,Playtones({CALLER_HZ})
+ same => n,Wait(${{CF_REC_HOLD}})
+ same => n,Hangup()
+
+[cf-rec-agent]
+exten => _[a-z].,1,Answer()
+ same => n,Playtones({AGENT_HZ})
+ same => n,Wait(30)
+ same => n,Hangup()
+"""
+
+
+@pytest.fixture(scope="module")
+def rec_pbx(sandbox):
+    # the agent's context first: app_queue takes a member whose Local extension does
+    # not exist yet for an invalid device and never rings it
+    conf = Path(sandbox.etc_dir) / "extensions.conf"
+    text = conf.read_text()
+    if "[cf-rec-caller]" not in text:
+        conf.write_text(text + CONTEXTS)
+    sandbox.cli("dialplan reload")
+    assert "cf-rec-agent" in sandbox.cli("dialplan show cf-rec-agent")
+    assert load(sandbox, SITE) == []
+    return sandbox
+
+
+@pytest.fixture
+def monitor(rec_pbx) -> Path:
+    return Path(rec_pbx.workdir) / "spool" / "monitor"
+
+
+@pytest.fixture
+async def records(tmp_path, rec_pbx):
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    writer = CallRecordWriter(
+        sessions,
+        AmiAddress(rec_pbx.ami_host, rec_pbx.ami_port),
+        rec_pbx.ami_user,
+        rec_pbx.ami_secret,
+        connect_timeout=5,
+    )
+    await writer.start()
+    try:
+        yield url, writer.recorder, sessions
+    finally:
+        await writer.stop()
+        engine.dispose()
+
+
+async def call(driver, exten: str, hold: float = 7) -> str:
+    """A call from the hostile caller id into entry ``exten``; returns its linkedid."""
+    linkedid = f"rec{uuid.uuid4().hex[:10]}"
+    variables = {
+        "__CF_TEST_CONTEXT": entry_context(SITE.name),
+        "__CF_TEST_EXTEN": exten,
+        "__CF_TEST_CID": ami_value("caller id", HOSTILE_CID),
+        "__CF_TEST_CNAME": ami_value("caller name", HOSTILE_CID),
+        "CF_REC_HOLD": f"{hold:g}",
+    }
+    [reply] = await driver.action(
+        {
+            "Action": "Originate",
+            "Channel": "Local/s@cf-test-dial",
+            "Context": "cf-rec-caller",
+            "Exten": "s",
+            "Priority": "1",
+            "Async": "true",
+            "Timeout": "20000",
+            "ChannelId": linkedid,
+            "OtherChannelId": f"{linkedid}-site",
+            "Variable": [f"{k}={v}" for k, v in variables.items()],
+        },
+        as_list=False,
+    )
+    assert reply.success, reply
+    return linkedid
+
+
+async def record_of(recorder, sessions, linkedid: str, timeout: float = 30.0) -> CallRecord:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await recorder.flush()
+        with sessions() as session:
+            row = session.scalars(select(CallRecord).where(CallRecord.linkedid == linkedid)).first()
+            if row is not None and row.ended_at is not None:
+                session.expunge(row)
+                return row
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no finished call record for {linkedid} within {timeout}s")
+
+
+def samples(path: Path) -> tuple[list[int], int]:
+    with wave.open(str(path), "rb") as w:
+        assert (w.getsampwidth(), w.getnchannels()) == (2, 1), path
+        rate = w.getframerate()
+        raw = w.readframes(w.getnframes())
+    values = [int.from_bytes(raw[i : i + 2], "little", signed=True) for i in range(0, len(raw), 2)]
+    return values, rate
+
+
+def rms(values: list[int]) -> float:
+    return math.sqrt(sum(v * v for v in values) / len(values)) if values else 0.0
+
+
+def tone_level(values: list[int], rate: int, hz: float) -> float:
+    """The amplitude of ``hz`` in ``values`` (Goertzel), in sample units."""
+    k = 2 * math.cos(2 * math.pi * hz / rate)
+    s1 = s2 = 0.0
+    for v in values:
+        s1, s2 = v + k * s1 - s2, s1
+    power = s1 * s1 + s2 * s2 - k * s1 * s2
+    return 2 * math.sqrt(max(power, 0.0)) / len(values)
+
+
+def measure(path: Path) -> dict[str, float]:
+    values, rate = samples(path)
+    return {
+        "seconds": len(values) / rate,
+        "rms": rms(values),
+        "caller": tone_level(values, rate, CALLER_HZ),
+        "agent": tone_level(values, rate, AGENT_HZ),
+    }
+
+
+def check_names(files: list[str], folder: str, linkedid: str) -> None:
+    for name in files:
+        assert name.startswith(f"{folder}/rec/"), name
+        found = RECORDING_NAME.fullmatch(Path(name).name)
+        assert found and found["ids"].startswith(f"{linkedid}-"), name
+        for part in ("..", "etc", "'", '"', "$", "(", "touch", "pwned", "x'"):
+            assert part not in Path(name).name, (part, name)
+
+
+async def test_split_recording_holds_each_party_in_its_own_file(rec_pbx, driver, records, monitor):
+    _, recorder, sessions = records
+    linkedid = await call(driver, "100")
+    record = await record_of(recorder, sessions, linkedid)
+    assert record.agent is not None and record.answered_at is not None
+    assert record.recording_file is not None
+    files = record.recording_file.split()
+    assert len(files) == 2, files
+    check_names(files, "callflow", linkedid)
+    by_leg = {RECORDING_NAME.fullmatch(Path(f).name)["leg"]: monitor / f for f in files}
+    assert set(by_leg) == {"caller", "agent"}
+    await asyncio.sleep(0.5)  # MixMonitor closes its files on its own thread
+    caller, agent = measure(by_leg["caller"]), measure(by_leg["agent"])
+    print(f"split caller file {caller}, agent file {agent}")
+    assert caller["seconds"] > 2 and agent["seconds"] > 2
+    # each file is its party: the caller's tone dominates the caller's file, and so on
+    assert caller["caller"] > 1000 and caller["agent"] < caller["caller"] / 10
+    assert agent["agent"] > 1000 and agent["caller"] < agent["agent"] / 10
+
+
+async def test_mixed_recording_holds_both_parties_in_one_file(rec_pbx, driver, records, monitor):
+    _, recorder, sessions = records
+    linkedid = await call(driver, "101")
+    record = await record_of(recorder, sessions, linkedid)
+    assert record.agent is not None
+    files = (record.recording_file or "").split()
+    assert len(files) == 1, files
+    check_names(files, "calls/mixed", linkedid)
+    await asyncio.sleep(0.5)
+    got = measure(monitor / files[0])
+    print(f"mixed file {got}")
+    assert got["seconds"] > 2
+    assert got["caller"] > 1000 and got["agent"] > 1000  # both parties are in it
+    # the measure can tell a tone from its absence: 1000 Hz is in neither line
+    values, rate = samples(monitor / files[0])
+    assert tone_level(values, rate, 1000) < got["caller"] / 10
+
+
+async def test_a_dialled_colleague_is_recorded_from_the_answer(rec_pbx, driver, records, monitor):
+    _, recorder, sessions = records
+    linkedid = await call(driver, "102", hold=6)
+    record = await record_of(recorder, sessions, linkedid)
+    files = (record.recording_file or "").split()
+    assert len(files) == 2, (files, record.destination)
+    check_names(files, "callflow", linkedid)
+    await asyncio.sleep(0.5)
+    levels = {f: measure(monitor / f) for f in files}
+    print(f"dial files {levels}")
+    assert all(v["rms"] > 500 for v in levels.values())
+
+
+async def test_prune_deletes_only_callflows_own_old_files(rec_pbx, driver, records, monitor):
+    url, recorder, sessions = records
+    old_call = await call(driver, "101", hold=4)
+    old = (await record_of(recorder, sessions, old_call)).recording_file
+    new_call = await call(driver, "101", hold=4)  # one agent: one call after the other
+    new = (await record_of(recorder, sessions, new_call)).recording_file
+    assert old and new
+    old_file, new_file = monitor / old, monitor / new
+    await asyncio.sleep(0.5)
+    assert old_file.is_file() and new_file.is_file()
+    forty_days = time.time() - 40 * 86400
+    os.utime(old_file, (forty_days, forty_days))
+    unrelated = [
+        old_file.parent / "notes.txt",
+        old_file.parent / "rec-old.wav",  # a .wav, but not a name callflow gives
+        monitor / "someone-elses.wav",
+    ]
+    for path in unrelated:
+        path.write_bytes(b"not callflow's")
+        os.utime(path, (forty_days, forty_days))
+    runner = CliRunner()
+    args = ["recordings", "prune", "--older-than", "30", "--dir", str(monitor), "--db", url]
+    dry = runner.invoke(main, [*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert old_file.name in dry.output and old_file.is_file()
+    done = runner.invoke(main, args)
+    assert done.exit_code == 0, done.output
+    assert not old_file.exists()
+    assert new_file.is_file()
+    assert all(p.is_file() for p in unrelated)
+    with sessions() as session:
+        rows = {
+            r.linkedid: r.recording_file
+            for r in session.scalars(
+                select(CallRecord).where(CallRecord.linkedid.in_([old_call, new_call]))
+            )
+        }
+    assert rows == {old_call: None, new_call: new}
+    listed = runner.invoke(main, ["recordings", "list", "--dir", str(monitor), "--db", url])
+    assert listed.exit_code == 0, listed.output
+    assert new_file.name in listed.output and old_file.name not in listed.output
