@@ -369,10 +369,12 @@ class PromptStatus:
     problem: str | None = None  # why the length is unknown, when a file exists
 
 
-def prompt_report(site: Site, sounds: Path, languages: tuple[str, ...] = ()) -> list[PromptStatus]:
+def prompt_report(
+    site: Site, sounds: Path, languages: tuple[str, ...] = (), *, measure: bool = True
+) -> list[PromptStatus]:
     """Every prompt of ``site`` (:func:`site_prompts`) under ``sounds``: where it exists,
     in which of the site's languages (:func:`site_languages` plus ``languages``) it is
-    missing, and its length."""
+    missing, and (``measure``) its length."""
     wanted = tuple(dict.fromkeys([*site_languages(site), *languages]))
     folders = language_folders(sounds)
     out = []
@@ -384,7 +386,7 @@ def prompt_report(site: Site, sounds: Path, languages: tuple[str, ...] = ()) -> 
         }
         missing = tuple(lang for lang in wanted if _plays(sounds, use.file, lang) is None)
         seconds, problem = None, None
-        playing = sound_file(sounds, use.file, site.language)
+        playing = sound_file(sounds, use.file, site.language) if measure else None
         if playing is not None:
             try:
                 seconds = sound_seconds(playing)

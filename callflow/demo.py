@@ -217,7 +217,11 @@ async def _run(
         install_placeholder_prompts(pbx, site)
         started = time.perf_counter()
         result = deploy(
-            site, pbx.etc_dir, asterisk=CliControl(pbx.asterisk_command()), log_reader=pbx
+            site,
+            pbx.etc_dir,
+            asterisk=CliControl(pbx.asterisk_command()),
+            log_reader=pbx,
+            prompts="refuse",  # every prompt is on the sandbox: its placeholders
         )
         echo(
             f"deployed {site.name} version {result.version} "

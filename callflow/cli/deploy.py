@@ -115,7 +115,12 @@ _state_dir_option = click.option(
     "--sounds",
     type=click.Path(path_type=Path, exists=True, file_okay=False, readable=True),
     default=None,
-    help="Asterisk's sounds directory: refuse to deploy a site with a prompt not there.",
+    help="The target's sounds directory [default: the one its Asterisk reports].",
+)
+@click.option(
+    "--allow-missing-prompts",
+    is_flag=True,
+    help="Deploy even when a prompt has no sound file on the target (warns).",
 )
 @click.option(
     "--secrets",
@@ -135,13 +140,17 @@ def deploy_cmd(
     keep: int,
     rollback: bool,
     sounds: Path | None,
+    allow_missing_prompts: bool,
     secrets_file: Path | None,
 ) -> None:
     """Validate, compile and deploy SITE: a new version, reloaded, verified, or rolled back.
 
+    Every prompt the site plays must have a sound file on the target (--sounds, else the
+    sounds directory its Asterisk reports), in each language the site serves: a missing
+    one refuses the deploy before anything is written (--allow-missing-prompts: warns).
     With --rollback, SITE is a site file or just the site's name (e.g. `star_motors`).
     """
-    from callflow.deploy import DeployRefused, deploy
+    from callflow.deploy import DeployRefused, PromptsMissing, deploy
     from callflow.deploy import rollback as do_rollback
 
     if rollback and _SITE_NAME.fullmatch(site_spec) and not Path(site_spec).exists():
@@ -149,16 +158,6 @@ def deploy_cmd(
     else:
         site = load(site_spec)
         site_name = site.name
-        if sounds is not None and not rollback:
-            from callflow.analysis import missing_sounds
-
-            missing = missing_sounds(site, sounds)
-            if missing:
-                print_diagnostics(missing, False)
-                raise click.ClickException(
-                    f"{len(missing)} prompt(s) have no sound file under {sounds}; "
-                    "nothing was deployed"
-                )
     etc_dir, control, reader = _target(etc, use_sandbox, state_dir, asterisk_argv, log_file)
     previous_handler = signal.signal(signal.SIGTERM, _interrupted)
     try:
@@ -172,10 +171,18 @@ def deploy_cmd(
                 keep=keep,
                 log_reader=reader,
                 secrets_file=secrets_file,
+                prompts="warn" if allow_missing_prompts else "refuse",
+                sounds=sounds,
             )
     except DeployRefused as exc:
         print_diagnostics(list(exc.diagnostics), False)
         raise click.ClickException("site has errors; nothing was deployed") from exc
+    except PromptsMissing as exc:
+        print_diagnostics(list(exc.diagnostics), False)
+        raise click.ClickException(
+            f"{exc}; nothing was deployed (record them or `callflow prompts import`; "
+            "--allow-missing-prompts deploys anyway)"
+        ) from exc
     except CallflowError as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
@@ -187,6 +194,20 @@ def deploy_cmd(
         signal.signal(signal.SIGTERM, previous_handler)
     if result.recovered:
         click.echo(f"{site_name}: first {result.recovered}")
+    for problem in result.missing_prompts:
+        click.echo(f"warning: {problem}", err=True)
+    if result.missing_prompts:
+        click.echo(
+            f"{site_name}: warning: deployed with {len(result.missing_prompts)} missing "
+            "prompt use(s) (--allow-missing-prompts): callers hear silence there",
+            err=True,
+        )
+    if result.prompts_unchecked:
+        click.echo(
+            f"{site_name}: warning: prompts not checked: {result.prompts_unchecked} "
+            "(give --sounds DIR)",
+            err=True,
+        )
     if result.edited:
         click.echo(
             f"{site_name}: warning: {', '.join(result.edited)} of version {result.previous} "

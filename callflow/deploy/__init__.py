@@ -34,6 +34,7 @@ from callflow.deploy.control import (
     reload_lines,
 )
 from callflow.deploy.journal import DeployRefused, DeployResult, deploy, diff, rollback
+from callflow.deploy.prompts import PromptsMissing, missing_prompts, target_sounds
 from callflow.deploy.verify import check_etc_dir, foreign_contexts, verify
 from callflow.deploy.versions import (
     Journal,
@@ -57,6 +58,7 @@ __all__ = [
     "Manifest",
     "Pending",
     "ProblemLog",
+    "PromptsMissing",
     "SiteTree",
     "check_etc_dir",
     "content_hash",
@@ -66,7 +68,9 @@ __all__ = [
     "foreign_contexts",
     "include_line",
     "marker_context",
+    "missing_prompts",
     "reload_lines",
     "rollback",
+    "target_sounds",
     "verify",
 ]

@@ -9,16 +9,19 @@ verified to run it, and every run first undoes a switch an earlier run left pend
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from callflow.compiler import FILES, SECRET_FILES, CompiledSite, compile_site, with_secrets
 from callflow.compiler.secrets import SecretsError, env_name, load_secrets
 from callflow.deploy.control import RELOAD_COMMANDS, AsteriskControl, ProblemLog, reload_lines
+from callflow.deploy.prompts import PromptsMissing, missing_prompts, target_sounds
 from callflow.deploy.verify import check_etc_dir, foreign_contexts, verify
 from callflow.deploy.versions import (
     Journal,
@@ -54,6 +57,10 @@ class DeployResult:
     edited: tuple[str, ...] = ()
     #: what this run had to do first: an interrupted deploy or rollback it undid
     recovered: str | None = None
+    #: prompts="warn": the prompts deployed with no sound file on the target (CF154)
+    missing_prompts: tuple[Diagnostic, ...] = ()
+    #: why the prompts could not be checked (the target's sounds directory unknown)
+    prompts_unchecked: str | None = None
 
 
 class DeployRefused(DeployError):
@@ -74,6 +81,8 @@ def deploy(
     log_reader: ProblemLog | None = None,
     secrets: Mapping[str, str] | None = None,
     secrets_file: Path | None = None,
+    prompts: Literal["refuse", "warn"] | None = None,
+    sounds: Path | None = None,
 ) -> DeployResult:
     """Compile ``site``, install it as a new version, reload Asterisk and verify it took.
 
@@ -87,6 +96,12 @@ def deploy(
     a missing one refuses the deploy before anything is written::
 
         deploy(site, sandbox.etc_dir, asterisk=CliControl(sandbox.asterisk_command()))
+
+    ``prompts`` checks, before anything is written, that every prompt the site plays has
+    a sound file on the target (``sounds``, else the sounds directory the target's
+    Asterisk reports: :mod:`callflow.deploy.prompts`): ``"refuse"`` raises
+    :class:`~callflow.deploy.prompts.PromptsMissing`, ``"warn"`` deploys and lists them
+    in ``result.missing_prompts``; None (the default) does not look.
     """
     if keep < 1:
         raise ValueError(f"keep must be at least 1, not {keep}")
@@ -96,6 +111,38 @@ def deploy(
     except ValidationError as exc:
         raise DeployRefused(site.name, exc.diagnostics) from exc
     compiled = _with_secrets(compiled, secrets, secrets_file)
+    problems, unchecked = _check_prompts(site, asterisk, prompts, sounds)
+    result = _install(compiled, etc_dir, asterisk, keep, log_reader, started)
+    return dataclasses.replace(result, missing_prompts=problems, prompts_unchecked=unchecked)
+
+
+def _check_prompts(
+    site: Site,
+    asterisk: AsteriskControl,
+    policy: Literal["refuse", "warn"] | None,
+    sounds: Path | None,
+) -> tuple[tuple[Diagnostic, ...], str | None]:
+    """(missing prompts, why unchecked) for ``deploy(prompts=...)``; refuses by raising."""
+    if policy is None:
+        return (), None
+    if sounds is None:
+        sounds, why = target_sounds(asterisk)
+        if sounds is None:
+            return (), why
+    problems = tuple(missing_prompts(site, sounds))
+    if problems and policy == "refuse":
+        raise PromptsMissing(site.name, sounds, problems)
+    return problems, None
+
+
+def _install(
+    compiled: CompiledSite,
+    etc_dir: Path,
+    asterisk: AsteriskControl,
+    keep: int,
+    log_reader: ProblemLog | None,
+    started: float,
+) -> DeployResult:
     etc = check_etc_dir(Path(etc_dir), asterisk)
     tree = SiteTree(etc, compiled.site)
     with _io_errors(tree), tree.locked():

@@ -51,6 +51,9 @@ STATE_FILE = "sandbox.json"
 
 #: directories Asterisk writes into (owned by the runtime user when root starts it)
 _WRITABLE_DIRS = ("lib", "spool", "run", "log", "cache")
+#: the sounds folder each sandbox has of its own (not linked to the root's): where
+#: ``callflow prompts import`` puts a site's recordings
+OWN_SOUNDS = "custom"
 
 #: configuration files that hold a password (0600, or 0640 for the runtime group)
 SECRET_FILES = ("manager.conf", "ari.conf")
@@ -294,6 +297,12 @@ class Sandbox:
         #: e.g. a classic AGI script, its database and its log: the invoking user's and
         #: (when root started it) the runtime user's, through the group; nobody else's
         self.share_dir = self.workdir / "share"
+        #: Asterisk's data directory (``astdatadir``): the root's, entry by entry as
+        #: symlinks, but with a ``sounds`` directory of this sandbox's own (the root's
+        #: language folders linked in), so files written here (test placeholders, imported
+        #: prompts) reach only this sandbox and never the shared root
+        self.data_dir = self.workdir / "data"
+        self.sounds_dir = self.data_dir / "sounds"
         self.keep = keep
         self.detached = detached
         self.boot_timeout = boot_timeout
@@ -624,6 +633,7 @@ class Sandbox:
             path.mkdir(mode=0o700, exist_ok=True)
             if who is not None:
                 set_owner_mode(path, mode=0o750, uid=who.uid, gid=who.gid)
+        self._write_data_dir(group)
         values = {
             "root": self.root,
             "arch": self._arch,
@@ -657,6 +667,31 @@ class Sandbox:
                 continue
             # Asterisk reads them as the runtime user, through the group; nobody else
             write_file(target, text, mode=0o600 if who is None else 0o640, group=file_group)
+
+    def _write_data_dir(self, group: int) -> None:
+        """:attr:`data_dir`: a symlink to each entry of the root's data directory but
+        ``sounds``, and :attr:`sounds_dir` with a symlink to each entry of the root's
+        sounds but :data:`OWN_SOUNDS` (Debian links it to a system folder): a prompt
+        Asterisk finds in no language folder of the root is looked for here, in this
+        sandbox's own files (``<sounds_dir>/<file>.<ext>``, the no-language folder)."""
+        mode = 0o700 if self.run_as is None else 0o2750
+        shared = self.root / "usr/share/asterisk"
+        for directory in (self.data_dir, self.sounds_dir):
+            directory.mkdir(mode=0o700, exist_ok=True)
+            set_owner_mode(directory, mode=mode, gid=group)
+        for source, target, skip in (
+            (shared, self.data_dir, "sounds"),
+            (shared / "sounds", self.sounds_dir, OWN_SOUNDS),
+        ):
+            for entry in sorted(source.iterdir(), key=lambda e: e.name):
+                link = target / entry.name
+                if entry.name == skip:
+                    continue
+                if link.is_symlink():
+                    if Path(os.readlink(link)) == entry:
+                        continue  # a restarted persistent sandbox keeps its links
+                    link.unlink()  # the root moved
+                link.symlink_to(entry)
 
     def _to_state(self) -> dict[str, Any]:
         return {

@@ -84,6 +84,8 @@ def provision(cache_dir: Path | str | None = None) -> Path:
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     root = cache / ROOT_NAME
     if (root / _MARKER).exists() and launcher_ready(root) and _open_to_all(root):
+        if os.geteuid() == root.stat().st_uid:  # the root's owner keeps it as Debian made it
+            remove_stale_sounds(root)
         return root
     cache.mkdir(parents=True, exist_ok=True)
     with locked(cache / ".provision.lock"):
@@ -193,6 +195,35 @@ def _remove_tree(path: Path) -> None:
         for mount in inside:
             subprocess.run(["umount", "-l", mount], capture_output=True, check=False)
     raise SandboxError(f"provision: {path} still has mounts inside; remove it by hand")
+
+
+def stale_sounds(root: Path) -> list[Path]:
+    """Files under the root's sounds directory that no Debian package installed (dpkg's
+    ``asterisk*.list``): what earlier callflow versions' test placeholders and imported
+    prompts left in the shared root, where they hid missing prompts from every sandbox
+    (each sandbox now has sounds of its own: ``Sandbox.sounds_dir``)."""
+    sounds = root / "usr/share/asterisk/sounds"
+    owned: set[str] = set()
+    for listing in (root / "var/lib/dpkg/info").glob("asterisk*.list"):
+        owned.update(line.strip() for line in listing.read_text(errors="replace").splitlines())
+    stale = []
+    for folder, _dirs, files in os.walk(sounds):  # real folders only: links not followed
+        for name in files:
+            path = Path(folder) / name
+            if "/" + str(path.relative_to(root)) not in owned:
+                stale.append(path)
+    return sorted(stale)
+
+
+def remove_stale_sounds(root: Path) -> list[Path]:
+    """Remove :func:`stale_sounds` (and the folders they leave empty); returns them."""
+    stale = stale_sounds(root)
+    for path in stale:
+        path.unlink(missing_ok=True)
+    for folder in sorted({p.parent for p in stale}, key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):  # not empty: other files are still there
+            folder.rmdir()
+    return stale
 
 
 def fix_root(root: Path) -> None:

@@ -33,10 +33,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from callflow.audio import site_prompts, sound_file
 from callflow.contract import CF_NOW, END_EVENT
-from callflow.model.campaigns import MANAGER_PREFIX
-from callflow.model.prompts import prompt_fields
-from callflow.model.recording import recording_prompts
 from callflow.runtime.ami import AmiAddress, AmiConnection, AmiError, AmiMessage
 from callflow.simulate import call_time
 
@@ -829,36 +827,34 @@ class CallDriver:
 
 
 def prompt_files(site: Site) -> set[str]:
-    """Every sound file a site's nodes and its campaigns' answered calls play (menu
-    prompts, retries, plays, goodbyes, survey questions)."""
-    files: set[str] = set()
-    campaign_nodes = [
-        node for campaign in site.campaigns for node in campaign.answered_flow(site.node_map).nodes
-    ]
-    for node in (*site.nodes, *campaign_nodes):
-        for _name, prompts in prompt_fields(node):
-            # a manager's own message: its shared fallback (the managers' own files are
-            # the site's to record; a test that wants one writes it)
-            files.update(prompt.file.removeprefix(MANAGER_PREFIX) for prompt in prompts)
-    files.update(prompt.file for _path, prompt in recording_prompts(site))  # announcements
-    return files
+    """Every sound file a site's nodes and its campaigns play (menu prompts, retries,
+    plays, goodbyes, survey questions; :func:`callflow.audio.site_prompts`)."""
+    return {use.file for use in site_prompts(site)}
 
 
 def install_placeholder_prompts(pbx: Sandbox, site: Site, seconds: float = 0.3) -> list[Path]:
     """Write short silent recordings for the prompts the sandbox lacks, so test calls run
     without 'file not found' warnings; returns the files written::
 
-        install_placeholder_prompts(pbx, site)   # custom/welcome.wav, ...
-    """
-    sounds = pbx.root / "usr/share/asterisk/sounds/en"
+        install_placeholder_prompts(pbx, site)   # <pbx.sounds_dir>/custom/welcome.wav, ...
+
+    They go into the sandbox's own sounds directory (:attr:`Sandbox.sounds_dir`, in no
+    language folder: every language finds them), never into the shared root: another
+    sandbox still misses them, so its ``prompts check`` and ``deploy`` still say so."""
+    own = pbx.sounds_dir.resolve()
     made = []
     for name in sorted(prompt_files(site)):
-        if any(sounds.glob(f"{name}.*")):
+        if sound_file(pbx.sounds_dir, name, site.language) is not None:
             continue
-        path = sounds / f"{name}.wav"
+        path = pbx.sounds_dir / f"{name}.wav"
+        if not path.parent.resolve().is_relative_to(own):  # through a link to the root
+            raise ValueError(
+                f"placeholder for prompt {name!r}: {path.parent} leads out of the sandbox's "
+                f"own sounds ({own}) into a language folder of the shared root; name the "
+                "prompt under another folder (e.g. custom/)"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
-        # The root is shared by every sandbox (parallel test workers, the demo): write
-        # beside the file and rename, so no Asterisk ever plays a half-written prompt
+        # write beside the file and rename: no Asterisk ever plays a half-written prompt
         partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
         try:
             with wave.open(str(partial), "wb") as out:

@@ -101,9 +101,9 @@ def campaign_pbx(sandbox, tmp_path_factory):
     """The site deployed, its recordings imported with `callflow prompts import` (the
     consultant's message as MP3, the machine's greeting as M4A, both cut from a stock
     Asterisk recording of real speech), and the callees' context loaded."""
-    sounds = sandbox.root / "usr/share/asterisk/sounds/en"
+    stock = sandbox.root / "usr/share/asterisk/sounds/en"
     work = tmp_path_factory.mktemp("recordings")
-    speech = next(sounds.glob("demo-congrats.*"))
+    speech = next(stock.glob("demo-congrats.*"))
     _ffmpeg("-i", str(speech), "-t", str(MESSAGE_SECONDS), str(work / "consultant.mp3"))
     _ffmpeg("-i", str(speech), "-t", str(GREETING_SECONDS), str(work / "greeting.m4a"))
     runner = CliRunner()
@@ -112,7 +112,7 @@ def campaign_pbx(sandbox, tmp_path_factory):
             main,
             [
                 *("prompts", "import", str(work / source), name, "--site", "cfanswer"),
-                *("--sounds", str(sounds), "--force"),
+                *("--sounds", str(sandbox.sounds_dir), "--force"),  # its own, not the root's
             ],
         )
         assert done.exit_code == 0, done.output
@@ -338,7 +338,7 @@ async def test_amd_machine_gets_the_message_after_its_greeting(campaign_pbx, dri
 async def test_a_managers_own_recording_and_the_fallback(campaign_pbx, driver, events):
     """``manager:<file>`` plays <file>-<manager> when that recording exists, else <file>:
     the PLAYBACKSTATUS the compiled node checks is Asterisk's, seen in the call's log."""
-    sounds = campaign_pbx.root / "usr/share/asterisk/sounds/en"
+    sounds = campaign_pbx.sounds_dir  # the sandbox's own, where the import put MESSAGE
     own = sounds / f"{MESSAGE}-wang.wav"
     own.write_bytes((sounds / f"{MESSAGE}.wav").read_bytes())
     for manager in ("wang", "nobody"):

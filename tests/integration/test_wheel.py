@@ -84,6 +84,13 @@ def test_the_installed_demo_runs_on_the_sandbox(installed, tmp_path, asterisk_ro
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "queue:vip_sales" in demo.stdout
     assert "call records in the store (6)" in demo.stdout
+    # it ends with the report (in the working directory) and the summary
+    report = tmp_path / "demo-report.html"
+    assert report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    last = demo.stdout.strip().splitlines()[-4:]
+    assert last[0].startswith(f"report: {report} (star_motors, "), last
+    assert last[1].startswith("effective calls per agent (talk >= 10 s, "), last
+    assert last[3].startswith("VIP vs standard average wait: "), last
 
 
 def test_every_package_is_listed_for_the_wheel():

@@ -173,3 +173,30 @@ def test_a_wav_of_another_codec_is_measured_by_ffprobe(tmp_path) -> None:
     with pytest.raises(wave.Error), wave.open(str(target), "rb"):
         pass  # Python's reader gives up: ffprobe reads it
     assert sound_seconds(target) == pytest.approx(1.25, abs=0.01)
+
+
+def test_files_no_package_installed_are_removed_from_the_shared_root(tmp_path) -> None:
+    """What earlier versions left in the shared root (placeholders, imported prompts)
+    goes; what Debian's packages installed stays (dpkg's lists say which is which)."""
+    from callflow.sandbox.root import remove_stale_sounds, stale_sounds
+
+    sounds = tmp_path / "usr/share/asterisk/sounds"
+    info = tmp_path / "var/lib/dpkg/info"
+    info.mkdir(parents=True)
+    (info / "asterisk-core-sounds-en-gsm.list").write_text(
+        "/usr/share/asterisk/sounds\n/usr/share/asterisk/sounds/en_US_f_Allison\n"
+        "/usr/share/asterisk/sounds/en_US_f_Allison/hello-world.gsm\n"
+        "/usr/share/asterisk/sounds/en_US_f_Allison/digits/1.gsm\n"
+    )
+    _raw(sounds / "en_US_f_Allison/hello-world.gsm", 33)
+    _raw(sounds / "en_US_f_Allison/digits/1.gsm", 33)
+    (sounds / "en").symlink_to("en_US_f_Allison")  # fix_root's link: not walked twice
+    _wav(sounds / "en_US_f_Allison/custom/star-main-menu.wav", 0.3)
+    _wav(sounds / "en_US_f_Allison/custom/cfanswer/consultant.wav", 0.3)
+    leftovers = [sounds / "en_US_f_Allison/custom/cfanswer/consultant.wav",
+                 sounds / "en_US_f_Allison/custom/star-main-menu.wav"]  # fmt: skip
+    assert stale_sounds(tmp_path) == leftovers
+    assert remove_stale_sounds(tmp_path) == leftovers
+    assert not (sounds / "en_US_f_Allison/custom").exists()  # emptied folders go too
+    assert sorted(p.name for p in (sounds / "en").rglob("*.gsm")) == ["1.gsm", "hello-world.gsm"]
+    assert stale_sounds(tmp_path) == []
