@@ -14,10 +14,12 @@ Playback, and the CallflowEnd user event."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -153,17 +155,16 @@ def connect_pbx(sandbox):
     return sandbox
 
 
-@pytest.fixture
-async def seen(connect_pbx):
+@contextlib.asynccontextmanager
+async def watched(sandbox, app: str) -> AsyncIterator[Seen]:
+    """Every ARI event of ``sandbox`` (``subscribeAll`` as application ``app``) into a
+    :class:`Seen`, while the block runs."""
     found = Seen()
-    url = connect_pbx.ari_url.replace("http://", "ws://") + "/events"
-    auth = {
-        "Authorization": aiohttp.encode_basic_auth(connect_pbx.ari_user, connect_pbx.ari_password)
-    }
-    params = {"app": "cf-connect-test", "subscribeAll": "true"}
+    url = sandbox.ari_url.replace("http://", "ws://") + "/events"
+    auth = {"Authorization": aiohttp.encode_basic_auth(sandbox.ari_user, sandbox.ari_password)}
     async with (
         aiohttp.ClientSession(headers=auth) as http,
-        http.ws_connect(url, params=params) as ws,
+        http.ws_connect(url, params={"app": app, "subscribeAll": "true"}) as ws,
     ):
 
         async def pump() -> None:
@@ -176,6 +177,12 @@ async def seen(connect_pbx):
             yield found
         finally:
             task.cancel()
+
+
+@pytest.fixture
+async def seen(connect_pbx):
+    async with watched(connect_pbx, "cf-connect-test") as found:
+        yield found
 
 
 async def originate(driver, talk: float = 1.0, **variables: str) -> str:

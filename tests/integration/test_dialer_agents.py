@@ -20,11 +20,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -50,7 +48,7 @@ from callflow.store import make_engine, make_sessionmaker, upgrade
 from callflow.store.campaigns import CampaignAttempt, CampaignContact
 
 from .sites import load
-from .test_campaign_connect import Seen, assert_one_call_per_agent
+from .test_campaign_connect import Seen, assert_one_call_per_agent, watched
 
 pytestmark = pytest.mark.asterisk
 
@@ -61,7 +59,9 @@ SORRY = "custom/cfdial/sorry"
 ALWAYS = CallingWindow(hours=(Hours("mon-sun", "00:00", "23:59"),))
 
 
-def campaign(id: str, group: str, mode: str, **extra: Any) -> Campaign:
+def campaign(
+    id: str, group: str, mode: str, callees: str = "cf-agentdial-callees", **extra: Any
+) -> Campaign:
     return Campaign(
         id=id,
         kind="followup",
@@ -69,7 +69,7 @@ def campaign(id: str, group: str, mode: str, **extra: Any) -> Campaign:
         connect_to=group,
         dial_mode=mode,  # type: ignore[arg-type]
         caller_id="+442079460999",
-        endpoint="Local/{number}@cf-agentdial-callees",
+        endpoint=f"Local/{{number}}@{callees}",
         ring_seconds=15,
         max_attempts=2,
         retry_after_minutes=1,
@@ -99,17 +99,27 @@ SITE = Site(
             "rush",
             "slow",
             "predictive",
+            callees="cf-agentdial-rush",
             abandon=AbandonControl(limit_seconds=LIMIT, target=0.2, lockout_hours=72),
         ),
     ],
     timezone="Europe/London",
 )
 
-#: customers answer at once and stay until the agent hangs up; numbers ending in 7 are
-#: busy (the predictive campaign's answer rate is under 1, so it dials ahead)
+#: customers answer at once and stay until the agent hangs up (numbers ending in 7 are
+#: busy)
 CALLEES = """
 [cf-agentdial-callees]
 exten => _+X.,1,GotoIf($["${EXTEN:-1}" = "7"]?busy)
+ same => n,Answer()
+ same => n,Wait(40)
+ same => n,Hangup()
+ same => n(busy),Busy(5)
+
+; the predictive campaign's customers: one in three answers (last digit 0, 3, 6, 9), the
+; others are busy at once, so the pacer dials well ahead of its two slow agents
+[cf-agentdial-rush]
+exten => _+X.,1,GotoIf($[${EXTEN:-1} % 3 != 0]?busy)
  same => n,Answer()
  same => n,Wait(40)
  same => n,Hangup()
@@ -136,11 +146,11 @@ def dial_pbx(sandbox):
     # not exist when the queue is loaded for an invalid device, and never rings it
     main_conf = Path(sandbox.etc_dir) / "extensions.conf"
     text = main_conf.read_text()
-    if "[cf-agentdial-callees]" not in text:
+    if "[cf-agentdial-rush]" not in text:
         main_conf.write_text(text + CALLEES)
     sandbox.cli("dialplan reload")
     assert load(sandbox, SITE) == []
-    if "[cf-agentdial-callees]" not in main_conf.read_text():  # the deploy rewrote it
+    if "[cf-agentdial-rush]" not in main_conf.read_text():  # the deploy rewrote it
         main_conf.write_text(main_conf.read_text() + CALLEES)
         sandbox.cli("dialplan reload")
         sandbox.cli("queue reload all")
@@ -152,25 +162,8 @@ def dial_pbx(sandbox):
 
 @pytest.fixture
 async def seen(dial_pbx):
-    found = Seen()
-    url = dial_pbx.ari_url.replace("http://", "ws://") + "/events"
-    auth = {"Authorization": aiohttp.encode_basic_auth(dial_pbx.ari_user, dial_pbx.ari_password)}
-    params = {"app": "cf-agentdial-test", "subscribeAll": "true"}
-    async with (
-        aiohttp.ClientSession(headers=auth) as http,
-        http.ws_connect(url, params=params) as ws,
-    ):
-
-        async def pump() -> None:
-            async for msg in ws:
-                if msg.type == aiohttp.WSMsgType.TEXT:
-                    found.add(json.loads(msg.data))
-
-        task = asyncio.create_task(pump())
-        try:
-            yield found
-        finally:
-            task.cancel()
+    async with watched(dial_pbx, "cf-agentdial-test") as found:
+        yield found
 
 
 def store(tmp_path: Path, campaign_id: str, numbers: list[str], managers: list[str | None]) -> Any:
@@ -266,7 +259,7 @@ async def test_progressive_followup_60_customers_3_agents(dial_pbx, seen, tmp_pa
 async def test_predictive_slow_agents_abandon_within_the_limit_and_lock_out(
     dial_pbx, seen, tmp_path
 ) -> None:
-    numbers = [f"+44207948{i:04d}" for i in range(24)]
+    numbers = [f"+44207948{i:04d}" for i in range(36)]
     sessions = store(tmp_path, "rush", numbers, [None] * len(numbers))
     rush = SITE.campaigns[1]
     # dials well ahead (a high risk target, few samples): two slow agents must drop calls
