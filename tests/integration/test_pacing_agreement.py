@@ -8,7 +8,8 @@ hangs up, or are busy at once; which ones answer is fixed by the number (half of
 a shuffled order). The live dialer runs as ``callflow campaign run --ami`` composes it
 (:func:`run_campaign`) with ``Pacer("predictive", TARGET, min_samples=MIN_SAMPLES)``; the
 simulator gets the very same pacer settings and a :class:`CampaignModel` with the same
-agents, contacts, answer share, ring, talk, wrap 0 and abandon limit, over ``RUNS`` seeds
+agents, contacts, answer share, ring, talk (the agent's whole call: ``TALK`` + the
+0.5 s that Answer() waits for media), wrap 0 and abandon limit, over ``RUNS`` seeds
 (each seed draws who answers anew, so the runs' spread is also the spread of the real run
 around the model).
 
@@ -75,7 +76,11 @@ AGENTS = ("amy", "ben", "cal", "dot")
 CONTACTS = 48
 ANSWER = 0.5  # the share of customers who answer (the rest are busy)
 RING = 2.0  # seconds a customer rings before answering
-TALK = 6.0  # seconds an agent talks
+TALK = 6.0  # seconds an agent talks (Wait)
+#: Answer() on a Local channel waits up to 0.5 s for media before the next step (no
+#: media comes): the customer is bridged at the start of it, so each call holds the agent
+#: TALK + 0.5 s, as Asterisk's own timestamps show (answer .. hang-up: 6.51 s)
+ANSWER_WAIT = 0.5
 LIMIT = 2.0  # abandon limit
 TARGET = 0.2  # the pacer's abandon target (high: a small campaign must dial ahead)
 MIN_SAMPLES = 10
@@ -152,7 +157,7 @@ def model() -> CampaignModel:
         ring_sigma=0.0,
         ring_seconds=float(CAMPAIGN.ring_seconds),
         amd=False,
-        talk=TALK,
+        talk=TALK + ANSWER_WAIT,  # what the agent is held (see ANSWER_WAIT)
         talk_sigma=0.0,
         wrap=0.0,
         protected_share=0.0,
@@ -279,7 +284,8 @@ async def test_simulator_and_real_asterisk_agree_on_a_small_predictive_campaign(
     abandon_tolerance = max(ABANDON_POINTS, ABANDON_SDS * sim_abandon_sd)
     print(
         f"\n{CONTACTS} contacts, {len(AGENTS)} agents, answer {ANSWER:.0%} after {RING:g} s, "
-        f"talk {TALK:g} s, predictive target {TARGET:.0%}, min_samples {MIN_SAMPLES}"
+        f"talk {TALK:g} + {ANSWER_WAIT:g} s, predictive target {TARGET:.0%}, "
+        f"min_samples {MIN_SAMPLES}"
         f"\n{'':18}{'simulated (' + str(RUNS) + ' runs)':>24}{'real Asterisk':>16}"
         f"\n{'abandon rate':18}{sim_abandon:>15.1%} ± {sim_abandon_sd:5.1%}{real_abandon:>16.1%}"
         f"\n{'contacts / hour':18}{sim_cph:>15.0f} ± {sim_cph_sd:5.0f}{real_cph:>16.0f}"
