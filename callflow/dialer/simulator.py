@@ -248,9 +248,15 @@ def simulate(
     *,
     seed: int = 1,
     pacer: Pacer | None = None,
+    stats_every: float = 0.0,
 ) -> SimResult:
     """Dial ``model``'s contacts with a :class:`Pacer` in ``mode`` (or the given
-    ``pacer``) and return what happened. Deterministic for a given ``seed``."""
+    ``pacer``) and return what happened. Deterministic for a given ``seed``.
+
+    ``stats_every``: the pacer's measured counts (dials, answers, abandons) are re-read
+    at most this often (seconds), as the live dialer re-reads them from the store every
+    :data:`~callflow.dialer.attended.STATS_EVERY`; 0 (the default): after every event.
+    Agents, calls in flight and waiting customers are always current."""
     pacer = pacer or Pacer(mode, target)
     protected, outcome, ring, work = _contacts(model, seed)
     n_contacts = model.contacts
@@ -285,16 +291,14 @@ def simulate(
         busy += work[contact]
         push(t + work[contact], _AGENT_FREE, _WORK_DONE)
 
+    stats = (0, 0, 0, 0)
+    stats_at = -math.inf
+
     def snapshot() -> Snapshot:
-        return Snapshot(
-            free_agents=free,
-            in_flight=in_flight,
-            waiting=n_waiting,
-            dials=dials_done,
-            live_answers=live_done,
-            abandoned=abandoned,
-            live=live_window,
-        )
+        nonlocal stats, stats_at
+        if now - stats_at >= stats_every:
+            stats, stats_at = (dials_done, live_done, abandoned, live_window), now
+        return Snapshot(free, in_flight, n_waiting, *stats)
 
     def pump(t: float) -> None:
         """Place the calls due now: protected ones first (each with an agent reserved),

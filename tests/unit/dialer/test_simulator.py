@@ -33,6 +33,24 @@ def test_same_seed_same_run_and_modes_face_the_same_customers():
     assert a.connected + a.abandoned == a.live
 
 
+def test_stale_statistics_as_the_live_dialer_reads_them():
+    """``stats_every``: the pacer's measured counts are re-read that often (the live
+    dialer re-reads the store every 5 s); agents and calls in flight stay current."""
+    from callflow.dialer.predictive import Pacer
+
+    fresh = simulate(SMALL, "predictive", 0.03, seed=3)
+    assert fresh == simulate(SMALL, "predictive", 0.03, seed=3, stats_every=0.0)
+    assert fresh.peak_level > 1
+    # never re-read after the start: the pacer never has its samples, so it never
+    # leaves progressive (no dialling ahead, nobody abandoned)
+    pacer = Pacer("predictive", 0.03)
+    frozen = simulate(SMALL, "predictive", 0.03, seed=3, pacer=pacer, stats_every=1e12)
+    assert frozen.peak_level == 1.0 and frozen.abandoned == 0
+    assert frozen.connected == frozen.live and pacer.as_dict()["samples"] == 0
+    stale = simulate(SMALL, "predictive", 0.03, seed=3, stats_every=5.0)
+    assert stale != fresh and stale.peak_level > 1
+
+
 def test_progressive_never_abandons_and_accounts_for_every_call():
     for seed in (1, 2, 3):
         r = simulate(SMALL, "progressive", 0.03, seed=seed)
