@@ -249,3 +249,18 @@ def test_a_staff_phone_reaches_an_unanswered_extension_s_voicemail(four_s: Deplo
     duration = int(re.search(r"(?m)^duration=(\d+)", text).group(1))  # type: ignore[union-attr]
     assert duration >= 1, text  # audio after the greeting and beep was recorded
     assert re.search(r"(?m)^exten=2001$", text), text  # reached by dialling his extension
+
+
+def test_hostile_from_display_names_and_user_parts_stay_data(four_s: Deployed) -> None:
+    marker = Path(f"/tmp/cf-sip-pwn-{uuid.uuid4().hex[:8]}")
+    four_s.agent("4001")
+    four_s.reachable("4001")
+    before = four_s.invites()
+    four_s.menu_call(
+        "3",
+        caller=f"1'$(touch$IFS{marker})'",
+        display=f'x\\" ,;|${{SHELL(touch {marker})}}',
+    )
+    after = four_s.invites()
+    assert after["4001"] - before["4001"] == 1  # routed by the digit, as any caller
+    assert not marker.exists()  # neither dialplan nor a shell ran the caller's text
