@@ -46,7 +46,7 @@ from callflow.testing.driver import (
     prompt_files,
 )
 from callflow.testing.fakes import FakeChannel, run_live_call
-from callflow.testing.sip import Sipp, SippResult, without_phones
+from callflow.testing.sip import Sipp, SippProcess, SippResult, answered_call, without_phones
 
 __all__ = [
     "SILENCE",
@@ -65,9 +65,11 @@ __all__ = [
     "SimulationError",
     "Simulator",
     "Sipp",
+    "SippProcess",
     "SippResult",
     "WaitingCaller",
     "ami_value",
+    "answered_call",
     "assert_route",
     "call_time",
     "caller",

@@ -300,27 +300,92 @@ class Sipp:
         return SippResult(done.returncode, _read(messages), output)
 
     def register(
-        self, user: str, password: str, *, port: int, source: str = "127.0.0.1"
+        self,
+        user: str,
+        password: str,
+        *,
+        port: int,
+        source: str = "127.0.0.1",
+        expires: int = 300,
     ) -> SippResult:
-        """REGISTER as ``user`` with digest authentication; the contact is ``source:port``."""
+        """REGISTER as ``user`` with digest authentication; the contact is ``source:port``
+        (``expires=0``: unregister)."""
         return self.run(
             f"register-{user}",
-            REGISTER,
+            REGISTER.replace("Expires: 300", f"Expires: {int(expires)}"),
             service=user,
             source=source,
             port=port,
             extra=["-au", user, "-ap", password],
         )
 
-    def start_phone(self, user: str, *, port: int, source: str = "127.0.0.1") -> SippProcess:
+    def start_phone(
+        self, user: str, *, port: int, source: str = "127.0.0.1", media_port: int | None = None
+    ) -> SippProcess:
         """A phone listening on ``source:port`` (where :meth:`register` pointed its
         contact) that rings on every call and never answers."""
-        argv, messages = self._argv(
-            f"phone-{user}", RINGING_PHONE, service=user, source=source, port=port, extra=[]
+        extra = ["-mp", str(media_port)] if media_port else []
+        return self._start(
+            f"phone-{user}", RINGING_PHONE, user=user, port=port, source=source, extra=extra
         )
-        argv = [a for a in argv if a not in (f"{self.asterisk[0]}:{self.asterisk[1]}",)]
+
+    def _start(
+        self, name: str, scenario: str, *, user: str, port: int, source: str, extra: list[str]
+    ) -> SippProcess:
+        argv, messages = self._argv(
+            name, scenario, service=user, source=source, port=port, extra=extra
+        )
+        argv = [a for a in argv if a != f"{self.asterisk[0]}:{self.asterisk[1]}"]
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         return SippProcess(process, messages)
+
+    def start_agent(
+        self,
+        user: str,
+        *,
+        port: int,
+        media_port: int,
+        busy: bool = False,
+        source: str = "127.0.0.1",
+    ) -> SippProcess:
+        """An agent phone on ``source:port`` (register it there first): answers every
+        call (180, 200) and stays until the caller hangs up; ``busy``: answers 486."""
+        scenario = BUSY_PHONE if busy else ANSWERING_PHONE
+        return self._start(
+            f"agent-{user}",
+            scenario,
+            user=user,
+            port=port,
+            source=source,
+            extra=["-mp", str(media_port)],
+        )
+
+    def answered_call(
+        self,
+        number: str,
+        scenario: str,
+        *,
+        source: str,
+        media_port: int,
+        port: int = 0,
+        user: str | None = None,
+        password: str | None = None,
+        timeout: float = 60.0,
+    ) -> SippResult:
+        """Run an :func:`answered_call` scenario to ``number`` (from a staff phone: pass
+        its ``user`` and ``password`` for the digest challenge)."""
+        extra = ["-mp", str(media_port)]
+        if user is not None and password is not None:
+            extra += ["-au", user, "-ap", password]
+        return self.run(
+            f"answered-{number.lstrip('+')}",
+            scenario,
+            service=number,
+            source=source,
+            port=port,
+            extra=extra,
+            timeout=timeout,
+        )
 
     def call(
         self,
@@ -362,3 +427,228 @@ def without_phones(site: Site) -> Site:
     carrier's registration would fail and port 5060 may be another sandbox's. The
     dialplan of numbers and phones is still compiled and loaded."""
     return dataclasses.replace(site, phones=Phones(transport=False, staff=False, trunks=False))
+
+
+# -- agent phones and menu callers (issue 13: menu digits reach the right agent phone) --
+
+#: an agent phone: answers qualify OPTIONS; on INVITE rings (180), answers (200 with SDP),
+#: and stays in the call until the other side hangs up (BYE)
+ANSWERING_PHONE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="an agent phone that answers">
+  <recv request="OPTIONS" optional="true" next="options"/>
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]ag[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[service]@[local_ip]:[local_port]>
+Content-Length: 0
+
+]]></send>
+  <send retrans="500"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]ag[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[service]@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=- 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 8 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+]]></send>
+  <recv request="ACK"/>
+  <recv request="BYE"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <nop next="end"/>
+  <label id="options"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]op[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <label id="end"/>
+</scenario>
+"""
+
+#: a phone that is busy: every INVITE gets 486 Busy Here
+BUSY_PHONE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="a busy phone">
+  <recv request="OPTIONS" optional="true" next="options"/>
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 486 Busy Here
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]bz[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <recv request="ACK"/>
+  <nop next="end"/>
+  <label id="options"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]op[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <label id="end"/>
+</scenario>
+"""
+
+#: where Debian's sip-tester keeps its RTP recordings (RFC 4733 digits, G.711 speech)
+PCAP_DIR = Path("/usr/share/sip-tester")
+
+_SDP_INVITE = """INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "{display}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]mc[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: {cseq} INVITE
+Contact: <sip:{caller}@[local_ip]:[local_port]>
+{auth}Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=- 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 8 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+"""
+
+_ANSWERED = """  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rrs="true"/>
+  <send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+CSeq: {cseq} ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+"""
+
+_HANG_UP = """  <send retrans="500"><![CDATA[
+BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+CSeq: {bye} BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+</scenario>
+"""
+
+
+def _cdata(text: str) -> str:
+    """Caller text as SIPp's CDATA holds it: verbatim, except what would end the block or
+    start a SIPp keyword (the hostile text is the test, SIPp must send it as is)."""
+    return text.replace("]]>", "").replace("\n", " ")
+
+
+def _xml_attr(text: str) -> str:
+    return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+def answered_call(
+    *,
+    digits: str = "",
+    talk_ms: int = 2000,
+    wait_ms: int = 1500,
+    audio: bool = False,
+    caller: str = "13800000000",
+    display: str = "caller",
+    authenticate: bool = False,
+) -> str:
+    """A SIPp caller scenario: INVITE (with authentication when ``authenticate``: a staff
+    phone), wait for the 200 OK, ``wait_ms`` later send each of ``digits`` as RFC 4733
+    events (SIPp's own RTP recordings), optionally play ~7 s of G.711 speech, stay
+    ``talk_ms`` and hang up (BYE)."""
+    for d in digits:
+        if d not in "0123456789*#":
+            raise ValueError(f"digit {d!r}: RFC 4733 recordings exist for 0-9, * and #")
+    invite = _SDP_INVITE.replace("{caller}", _cdata(caller)).replace("{display}", _cdata(display))
+    parts = ['<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="an answered call">\n']
+    cseq = 1
+    if authenticate:
+        parts += [
+            '  <send retrans="500"><![CDATA[\n',
+            invite.replace("{cseq}", "1").replace("{auth}", ""),
+            "]]></send>\n",
+            '  <recv response="100" optional="true"/>\n',
+            '  <recv response="401" auth="true"/>\n',
+            _ACK,
+        ]
+        cseq = 2
+    parts += [
+        '  <send retrans="500"><![CDATA[\n',
+        invite.replace("{cseq}", str(cseq)).replace(
+            "{auth}", "[authentication]\n" if authenticate else ""
+        ),
+        "]]></send>\n",
+        _ANSWERED.replace("{cseq}", str(cseq)),
+        f'  <pause milliseconds="{int(wait_ms)}"/>\n',
+    ]
+    names = {"*": "star", "#": "pound"}
+    for d in digits:
+        pcap = PCAP_DIR / f"dtmf_2833_{names.get(d, d)}.pcap"
+        parts.append(
+            f'  <nop><action><exec play_pcap_audio="{_xml_attr(str(pcap))}"/></action></nop>\n'
+            '  <pause milliseconds="300"/>\n'
+        )
+    if audio:
+        pcap = PCAP_DIR / "g711a.pcap"
+        parts.append(
+            f'  <nop><action><exec play_pcap_audio="{_xml_attr(str(pcap))}"/></action></nop>\n'
+        )
+    parts.append(f'  <pause milliseconds="{int(talk_ms)}"/>\n')
+    parts.append(_HANG_UP.replace("{bye}", str(cseq + 1)))
+    return "".join(parts)
