@@ -107,7 +107,7 @@ def test_the_guides_deploy_commands_run_against_a_sandbox(
         "callflow deploy shop.py --asterisk-etc /etc/asterisk",
         'asterisk -rx "pjsip show endpoints"',
     ]
-    # The carrier: a loopback UDP port that takes the trunk's REGISTERs and never answers
+    # The carrier: a loopback UDP port held open that never answers (no ICMP errors)
     # (sip.carrier.example does not resolve, and Asterisk refuses an identify it cannot
     # resolve; registering is the part that needs a real carrier).
     carrier = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
