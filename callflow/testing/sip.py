@@ -347,10 +347,21 @@ class Sipp:
         media_port: int,
         busy: bool = False,
         source: str = "127.0.0.1",
+        speak: bool = False,
     ) -> SippProcess:
         """An agent phone on ``source:port`` (register it there first): answers every
-        call (180, 200) and stays until the caller hangs up; ``busy``: answers 486."""
+        call (180, 200) and stays until the caller hangs up; ``busy``: answers 486;
+        ``speak``: once the call is up (ACK), the phone plays ~7 s of G.711 speech (SIPp's
+        ``g711a.pcap``) to the caller, as a talking agent would (recording tests)."""
         scenario = BUSY_PHONE if busy else ANSWERING_PHONE
+        if speak and not busy:
+            pcap = _xml_attr(str(PCAP_DIR / "g711a.pcap"))
+            scenario = scenario.replace(
+                '  <recv request="ACK"/>\n',
+                '  <recv request="ACK"/>\n'
+                f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n',
+                1,
+            )
         return self._start(
             f"agent-{user}",
             scenario,
