@@ -71,7 +71,7 @@ class Deployed:
         )
         return self.phones[endpoint]
 
-    def reachable(self, endpoint: str, timeout: float = 5.0) -> None:
+    def reachable(self, endpoint: str, timeout: float = 15.0) -> None:
         """Wait until Asterisk's qualify found the phone (until then it is not free)."""
         deadline = time.monotonic() + timeout
         pattern = rf"Contact:\s+{endpoint}/sip:\S+\s+\S+\s+Avail"
