@@ -128,7 +128,7 @@ class AgentDialing:
                 live_answers,
                 ab.abandoned,
                 ab.live,
-                ab.corrected_rate if d.campaign.abandon.machine_correction else ab.rate,
+                ab.corrected_rate,  # = rate without the machine correction
                 time.monotonic(),
             )
 

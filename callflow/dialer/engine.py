@@ -412,8 +412,7 @@ class Dialer:
             out.pop(CF_MANAGER, None)
         return out
 
-    def _start(self, claim: store.Claim, extra: Mapping[str, str] | None = None) -> None:
-        extra = extra or {}
+    def _start(self, claim: store.Claim, extra: Mapping[str, str]) -> None:
         self.calls[claim.attempt_id] = Call(
             claim.attempt_id, claim.number, time.monotonic(), pinned=pin_of(extra)
         )
@@ -557,10 +556,6 @@ class Dialer:
                         await asyncio.sleep(self.poll)
                     continue
                 await self._leases()
-                if self.attended is not None:
-                    if await self._attended_turn(stop):
-                        break
-                    continue
                 free = self.slots.free
                 if free <= 0:
                     await self.slots.wait_free(self.poll)
@@ -574,26 +569,23 @@ class Dialer:
                 if self.status == "paused":
                     await _wait_any(stop, None, self.poll)
                     continue
-                # a fifth of a second's calls per claim: few reserved rows wait for their
-                # originate, so a crash leaves few "unknown" attempts behind
-                want = max(1, min(free, math.ceil(self.bucket.rate / 5)))
-                claims = await self._claim(want)
-                if not claims:
+                picks = await self._picks(free)
+                if not picks:
                     if not self.calls and await self._finished():
                         break
-                    await _wait_any(stop, None, self.poll)
+                    await self._idle(stop)
                     continue
-                self.slots.take(len(claims))
-                for claim in claims:
+                self.slots.take(len(picks))
+                for claim, extra in picks:
                     await self.bucket.take()
                     if not self._connected.is_set() or self._reconcile_needed.is_set():
                         # the rows are committed: reconcile finds them (no channel: unknown)
                         self.calls[claim.attempt_id] = Call(
-                            claim.attempt_id, claim.number, time.monotonic()
+                            claim.attempt_id, claim.number, time.monotonic(), pinned=pin_of(extra)
                         )
                         self._reconcile_needed.set()
                         continue
-                    self._start(claim)
+                    self._start(claim, extra)
             await self._drain(stop)
         finally:
             await self.flush()
@@ -607,38 +599,25 @@ class Dialer:
             self._executor.shutdown(wait=True)
         return self.status
 
-    async def _attended_turn(self, stop: asyncio.Event) -> bool:
-        """One turn of an agent-mode campaign; True when the campaign is over."""
-        assert self.attended is not None
-        lines = self.slots.free
-        if lines <= 0:
-            await self.slots.wait_free(self.poll)
-            return False
-        self.status = await self._db(get_status, self.sessions, self.site.name, self.campaign.id)
-        if self.status == "stopped":
-            return True
-        if self.status == "paused":
+    async def _picks(self, free: int) -> list[tuple[store.Claim, dict[str, str]]]:
+        """What to dial now, each claim with its extra channel variables: the agent
+        modes decide by agents and pacing (:meth:`AgentDialing.turn`); otherwise a fifth
+        of a second's calls per claim, so few reserved rows wait for their originate and
+        a crash leaves few "unknown" attempts behind."""
+        if self.attended is not None:
+            return await self.attended.turn(free)
+        want = max(1, min(free, math.ceil(self.bucket.rate / 5)))
+        return [(claim, {}) for claim in await self._claim(want)]
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Nothing to dial now: wait for the next poll (the agent modes: for an agent's
+        state to change, at most a quarter of a second)."""
+        if self.attended is None:
             await _wait_any(stop, None, self.poll)
-            return False
-        picks = await self.attended.turn(lines)
-        if not picks:
-            if not self.calls and not self.attended.offers and await self._finished():
-                return True
-            changed = self.attended.agents.changed
-            await _wait_any(changed, stop, min(self.poll, 0.25))
-            changed.clear()
-            return False
-        self.slots.take(len(picks))
-        for claim, extra in picks:
-            await self.bucket.take()
-            if not self._connected.is_set() or self._reconcile_needed.is_set():
-                self.calls[claim.attempt_id] = Call(
-                    claim.attempt_id, claim.number, time.monotonic(), pinned=pin_of(extra)
-                )
-                self._reconcile_needed.set()
-                continue
-            self._start(claim, extra)
-        return False
+            return
+        changed = self.attended.agents.changed
+        await _wait_any(changed, stop, min(self.poll, 0.25))
+        changed.clear()
 
     async def _drain(self, stop: asyncio.Event) -> None:
         """Let the live calls end (their events finish them); reconcile if ARI drops."""
@@ -650,8 +629,10 @@ class Dialer:
             await _wait_any(stop, None, self.poll)
 
     async def _finished(self) -> bool:
-        """Nothing live here: done when no contact is pending, or (``until_idle``) when
-        none is due now."""
+        """Nothing live here (nor an open preview offer): done when no contact is
+        pending, or (``until_idle``) when none is due now."""
+        if self.attended is not None and self.attended.offers:
+            return False
         if await self._db(self._no_pending):
             return True
         if self.until_idle:

@@ -69,14 +69,13 @@ def campaign_summary(
         abandon = None
         if model is not None and model.agent_mode:
             stats = abandon_stats(session, site, model, now or dt.datetime.now(dt.UTC))
-            rate = stats.corrected_rate if model.abandon.machine_correction else stats.rate
             abandon = {
                 "abandoned": stats.abandoned,
                 "live": stats.live,
-                "rate": rate,
-                "target": model.abandon.target,
-                "window": model.abandon.window,
-                "over_cap": rate is not None and rate > model.abandon.target,
+                "rate": stats.corrected_rate,  # = rate without the machine correction
+                "target": stats.target,
+                "window": stats.window,
+                "over_cap": stats.over_target,
             }
     dispositions = counts["dispositions"]
     summary: dict[str, Any] = {
@@ -136,11 +135,9 @@ def render_table(summary: dict[str, Any], extra: dict[str, Any] | None = None) -
     if abandon is not None:
         table.add_column("abandon rate / cap", justify="right")
         table.add_column("pacing", justify="left")
-        rate = abandon["rate"]
-        shown = "-" if rate is None else f"{rate:.1%}"
         flag = " OVER" if abandon["over_cap"] else ""
         row.append(
-            f"{shown} / {abandon['target']:.1%} ({abandon['abandoned']} of "
+            f"{abandon['rate']:.1%} / {abandon['target']:.1%} ({abandon['abandoned']} of "
             f"{abandon['live']}, {abandon['window']}){flag}"
         )
         pacing = (extra or {}).get("pacing") or summary.get("pacing") or {}
