@@ -61,12 +61,38 @@ Content-Length: 0
 </scenario>
 """
 
-#: a phone that answers OPTIONS (qualify) and rings on INVITE without ever answering
-RINGING_PHONE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="a phone that rings and is never picked up">
-  <recv request="OPTIONS" optional="true" next="options"/>
-  <recv request="INVITE"/>
+
+def _phone(name: str, on_invite: str) -> str:
+    """A SIPp phone scenario named ``name``: it answers Asterisk's qualify OPTIONS with
+    200, and on an INVITE runs ``on_invite`` (what the phone does with the call)."""
+    return (
+        '<?xml version="1.0" encoding="ISO-8859-1" ?>\n'
+        f'<scenario name="{name}">\n'
+        '  <recv request="OPTIONS" optional="true" next="options"/>\n'
+        '  <recv request="INVITE"/>\n'
+        + on_invite
+        + """  <nop next="end"/>
+  <label id="options"/>
   <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]op[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <label id="end"/>
+</scenario>
+"""
+    )
+
+
+#: a phone that answers OPTIONS (qualify) and rings on INVITE without ever answering
+RINGING_PHONE = _phone(
+    "a phone that rings and is never picked up",
+    """  <send><![CDATA[
 SIP/2.0 180 Ringing
 [last_Via:]
 [last_From:]
@@ -99,21 +125,8 @@ Content-Length: 0
 
 ]]></send>
   <recv request="ACK"/>
-  <nop next="end"/>
-  <label id="options"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]op[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-  <label id="end"/>
-</scenario>
-"""
+""",
+)
 
 _INVITE = """  <send retrans="500"><![CDATA[
 INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -444,11 +457,9 @@ def without_phones(site: Site) -> Site:
 
 #: an agent phone: answers qualify OPTIONS; on INVITE rings (180), answers (200 with SDP),
 #: and stays in the call until the other side hangs up (BYE)
-ANSWERING_PHONE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="an agent phone that answers">
-  <recv request="OPTIONS" optional="true" next="options"/>
-  <recv request="INVITE"/>
-  <send><![CDATA[
+ANSWERING_PHONE = _phone(
+    "an agent phone that answers",
+    """  <send><![CDATA[
 SIP/2.0 180 Ringing
 [last_Via:]
 [last_From:]
@@ -492,28 +503,13 @@ SIP/2.0 200 OK
 Content-Length: 0
 
 ]]></send>
-  <nop next="end"/>
-  <label id="options"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]op[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-  <label id="end"/>
-</scenario>
-"""
+""",
+)
 
 #: a phone that is busy: every INVITE gets 486 Busy Here
-BUSY_PHONE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="a busy phone">
-  <recv request="OPTIONS" optional="true" next="options"/>
-  <recv request="INVITE"/>
-  <send><![CDATA[
+BUSY_PHONE = _phone(
+    "a busy phone",
+    """  <send><![CDATA[
 SIP/2.0 486 Busy Here
 [last_Via:]
 [last_From:]
@@ -524,21 +520,8 @@ Content-Length: 0
 
 ]]></send>
   <recv request="ACK"/>
-  <nop next="end"/>
-  <label id="options"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]op[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-  <label id="end"/>
-</scenario>
-"""
+""",
+)
 
 #: where Debian's sip-tester keeps its RTP recordings (RFC 4733 digits, G.711 speech)
 PCAP_DIR = Path("/usr/share/sip-tester")
