@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import socket
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -31,6 +33,28 @@ def load(sandbox: Any, site: Site) -> list[str]:
     site = without_phones(site)  # Local channels here; real SIP is test_phones.py
     deploy(site, sandbox.etc_dir, asterisk=CliControl(sandbox.asterisk_command()))
     return sandbox.problems_since(mark, settle=0.5)
+
+
+def load_with_contexts(sandbox: Any, site: Site, contexts: str) -> None:
+    """Deploy ``site`` with the test dialplan ``contexts`` appended to the sandbox's
+    extensions.conf first: app_queue takes a Local member whose extension does not exist
+    when the queue is loaded for an invalid device, and never rings it."""
+    marker = re.search(r"(?m)^\[[^\]]+\]", contexts)
+    assert marker is not None, "contexts without a [context] line"
+    main_conf = Path(sandbox.etc_dir) / "extensions.conf"
+
+    def append() -> bool:
+        text = main_conf.read_text()
+        if marker.group(0) in text:
+            return False
+        main_conf.write_text(text + contexts)
+        sandbox.cli("dialplan reload")
+        return True
+
+    append()
+    assert load(sandbox, site) == []
+    if append():  # the deploy rewrote extensions.conf: the queues read members again
+        sandbox.cli("queue reload all")
 
 
 def free_port() -> int:

@@ -231,6 +231,16 @@ def connected(seen: Seen, attempt: str) -> tuple[str, int]:
     return vars_[CF_AGENT][1], waited
 
 
+async def settle(seen: Seen, calls: int, timeout: float) -> None:
+    """Until ``calls`` agent calls have started and every one has ended (their hang-ups'
+    events), or ``timeout`` seconds."""
+    for _ in range(int(timeout * 10)):
+        spans = seen.agent_calls()
+        if len(spans) >= calls and all(end < 1e17 for *_, end in spans):
+            return
+        await asyncio.sleep(0.1)
+
+
 def assert_one_call_per_agent(seen: Seen) -> None:
     """No agent was ever in two calls at once (their answered..hang-up spans)."""
     calls = seen.agent_calls()

@@ -47,8 +47,8 @@ from callflow.runtime.ari import AriSettings
 from callflow.store import make_engine, make_sessionmaker, upgrade
 from callflow.store.campaigns import CampaignAttempt, CampaignContact
 
-from .sites import load
-from .test_campaign_connect import Seen, assert_one_call_per_agent, watched
+from .sites import load_with_contexts
+from .test_campaign_connect import assert_one_call_per_agent, settle, watched
 
 pytestmark = pytest.mark.asterisk
 
@@ -142,18 +142,7 @@ exten => _[a-z].,1,Answer()
 
 @pytest.fixture(scope="module")
 def dial_pbx(sandbox):
-    # the agents' contexts first: app_queue takes a Local member whose extension does
-    # not exist when the queue is loaded for an invalid device, and never rings it
-    main_conf = Path(sandbox.etc_dir) / "extensions.conf"
-    text = main_conf.read_text()
-    if "[cf-agentdial-rush]" not in text:
-        main_conf.write_text(text + CALLEES)
-    sandbox.cli("dialplan reload")
-    assert load(sandbox, SITE) == []
-    if "[cf-agentdial-rush]" not in main_conf.read_text():  # the deploy rewrote it
-        main_conf.write_text(main_conf.read_text() + CALLEES)
-        sandbox.cli("dialplan reload")
-        sandbox.cli("queue reload all")
+    load_with_contexts(sandbox, SITE, CALLEES)
     assert "cf-agentdial-slow" in sandbox.cli("dialplan show cf-agentdial-slow")
     shown = sandbox.cli(f"queue show {campaign_queue(SITE.name, 'recall')}")
     assert "Invalid" not in shown and "ann" in shown, shown
@@ -198,22 +187,13 @@ def attempts(sessions: Any, campaign_id: str) -> list[CampaignAttempt]:
         )
 
 
-async def settle(seen: Seen, calls: int, timeout: float = 15) -> None:
-    """Until every agent call Asterisk started has ended (the last hang-ups' events)."""
-    for _ in range(int(timeout * 10)):
-        spans = seen.agent_calls()
-        if len(spans) >= calls and all(end < 1e17 for *_, end in spans):
-            return
-        await asyncio.sleep(0.1)
-
-
 async def test_progressive_followup_60_customers_3_agents(dial_pbx, seen, tmp_path) -> None:
     numbers = [f"+44207946{i:04d}" for i in range(60) if i % 10 != 7][:54]
     numbers += [f"+44207947{i:04d}" for i in range(6)]
     managers = [AGENTS[i % 3] if i % 2 == 0 else None for i in range(len(numbers))]
     sessions = store(tmp_path, "recall", numbers, managers)
     summary = await dial(dial_pbx, sessions, SITE.campaigns[0])
-    await settle(seen, len(numbers))
+    await settle(seen, len(numbers), 15)
     assert summary["exit"] == "done", {
         k: summary[k] for k in ("contact_statuses", "dispositions", "live", "remaining")
     }
@@ -265,7 +245,7 @@ async def test_predictive_slow_agents_abandon_within_the_limit_and_lock_out(
     # dials well ahead (a high risk target, few samples): two slow agents must drop calls
     pacer = Pacer("predictive", 0.9, min_samples=3)
     summary = await dial(dial_pbx, sessions, rush, pacer=pacer)
-    await settle(seen, 1)
+    await settle(seen, 1, 15)
     # the abandoned (and busy) customers are retried a minute later: the dialer stops
     # with them pending, nothing live
     assert summary["exit"] == "running" and summary["live"] == 0, summary

@@ -44,12 +44,9 @@ order each) says how far a single real run can fall from the mean by chance alon
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import statistics
-from pathlib import Path
 
-import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -68,8 +65,8 @@ from callflow.runtime.ari import AriSettings
 from callflow.store import make_engine, make_sessionmaker, upgrade
 from callflow.store.campaigns import CampaignAttempt, CampaignContact
 
-from .sites import load
-from .test_campaign_connect import Seen, assert_one_call_per_agent
+from .sites import load_with_contexts
+from .test_campaign_connect import assert_one_call_per_agent, settle, watched
 
 pytestmark = pytest.mark.asterisk
 
@@ -172,17 +169,7 @@ def pacer() -> Pacer:
 
 @pytest.fixture(scope="module")
 def pace_pbx(sandbox):
-    # the agents' context first: app_queue takes a Local member whose extension does not
-    # exist when the queue is loaded for an invalid device, and never rings it
-    main_conf = Path(sandbox.etc_dir) / "extensions.conf"
-    if "[cf-pace-callees]" not in main_conf.read_text():
-        main_conf.write_text(main_conf.read_text() + CALLEES)
-    sandbox.cli("dialplan reload")
-    assert load(sandbox, SITE) == []
-    if "[cf-pace-callees]" not in main_conf.read_text():  # the deploy rewrote it
-        main_conf.write_text(main_conf.read_text() + CALLEES)
-        sandbox.cli("dialplan reload")
-        sandbox.cli("queue reload all")
+    load_with_contexts(sandbox, SITE, CALLEES)
     assert "cf-pace-agent" in sandbox.cli("dialplan show cf-pace-agent")
     shown = sandbox.cli(f"queue show {campaign_queue(SITE.name, CAMPAIGN.id)}")
     assert "Invalid" not in shown and "amy" in shown, shown
@@ -191,34 +178,8 @@ def pace_pbx(sandbox):
 
 @pytest.fixture
 async def seen(pace_pbx):
-    found = Seen()
-    url = pace_pbx.ari_url.replace("http://", "ws://") + "/events"
-    auth = {"Authorization": aiohttp.encode_basic_auth(pace_pbx.ari_user, pace_pbx.ari_password)}
-    params = {"app": "cf-pace-test", "subscribeAll": "true"}
-    async with (
-        aiohttp.ClientSession(headers=auth) as http,
-        http.ws_connect(url, params=params) as ws,
-    ):
-
-        async def pump() -> None:
-            async for msg in ws:
-                if msg.type == aiohttp.WSMsgType.TEXT:
-                    found.add(json.loads(msg.data))
-
-        task = asyncio.create_task(pump())
-        try:
-            yield found
-        finally:
-            task.cancel()
-
-
-async def settle(seen: Seen, calls: int, timeout: float = 20) -> None:
-    """Until ``calls`` agent calls have ended (their hang-ups' events)."""
-    for _ in range(int(timeout * 10)):
-        spans = seen.agent_calls()
-        if len(spans) >= calls and all(end < 1e17 for *_, end in spans):
-            return
-        await asyncio.sleep(0.1)
+    async with watched(pace_pbx, "cf-pace-test") as found:
+        yield found
 
 
 async def test_simulator_and_real_asterisk_agree_on_a_small_predictive_campaign(
@@ -260,7 +221,7 @@ async def test_simulator_and_real_asterisk_agree_on_a_small_predictive_campaign(
     said = {r.id: seen.varsets(r.id) for r in rows}
     connected = {i for i, s in said.items() if s.get(CF_CONNECTED, (0, ""))[1] == "1"}
     abandoned = {i for i, s in said.items() if s.get(CF_ABANDONED, (0, ""))[1] == "1"}
-    await settle(seen, len(connected))
+    await settle(seen, len(connected), 20)
     assert summary["exit"] == "done", summary
     assert sorted(r.number for r in rows) == sorted(listed)  # each dialled once
 
