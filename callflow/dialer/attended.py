@@ -37,11 +37,12 @@ from callflow.contract import CF_AGENT_PIN
 from callflow.dialer.predictive import Decision, Pacer, Snapshot
 from callflow.model.agents import campaign_agents
 from callflow.outbound import attempts as store
+from callflow.outbound import preview
 from callflow.outbound.abandon import abandon_stats
+from callflow.store.campaigns import CampaignAttempt
 
 if TYPE_CHECKING:
     from callflow.dialer.engine import Call, Dialer
-    from callflow.outbound.preview import Offer
 
 log = logging.getLogger("callflow.dialer")
 
@@ -93,7 +94,7 @@ class AgentDialing:
         self.agents_known = frozenset(s.id for s in campaign_agents(dialer.site, campaign))
         self.stats_every = STATS_EVERY
         #: preview: tells the agent's tools of an offer (an AMI UserEvent), if set
-        self.announce: Callable[[Offer], Awaitable[None]] | None = None
+        self.announce: Callable[[preview.Offer], Awaitable[None]] | None = None
         self.last: Decision | None = None
         #: staff id -> the attempt they are reserved for (protected calls and offers)
         self.reserved: dict[str, str] = {}
@@ -113,8 +114,9 @@ class AgentDialing:
         """Paced calls dialled and not answered yet (protected calls have their agent)."""
         return sum(1 for c in self.dialer.calls.values() if not c.answered and c.pinned is None)
 
-    async def refresh_stats(self, force: bool = False) -> Stats:
-        if not force and time.monotonic() - self.stats.at < self.stats_every:
+    async def refresh_stats(self) -> Stats:
+        """The store's numbers, re-read at most every ``stats_every`` seconds."""
+        if time.monotonic() - self.stats.at < self.stats_every:
             return self.stats
         d = self.dialer
         now = d.clock()
@@ -259,14 +261,10 @@ class AgentDialing:
                 await self.announce(made)
 
     def _declined(self, contact_id: int) -> set[str]:
-        from callflow.outbound import preview
-
         with self.dialer.sessions() as session:
             return preview.declined_by(session, contact_id)
 
-    def _write_offer(self, attempt_id: str, agent: str, at: dt.datetime) -> Offer:
-        from callflow.outbound import preview
-
+    def _write_offer(self, attempt_id: str, agent: str, at: dt.datetime) -> preview.Offer:
         with self.dialer.sessions.begin() as session:
             return preview.offer(session, attempt_id, agent, at)
 
@@ -280,8 +278,6 @@ class AgentDialing:
         ids = list(self.offers)
 
         def read() -> dict[str, tuple[str, dt.datetime | None]]:
-            from callflow.store.campaigns import CampaignAttempt
-
             with d.sessions() as session:
                 rows = session.scalars(
                     select(CampaignAttempt).where(CampaignAttempt.id.in_(ids))
@@ -289,8 +285,6 @@ class AgentDialing:
                 return {r.id: (r.state, r.accepted_at) for r in rows}
 
         def expire() -> list[str]:
-            from callflow.outbound import preview
-
             with d.sessions.begin() as session:
                 return preview.expire(
                     session,
@@ -317,8 +311,6 @@ class AgentDialing:
             await self.agents.release(agent)
 
     def _release_claim(self, attempt_id: str, until: dt.datetime | None = None) -> None:
-        from callflow.outbound import preview
-
         with self.dialer.sessions.begin() as session:
             preview.give_back(session, attempt_id, self.dialer.clock(), until=until)
 

@@ -61,6 +61,7 @@ from callflow.dialer.predictive import Pacer
 from callflow.model.campaigns import Campaign
 from callflow.model.site import Site
 from callflow.outbound import attempts as store
+from callflow.outbound import preview
 from callflow.outbound.compliance import Rules
 from callflow.outbound.dispositions import (
     ABANDONED,
@@ -477,8 +478,6 @@ class Dialer:
         log.info("reconciled %d live attempt(s) with %d channel(s)", len(rows), len(channels))
 
     def _withdraw(self, attempt_id: str, now: dt.datetime) -> bool:
-        from callflow.outbound import preview
-
         with self.sessions.begin() as session:
             return preview.withdraw(session, attempt_id, now)
 
