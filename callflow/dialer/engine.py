@@ -52,7 +52,9 @@ from callflow.contract import (
     CF_OPTOUT,
     CF_TIER,
     CF_WAITED_MS,
+    IDENT,
     campaign_context,
+    lowered_key,
 )
 from callflow.dialer.attended import AgentDialing, Agents, pin_of
 from callflow.dialer.control import get_status, set_status
@@ -716,18 +718,14 @@ class Dialer:
 
 def call_variables(claim: store.Claim) -> dict[str, str]:
     """The channel variables of a claim's originate: the attempt, and what the campaign
-    context needs of the customer (account manager, tier), filtered to identifier
-    characters (they come from the CRM)."""
+    context needs of the customer (account manager, tier), as the dialplan keys them
+    (:func:`~callflow.contract.lowered_key`: they come from the CRM)."""
     out = dict(claim.variables)
     if claim.manager:
-        out[CF_MANAGER] = _ident(claim.manager)
+        out[CF_MANAGER] = lowered_key(IDENT, claim.manager)[:32]
     if claim.tier:
-        out[CF_TIER] = _ident(claim.tier)
+        out[CF_TIER] = lowered_key(IDENT, claim.tier)[:32]
     return out
-
-
-def _ident(value: str) -> str:
-    return re.sub(r"[^a-z0-9_]", "", value.lower())[:32]
 
 
 def _marker(attempt_id: str, at: dt.datetime) -> Callable[[Session], bool]:
