@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,9 @@ from callflow import (
 from callflow.deploy import CliControl, deploy
 from callflow.model.nodes import Play
 from callflow.model.prompts import Prompt
+from callflow.runtime.ami import AmiAddress
+from callflow.runtime.services import CallRecordWriter
+from callflow.store import make_engine, make_sessionmaker, upgrade
 from callflow.testing import install_placeholder_prompts, without_phones
 
 
@@ -55,6 +60,29 @@ def load_with_contexts(sandbox: Any, site: Site, contexts: str) -> None:
     assert load(sandbox, site) == []
     if append():  # the deploy rewrote extensions.conf: the queues read members again
         sandbox.cli("queue reload all")
+
+
+@contextlib.asynccontextmanager
+async def record_writer(sandbox: Any, db: Path) -> AsyncIterator[tuple[str, Any, Any]]:
+    """The call-record writer `callflow serve` runs, on ``sandbox``'s AMI, over a fresh
+    SQLite store at ``db``: ``(url, recorder, sessions)`` while the block runs."""
+    url = f"sqlite:///{db}"
+    upgrade(url)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    writer = CallRecordWriter(
+        sessions,
+        AmiAddress(sandbox.ami_host, sandbox.ami_port),
+        sandbox.ami_user,
+        sandbox.ami_secret,
+        connect_timeout=5,
+    )
+    await writer.start()
+    try:
+        yield url, writer.recorder, sessions
+    finally:
+        await writer.stop()
+        engine.dispose()
 
 
 def free_port() -> int:

@@ -27,13 +27,12 @@ from callflow.contract import CF_ATTEMPT, CF_MANAGER, campaign_context
 from callflow.model.campaigns import CallingWindow, Campaign, SurveyQuestion
 from callflow.model.schedule import Hours
 from callflow.runtime.ami import AmiAddress, AmiConnection
-from callflow.runtime.services import CallRecordWriter
 from callflow.simulate import Script, Simulator
-from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
+from callflow.store import CallRecord
 from callflow.store.campaigns import CampaignAttempt, CampaignContact, DncNumber
 from callflow.store.surveys import SurveyResponse
 
-from .sites import free_port, load
+from .sites import free_port, load, record_writer
 from .test_ask import stored
 from .test_live import running
 
@@ -130,23 +129,8 @@ def campaign_pbx(sandbox, tmp_path_factory):
 @pytest.fixture
 async def records(tmp_path, campaign_pbx):
     """The record writer `callflow serve` runs, on the sandbox's AMI, over a fresh store."""
-    url = f"sqlite:///{tmp_path / 'campaign.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    sessions = make_sessionmaker(engine)
-    writer = CallRecordWriter(
-        sessions,
-        AmiAddress(campaign_pbx.ami_host, campaign_pbx.ami_port),
-        campaign_pbx.ami_user,
-        campaign_pbx.ami_secret,
-        connect_timeout=5,
-    )
-    await writer.start()
-    try:
-        yield writer.recorder, sessions
-    finally:
-        await writer.stop()
-        engine.dispose()
+    async with record_writer(campaign_pbx, tmp_path / "campaign.db") as (_url, recorder, sessions):
+        yield recorder, sessions
 
 
 def _fields(event) -> dict[str, str]:

@@ -28,14 +28,12 @@ from callflow.cli import main
 from callflow.contract import RECORDING_NAME, app_name, campaign_context, entry_context
 from callflow.model.campaigns import CallingWindow, Campaign
 from callflow.model.schedule import Hours
-from callflow.runtime.ami import AmiAddress
 from callflow.runtime.ari import AriSettings
 from callflow.runtime.server import LiveService
-from callflow.runtime.services import CallRecordWriter
-from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
+from callflow.store import CallRecord
 from callflow.testing.driver import ami_value
 
-from .sites import free_port, load
+from .sites import free_port, load, record_writer
 
 pytestmark = pytest.mark.asterisk
 
@@ -145,23 +143,8 @@ def monitor(rec_pbx) -> Path:
 
 @pytest.fixture
 async def records(tmp_path, rec_pbx):
-    url = f"sqlite:///{tmp_path / 'records.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    sessions = make_sessionmaker(engine)
-    writer = CallRecordWriter(
-        sessions,
-        AmiAddress(rec_pbx.ami_host, rec_pbx.ami_port),
-        rec_pbx.ami_user,
-        rec_pbx.ami_secret,
-        connect_timeout=5,
-    )
-    await writer.start()
-    try:
-        yield url, writer.recorder, sessions
-    finally:
-        await writer.stop()
-        engine.dispose()
+    async with record_writer(rec_pbx, tmp_path / "records.db") as (url, recorder, sessions):
+        yield url, recorder, sessions
 
 
 async def call(driver, exten: str, hold: float = 7, site: Site = SITE, manager: str = "") -> str:

@@ -26,15 +26,13 @@ from sqlalchemy import select
 from callflow import Hangup, Phones, Queue, Recording, Site, Staff, Trunk
 from callflow.contract import RECORDING_NAME
 from callflow.deploy import CliControl, deploy
-from callflow.runtime.ami import AmiAddress
-from callflow.runtime.services import CallRecordWriter
 from callflow.sandbox import Sandbox, SandboxError
-from callflow.store import CallRecord, make_engine, make_sessionmaker, upgrade
+from callflow.store import CallRecord
 from callflow.testing import install_placeholder_prompts
 from callflow.testing.sip import PCAP_DIR, Sipp, answered_call
 
 from .conftest import sandbox_unavailable
-from .sites import free_port
+from .sites import free_port, record_writer
 from .test_recording import rms, samples
 
 pytestmark = pytest.mark.asterisk
@@ -103,24 +101,8 @@ def pbx(asterisk_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture
 async def records(tmp_path: Path, pbx: Pbx) -> AsyncIterator[object]:
-    url = f"sqlite:///{tmp_path / 'records.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    sessions = make_sessionmaker(engine)
-    box = pbx.sandbox
-    writer = CallRecordWriter(
-        sessions,
-        AmiAddress(box.ami_host, box.ami_port),
-        box.ami_user,
-        box.ami_secret,
-        connect_timeout=5,
-    )
-    await writer.start()
-    try:
-        yield writer.recorder, sessions
-    finally:
-        await writer.stop()
-        engine.dispose()
+    async with record_writer(pbx.sandbox, tmp_path / "records.db") as (_url, recorder, sessions):
+        yield recorder, sessions
 
 
 def window_rms(values: list[int], rate: int, start: float, end: float) -> float:
