@@ -4,9 +4,12 @@ parallel.
 
 ``make test`` runs the suite with pytest-xdist (``pytest -n N``). Every worker is its own
 process with its own sandbox Asterisk (ports, work dir) and its own PostgreSQL cluster
-(data dir, port), so tests need no grouping to stay apart. :data:`ONE_WORKER` names the
-modules that must not be split: ``-n`` alone schedules by it (an explicit ``--dist``
-wins). A module's name, not an ``xdist_group`` mark: xdist 3.8 marks a group by
+(data dir, port), so workers need no grouping to stay apart; but within a worker the
+session's sandbox is shared, and an integration module deploys its own site into it from
+a module-scoped fixture, so a module's tests must not be interleaved with another
+module's (which would deploy its site in between): every ``tests/integration`` module
+runs on one worker, as do the :data:`ONE_WORKER` modules. ``-n`` alone schedules so (an
+explicit ``--dist`` wins). A module's name, not an ``xdist_group`` mark: xdist 3.8 marks a group by
 rewriting node ids, which pytest 9.2 no longer reads, so the marks are silently ignored.
 """
 
@@ -29,6 +32,9 @@ ONE_WORKER = {
     "tests/integration/test_sandbox_security.py": "one stranger",
 }
 
+#: the modules that deploy a site of their own into the worker's shared sandbox
+INTEGRATION = "tests/integration/"
+
 _outcomes: dict[str, dict[str, int]] = {marker: {} for marker in REAL_SERVERS}
 
 
@@ -42,7 +48,8 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``--dist loadgroup``, with each :data:`ONE_WORKER` module one group."""
+    """``--dist loadgroup``, with each integration module and each :data:`ONE_WORKER`
+    module one group."""
     if config.option.dist != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling
@@ -50,7 +57,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     class ModuleGroups(LoadGroupScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            scope: str = module if module in ONE_WORKER else super()._split_scope(nodeid)
+            together = module in ONE_WORKER or module.startswith(INTEGRATION)
+            scope: str = module if together else super()._split_scope(nodeid)
             return scope
 
     return ModuleGroups(config, log)

@@ -28,6 +28,9 @@ def test_the_scheduler_keeps_a_one_worker_module_together_and_spreads_the_rest(
     assert {scheduler._split_scope(f"{module}::test_{n}[x]") for n in range(3)} == {module}
     spread = ["tests/unit/test_a.py::test_one", "tests/unit/test_a.py::test_two"]
     assert [scheduler._split_scope(nodeid) for nodeid in spread] == spread
+    # an integration module's tests share the site its module fixture deployed
+    together = ["tests/integration/test_x.py::test_one", "tests/integration/test_x.py::test_two"]
+    assert {scheduler._split_scope(n) for n in together} == {"tests/integration/test_x.py"}
 
 
 def test_an_explicit_dist_mode_keeps_xdists_own_scheduler(
