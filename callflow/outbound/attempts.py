@@ -46,6 +46,7 @@ from callflow.store.campaigns import (
     Dialer,
 )
 from callflow.store.customers import Customer
+from callflow.store.engine import insert_ignoring_duplicate
 
 #: which customers a claim takes: (True, tiers) only those tiers, (False, tiers) all others
 TierFilter = tuple[bool, tuple[str, ...]] | None
@@ -589,9 +590,16 @@ def set_campaign_status(
         )
     row = session.get(CampaignState, (site, campaign), with_for_update=True)
     if row is None:
-        session.add(CampaignState(site=site, campaign=campaign, status=status, updated_at=at))
-        session.flush()
-        return "idle"
+        # Two dialers starting the same campaign both find no row: the one whose insert
+        # loses the race locks the winner's row instead of failing on the primary key.
+        values = {"site": site, "campaign": campaign, "status": status, "updated_at": at}
+        insert = insert_ignoring_duplicate(session, CampaignState, values, ["site", "campaign"])
+        if session.execute(insert.returning(CampaignState.site)).first() is not None:
+            return "idle"
+        row = session.get(
+            CampaignState, (site, campaign), with_for_update=True, populate_existing=True
+        )
+        assert row is not None
     previous = row.status
     row.status, row.updated_at = status, at
     return previous

@@ -13,12 +13,13 @@ import re
 import sqlite3
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Insert, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from callflow.store.errors import DatabaseError
+from callflow.store.errors import DatabaseError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -127,3 +128,16 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     with Session.begin() as session: session.add(staff)
     """
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def insert_ignoring_duplicate(
+    session: Session, model: type[DeclarativeBase], values: dict[str, Any], keys: list[str]
+) -> Insert:
+    """``INSERT ... ON CONFLICT (keys) DO NOTHING`` for *model*: the database, not a read
+    before the write, decides which of two concurrent writers creates the row."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model).values(values).on_conflict_do_nothing(index_elements=keys)
+    if dialect == "sqlite":
+        return sqlite.insert(model).values(values).on_conflict_do_nothing(index_elements=keys)
+    raise StoreError(f"the store needs SQLite or PostgreSQL, not {dialect}")

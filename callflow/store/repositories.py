@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Insert, bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from callflow.store.base import utcnow
 from callflow.store.call_records import DIRECTIONS, CallRecord
 from callflow.store.customers import Customer, CustomerPhone, CustomerTag
+from callflow.store.engine import insert_ignoring_duplicate
 from callflow.store.errors import InvalidValue, StoreError
 from callflow.store.inputs import Change, CustomerData, StaffData
 from callflow.store.phones import try_normalize_phone
@@ -363,7 +363,7 @@ class CallRecordRepository:
             "tier": None if customer is None else customer.tier,
             "started_at": started_at or utcnow(),
         }
-        session.execute(_insert_ignoring_duplicate(session, values))
+        session.execute(insert_ignoring_duplicate(session, CallRecord, values, ["linkedid"]))
         record = self.get_by_linkedid(session, linkedid)
         assert record is not None
         return record
@@ -416,20 +416,3 @@ class CallRecordRepository:
                 setattr(record, key, value)
         session.flush()
         return record
-
-
-def _insert_ignoring_duplicate(session: Session, values: dict[str, Any]) -> Insert:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return (
-            postgresql.insert(CallRecord)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["linkedid"])
-        )
-    if dialect == "sqlite":
-        return (
-            sqlite.insert(CallRecord)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["linkedid"])
-        )
-    raise StoreError(f"call records need SQLite or PostgreSQL, not {dialect}")

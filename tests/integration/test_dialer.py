@@ -436,14 +436,24 @@ def postgres_url() -> Any:
         server.stop()
 
 
+@pytest.fixture
+def pg_sessions(postgres_url):
+    """Sessions on the test database whose connections are closed however the test ends
+    (a failed test left one open, and its ResourceWarning failed the next test)."""
+    engine = make_engine(postgres_url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.postgres
 async def test_two_dialers_on_postgres_split_a_campaign_and_take_over_a_killed_one(
-    sandbox, tmp_path, postgres_url
+    sandbox, tmp_path, postgres_url, pg_sessions
 ) -> None:
     site_file = write_site(tmp_path, max_attempts=1, concurrency=12)
     install(sandbox, site_file)
-    engine = make_engine(postgres_url)
-    sessions = make_sessionmaker(engine)
+    sessions = pg_sessions
     wanted = numbers(90)
     with sessions.begin() as session:
         session.add_all(
@@ -486,7 +496,6 @@ async def test_two_dialers_on_postgres_split_a_campaign_and_take_over_a_killed_o
             r.id: (r.state, r.dialer_id)
             for r in session.scalars(select(CampaignAttempt).where(CampaignAttempt.id.in_(orphans)))
         }
-    engine.dispose()
     assert statuses["pending"] == 0, statuses
     # 0 duplicates from Asterisk's side, and one attempt row per contact
     assert {n: len(v) for n, v in side.did.items() if len(v) > 1} == {}

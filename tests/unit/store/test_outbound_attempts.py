@@ -263,6 +263,41 @@ def test_skip_locked_leaves_a_locked_contact_to_the_other_dialer(postgres_url: s
     engine.dispose()
 
 
+@pytest.mark.postgres
+def test_two_dialers_starting_one_campaign_both_set_its_status(postgres_url: str) -> None:
+    """Both starting dialers find no status row and insert one: the second insert waits
+    for the first transaction, then takes the row instead of failing on the primary key
+    (two dialers on one campaign once died on pk_campaign_states)."""
+    engine = make_engine(postgres_url)
+    Session = make_sessionmaker(engine)
+    try:
+        with Session() as first, Session() as second:
+            assert api.campaign_status(first, "star", "race") == "idle"
+            assert api.campaign_status(second, "star", "race") == "idle"
+            assert api.set_campaign_status(first, "star", "race", "running", NOW) == "idle"
+            later = NOW + dt.timedelta(seconds=1)
+            result: list[object] = []
+
+            def start_second() -> None:
+                try:
+                    result.append(api.set_campaign_status(second, "star", "race", "paused", later))
+                    second.commit()
+                except BaseException as exc:  # reported by the main thread
+                    result.append(exc)
+
+            thread = threading.Thread(target=start_second)
+            thread.start()
+            thread.join(timeout=1.0)
+            assert thread.is_alive(), "the second insert did not wait for the first"
+            first.commit()
+            thread.join(timeout=30)
+            assert result == ["running"]
+        with Session() as session:
+            assert api.campaign_status(session, "star", "race") == "paused"
+    finally:
+        engine.dispose()
+
+
 def test_sqlite_runs_one_dialer_postgres_many(engine: Engine) -> None:
     Session = make_sessionmaker(engine)
     kw = {"host": "pbx1", "pid": 4242}
