@@ -215,6 +215,7 @@ class Dialer:
         self.started_at = time.monotonic()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialer-db")
         self._reconcile_needed = asyncio.Event()
+        self._held: list[AriEvent] | None = None  # events held while reconciling
         self._inflight: set[asyncio.Task[None]] = set()
         self._writes: set[asyncio.Future[Any]] = set()
         self._last_lease = 0.0
@@ -267,6 +268,8 @@ class Dialer:
         channel = event.channel
         other = channel.endswith(OTHER_HALF)
         call = self.calls.get(channel.removesuffix(OTHER_HALF) if other else channel)
+        if call is None and self._held is not None:
+            self._held.append(event)  # may be a channel the running reconcile adopts
         if call is None or call.ended:
             return
         kind = event.type
@@ -448,8 +451,23 @@ class Dialer:
         now = self.clock()
         until = now + dt.timedelta(seconds=self.lease_seconds)
         rows = await self._db(self._adoptable, now, until)
-        channels = {str(c.get("id")): c for c in await self.ari.channels()}
+        # Events that come while GET /channels is answered, or while the rows are gone
+        # through, are about channels not yet adopted: hold them and apply them after, or a
+        # call that ends in between stays live forever.
+        self._held = []
+        try:
+            channels = {str(c.get("id")): c for c in await self.ari.channels()}
+            await self._adopt(rows, channels, now)
+        finally:
+            held, self._held = self._held, None
+        for event in held:
+            self.on_event(event)
         self.counts.reconciles += 1
+        log.info("reconciled %d live attempt(s) with %d channel(s)", len(rows), len(channels))
+
+    async def _adopt(
+        self, rows: list[tuple[str, str]], channels: dict[str, Any], now: dt.datetime
+    ) -> None:
         offers = self.attended.offers if self.attended is not None else {}
         for attempt_id, number in rows:
             if attempt_id in offers:
@@ -477,7 +495,6 @@ class Dialer:
             elif channel.get("state") == "Up":
                 self._answered(call)
         # calls we track that the store no longer calls ours cannot exist; nothing to do
-        log.info("reconciled %d live attempt(s) with %d channel(s)", len(rows), len(channels))
 
     def _withdraw(self, attempt_id: str, now: dt.datetime) -> bool:
         with self.sessions.begin() as session:

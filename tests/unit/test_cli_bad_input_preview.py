@@ -27,18 +27,24 @@ SITE = GOOD_SITE.replace(
                         window=CallingWindow(hours=(Hours("mon-sun", "09:00", "18:00"),)))],
     nodes=[""",
 )
-NOW = dt.datetime.now(dt.UTC)
 
 
 @lru_cache(maxsize=1)
-def offers_db() -> bytes:
-    """A migrated store with attempts: ``open1`` offered to ann, ``gone1`` whose offer
-    expired, ``plain1`` claimed but not offered."""
+def migrated_db() -> bytes:
+    """An empty migrated store (migrating is the slow part: once per worker)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cf.db"
-        url = f"sqlite:///{path}"
-        upgrade(url)
-        engine = make_engine(url)
+        upgrade(f"sqlite:///{path}")
+        return path.read_bytes()
+
+
+def offers_db(now: dt.datetime) -> bytes:
+    """A store with attempts offered at *now*: ``open1`` offered to ann, ``gone1`` whose
+    offer expired, ``plain1`` claimed but not offered."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cf.db"
+        path.write_bytes(migrated_db())
+        engine = make_engine(f"sqlite:///{path}")
         with make_sessionmaker(engine).begin() as session:
             for i, (attempt, state, offered, disposition) in enumerate(
                 (
@@ -63,16 +69,27 @@ def offers_db() -> bytes:
                         state=state,
                         live_number=None if state == "ended" else number,
                         offered_to=offered,
-                        offered_at=NOW if offered else None,
+                        offered_at=now if offered else None,
                         disposition=disposition,
-                        created_at=NOW,
+                        created_at=now,
                     )
                 )
         engine.dispose()
         return path.read_bytes()
 
 
-FILES = {"site.py": SITE, "cf.db": offers_db()}
+FILES: dict[str, str | bytes] = {"site.py": SITE}
+
+
+@pytest.fixture(autouse=True)
+def offered_now() -> dt.datetime:
+    """Each test's store is made when the test starts: offers made at import time expired
+    during a long suite (preview_seconds is 600)."""
+    now = dt.datetime.now(dt.UTC)
+    FILES["cf.db"] = offers_db(now)
+    return now
+
+
 DB = ["--db", "sqlite:///{tmp}/cf.db"]
 CASES = [
     Case(
@@ -164,7 +181,7 @@ def test_the_real_entry_point_fails_cleanly(tmp_path: Path) -> None:
     assert_clean(case, tmp_path, run_real(case, tmp_path))
 
 
-def test_offers_accept_and_skip_work(tmp_path: Path) -> None:
+def test_offers_accept_and_skip_work(tmp_path: Path, offered_now: dt.datetime) -> None:
     written = run_cli(Case("write", ["campaign", "offers", "site.py", "recall", *DB],
                            files=FILES), tmp_path)  # fmt: skip
     assert written.exit_code == 0 and "open1" in written.output, written.output
@@ -178,7 +195,7 @@ def test_offers_accept_and_skip_work(tmp_path: Path) -> None:
     assert [(o["attempt"], o["agent"], o["number"], o["name"]) for o in listed] == [
         ("open1", "ann", "+8613800000000", "Customer 0")
     ]
-    elapsed = (dt.datetime.now(dt.UTC) - NOW).total_seconds()  # NOW: when the store was made
+    elapsed = (dt.datetime.now(dt.UTC) - offered_now).total_seconds()
     assert abs(listed[0]["seconds_left"] - (600 - elapsed)) <= 2
     out = run("campaign", "accept", "open1", "--agent", "ann")
     assert "attempt open1 accepted by ann: the dialer dials it now" in out

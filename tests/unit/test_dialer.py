@@ -286,6 +286,36 @@ async def test_restart_reconciles_before_dialling(sessions: Any) -> None:
     assert seen[numbers[2]] == ["human"]
 
 
+async def test_a_call_ending_while_reconcile_reads_the_channels_is_not_adopted_forever(
+    sessions: Any,
+) -> None:
+    """A crashed dialer left an answered call; the restarted dialer's GET /channels lists
+    it, and its ChannelDestroyed arrives before the answer is read (a clean-clone CI run
+    once kept such an attempt 'answered' for 300 s). The event is held through the
+    reconcile and then applied: the attempt ends with its cause, the run finishes."""
+    add_contacts(sessions, "8")
+    site, campaign = site_and_campaign()
+    from callflow.outbound.compliance import Rules
+
+    (left,) = api.claim(sessions, Rules.for_campaign(site, campaign), now=NOW,
+                        dialer_id="d1", limit=1)  # fmt: skip
+    with sessions.begin() as session:
+        api.mark_answered(session, left.attempt_id, NOW)
+    dialer, ari = dialer_for(sessions)
+    ari.live[left.attempt_id] = "Up"
+    listed = ari.channels
+
+    async def channels_then_hangup() -> list[dict[str, Any]]:
+        out = await listed()
+        ari.emit("ChannelDestroyed", left.attempt_id, cause=16)  # before the reply is read
+        return out
+
+    ari.channels = channels_then_hangup  # type: ignore[method-assign]
+    assert await asyncio.wait_for(dialer.run(), 5) == "done"
+    assert dialer.counts.adopted == 1
+    assert outcomes(sessions) == {left.number: ["human"]}
+
+
 async def test_events_lost_in_a_websocket_gap_are_reconciled(sessions: Any) -> None:
     numbers = add_contacts(sessions, "88")
     dialer, ari = dialer_for(sessions)
