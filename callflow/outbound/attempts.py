@@ -46,7 +46,7 @@ from callflow.store.campaigns import (
     Dialer,
 )
 from callflow.store.customers import Customer
-from callflow.store.engine import insert_ignoring_duplicate
+from callflow.store.engine import begin_write, insert_ignoring_duplicate
 
 #: which customers a claim takes: (True, tiers) only those tiers, (False, tiers) all others
 TierFilter = tuple[bool, tuple[str, ...]] | None
@@ -160,6 +160,7 @@ def claim(
     lease_until = now + dt.timedelta(seconds=lease_seconds)
     out: list[Claim] = []
     with session_factory() as session:
+        begin_write(session)  # one transaction on SQLite too: _reserve uses a savepoint
         postgres = session.get_bind().dialect.name == "postgresql"
         seen: set[int] = set()
         while len(out) < limit:
@@ -528,8 +529,7 @@ def register_dialer(
     has a heartbeat younger than *stale_after*: SQLite runs one dialer per database."""
     with session_factory.begin() as session:
         if session.get_bind().dialect.name == "sqlite":
-            # Take SQLite's write lock first so two starting dialers cannot both pass.
-            session.execute(update(Dialer).where(Dialer.dialer_id == "").values(pid=0))
+            begin_write(session)  # so two starting dialers cannot both pass
             other = session.scalars(
                 select(Dialer)
                 .where(Dialer.dialer_id != dialer_id, Dialer.heartbeat_at > now - stale_after)

@@ -13,7 +13,7 @@ import re
 import sqlite3
 from typing import Any
 
-from sqlalchemy import Engine, Insert, create_engine, event
+from sqlalchemy import Engine, Insert, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -141,3 +141,18 @@ def insert_ignoring_duplicate(
     if dialect == "sqlite":
         return sqlite.insert(model).values(values).on_conflict_do_nothing(index_elements=keys)
     raise StoreError(f"the store needs SQLite or PostgreSQL, not {dialect}")
+
+
+def begin_write(session: Session) -> None:
+    """Open *session*'s transaction now, with SQLite's write lock (``BEGIN IMMEDIATE``).
+
+    Python's sqlite3 driver starts a transaction only before its first INSERT, UPDATE or
+    DELETE; a SAVEPOINT issued before that runs outside any transaction, and its RELEASE
+    commits on the spot: what follows it is no longer in the same transaction. Call this
+    first in a SQLite transaction that uses savepoints or must not interleave with
+    another writer. PostgreSQL's transactions need nothing: a no-op there.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if not session.connection().connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        session.execute(text("BEGIN IMMEDIATE"))

@@ -298,6 +298,34 @@ def test_two_dialers_starting_one_campaign_both_set_its_status(postgres_url: str
         engine.dispose()
 
 
+def test_a_claim_cut_short_leaves_no_attempt_behind(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim is one transaction: a dialer that dies inside it (here: an error after
+    the first reservation) leaves neither attempt rows nor counted attempts. On SQLite
+    the reservation's SAVEPOINT, outside a transaction, once committed the first row
+    alone: a kill -9 then left an attempt whose contact never counted it, and the
+    contact was dialled a second time past max_attempts."""
+    add_contacts(engine, 3)
+    Session = make_sessionmaker(engine)
+    reserve = api._reserve
+    made: list[object] = []
+
+    def dies_after_one(*args: object, **kwargs: object) -> object:
+        if made:
+            raise RuntimeError("killed")
+        made.append(reserve(*args, **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    monkeypatch.setattr(api, "_reserve", dies_after_one)
+    with pytest.raises(RuntimeError, match="killed"):
+        api.claim(Session, rules(), now=NOW, dialer_id="d1", limit=3)
+    assert made and made[0] is not None  # the first reservation did happen
+    with Session() as session:
+        assert session.scalars(select(CampaignAttempt)).all() == []
+        assert [c.attempts for c in session.scalars(select(CampaignContact))] == [0, 0, 0]
+
+
 def test_sqlite_runs_one_dialer_postgres_many(engine: Engine) -> None:
     Session = make_sessionmaker(engine)
     kw = {"host": "pbx1", "pid": 4242}
