@@ -62,6 +62,15 @@ def mailbox_context(site: str) -> str:
     return f"callflow-{site}"
 
 
+def staff_lock(site: str, staff_id: str) -> str:
+    """The func_lock name held while one call rings a person (manager first, their
+    extension)::
+
+    staff_lock("acme", "lily")   # 'cf-acme-staff-lily'
+    """
+    return f"{context_name(site, STAFF_NODE)}-{staff_id}"
+
+
 #: the context an outbound campaign's answered call runs (:func:`campaign_context`)
 CAMPAIGN_NODE: Final = "campaign"
 #: the extension the dialer originates into in a campaign's context
@@ -219,6 +228,8 @@ CF_CLOCK: Final = "CF_CLOCK"
 CF_WEEK: Final = "CF_WEEK"
 CF_CRM_LANG: Final = "CF_CRM_LANG"
 CF_DEVSTATE: Final = "CF_DEVSTATE"
+#: TRYLOCK()/UNLOCK() result of the per-person ring lock (see compiler.devstate)
+CF_LOCKED: Final = "CF_LOCKED"
 #: the free phones of a Dial, ``&``-joined with a leading ``&`` (busy phones are not rung)
 CF_FREE: Final = "CF_FREE"
 #: what an Ask's Read() stores the pressed digit in (used only through FILTER())

@@ -36,7 +36,15 @@ import math
 from collections.abc import Iterable
 
 from callflow.compiler import phones, recording
-from callflow.compiler.devstate import AWAY, any_equal, busy_check, state_device
+from callflow.compiler.devstate import (
+    AWAY,
+    LOCKED_STATE,
+    any_equal,
+    busy_check,
+    release,
+    ring_lock,
+    state_device,
+)
 from callflow.compiler.escape import base64_literal, comment, conf_arg
 from callflow.compiler.ir import (
     CompiledSite,
@@ -119,6 +127,7 @@ from callflow.contract import (
     mailbox_context,
     moh_class,
     queue_name,
+    staff_lock,
 )
 from callflow.model.agents import campaign_agents
 from callflow.model.campaigns import (
@@ -883,10 +892,14 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             return None
         exts = []
         for person in sorted(self.site.staff_map.values(), key=lambda p: p.id):
+            lock = staff_lock(self.site.name, person.id)
             steps = (
                 *busy_check(person.device, "away", person.name),
+                *ring_lock(lock, "locked"),
                 Step("Dial", f"{person.device},${{ARG1}},${{ARG2}}"),
+                release(lock),
                 Step("Return"),
+                Step("Set", f"{CF_DEVSTATE}={LOCKED_STATE}", label="locked"),
                 Step("Set", f"DIALSTATUS={var(CF_DEVSTATE)}", label="away"),
                 Step("Return"),
             )

@@ -163,6 +163,7 @@ MODULES: tuple[str, ...] = (
     "func_export.so",
     "func_extstate.so",
     "func_groupcount.so",
+    "func_lock.so",
     "func_json.so",
     "func_sprintf.so",
     "func_uri.so",

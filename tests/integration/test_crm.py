@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import re
 import shutil
@@ -34,6 +35,8 @@ from sqlalchemy import select
 import callflow
 from callflow import Hangup, Lookup, LookupSettings, PriorityRule, Queue, Site, Staff
 from callflow.compiler import queue_name
+from callflow.compiler.devstate import LOCKED_STATE
+from callflow.contract import staff_lock
 from callflow.runtime.ami import AmiAddress
 from callflow.runtime.fastagi import FastAgiServer
 from callflow.runtime.lookup import NAME_LIMIT, CustomerLookup, LookupRoute
@@ -44,6 +47,7 @@ from callflow.sandbox.access import unreachable
 from callflow.store import CallRecord, make_engine, make_lookup_engine, make_sessionmaker, upgrade
 from callflow.store.inputs import customer_data, staff_data
 from callflow.store.repositories import CustomerRepository, StaffRepository
+from callflow.testing.driver import CallError
 from tests.postgres import PostgresServer, PostgresUnavailable, unavailable
 
 from .sites import NOBODY, free_port, load
@@ -325,6 +329,43 @@ async def test_vip_rings_the_account_manager_first(sandbox, driver, crm, behavio
     else:
         assert rows[0].disposition == "NO ANSWER"
         assert rows[0].priority == 10
+
+
+async def test_a_manager_another_call_holds_is_not_rung_and_is_rung_once_it_is_free(
+    sandbox, driver, crm
+):
+    """The ring lock, deterministically: a channel holding wang's lock (a call between
+    its own device-state check and its ring) sends the VIP to the queue although wang's
+    device is free; once that channel ends, Asterisk frees the lock and wang is rung."""
+    name = "crmmlock"
+    assert load(sandbox, crm_site(name, crm["url"], manager="agent")) == []
+    context = "cf-test-holdlock"
+    for step in (f"s,1,Set(CF_HELD=${{TRYLOCK({staff_lock(name, 'wang')})}})", "s,2,Wait(30)"):
+        await driver.command(f"dialplan add extension {step} into {context} replace")
+    holder = await driver.start_call(context, "s", hold=30, timeout=40)
+    deadline = time.monotonic() + 5
+    while True:  # the originate is asynchronous: the channel may not exist yet
+        with contextlib.suppress(CallError):
+            if await driver.getvar(holder.site_uniqueid, "CF_HELD") == "1":
+                break
+        assert time.monotonic() < deadline, "the test channel did not take the lock"
+        await asyncio.sleep(0.1)
+    queue = queue_name(name, "sales")
+    first = await driver.start_call(f"cf-{name}-entry", "100", caller_id=VIP, hold=10, timeout=30)
+    (waiting,) = await driver.wait_for_callers(queue, 1, timeout=6)
+    assert waiting.priority == 10
+    assert await driver.getvar(waiting.channel, "CF_DEVSTATE") == LOCKED_STATE
+    free = await driver.getvar(waiting.channel, "DEVICE_STATE(Local/wang@cf-test-agent)")
+    assert free == "NOT_INUSE"  # the state alone would have rung wang
+    await first.hangup()
+    assert (await first.wait_end()).event["path"] == "manager-then-queue"
+    await holder.hangup()
+    with pytest.raises(CallError, match="no CallflowEnd"):  # gone (not a site's call)
+        await holder.wait_end()
+    second = await driver.start_call(
+        f"cf-{name}-entry", "100", caller_id=VIP, hold=10, agent_talk=1, timeout=30
+    )
+    assert (await second.wait_end()).event["path"] == "manager"
 
 
 @pytest.mark.parametrize("known_by", ["site", "store"])

@@ -161,7 +161,7 @@ def test_the_agent_leg_reports_on_the_customers_channel() -> None:
 
 def test_the_staff_context_exists_for_an_agent_campaign_and_passes_dial_options() -> None:
     lines = context(site(FOLLOWUP), "cf-acme-staff")
-    assert "ann,3,Dial(PJSIP/1001,${ARG1},${ARG2})" in lines
+    assert "ann,5,Dial(PJSIP/1001,${ARG1},${ARG2})" in lines  # after the state and lock
 
 
 def test_an_unattended_followup_compiles_as_before() -> None:

@@ -132,6 +132,10 @@ def test_queue_priority_and_manager_first():
     assert "Queue(shop-sales,,,,60)" in queue
     staff = ext.split("[cf-shop-staff]\n", 1)[1].split("\n[", 1)[0]
     assert "DEVICE_STATE(Local/200@agents)" in staff  # /n is a dial option, not a device
+    # two calls that read the state in the same instant: only the lock's holder rings
+    lock = "cf-shop-staff-"
+    assert staff.count(f"TRYLOCK({lock}") == staff.count("Dial(") == staff.count(f"UNLOCK({lock}")
+    assert "(locked),Set(CF_DEVSTATE=RINGING)" in staff
 
 
 def test_time_condition_ranges_split_past_midnight():

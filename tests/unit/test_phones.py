@@ -157,9 +157,13 @@ def test_inbound_context_holds_only_the_mapped_numbers() -> None:
 def test_staff_phones_dial_extensions_voicemail_feature_codes_and_entries() -> None:
     ext = compile_site(shop()).files["extensions.conf"]
     phones = ext.split("[cf-shop-phones]\n", 1)[1].split("\n\n", 1)[0]
-    assert "exten => 1001,3,Dial(PJSIP/1001,20)" in phones
-    assert "exten => 1001,5,VoiceMail(1001@callflow-shop,u)" in phones
-    assert "exten => 1001,7(busy),VoiceMail(1001@callflow-shop,b)" in phones
+    # free by its device state and by the person's ring lock (shared with manager-first)
+    assert "exten => 1001,3,Set(CF_LOCKED=${TRYLOCK(cf-shop-staff-lily)})" in phones
+    assert 'exten => 1001,4,GotoIf($["${CF_LOCKED}" != "1"]?busy)' in phones
+    assert "exten => 1001,5,Dial(PJSIP/1001,20)" in phones
+    assert "exten => 1001,6,Set(CF_LOCKED=${UNLOCK(cf-shop-staff-lily)})" in phones
+    assert "exten => 1001,8,VoiceMail(1001@callflow-shop,u)" in phones
+    assert "exten => 1001,10(busy),VoiceMail(1001@callflow-shop,b)" in phones
     assert "exten => *97,2,VoiceMailMain(@callflow-shop)" in phones
     assert "exten => *46,2,PauseQueueMember(,PJSIP/${CHANNEL(endpoint)},,logout)" in phones
     assert "exten => *45,2,UnpauseQueueMember(,PJSIP/${CHANNEL(endpoint)},,login)" in phones
