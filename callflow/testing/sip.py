@@ -21,6 +21,8 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -203,6 +205,10 @@ Content-Length: 0
 )
 
 
+class SippError(RuntimeError):
+    """A SIPp phone could not run (its port is taken, a bad scenario)."""
+
+
 class SippMissing(RuntimeError):
     """SIPp is not installed (``apt-get install sip-tester``, or ``make sipp``)."""
 
@@ -350,7 +356,12 @@ class Sipp:
         )
         argv = [a for a in argv if a != f"{self.asterisk[0]}:{self.asterisk[1]}"]
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        return SippProcess(process, messages)
+        try:  # a phone that cannot bind its port exits at once and would hear nothing
+            process.wait(timeout=0.3)
+        except subprocess.TimeoutExpired:
+            return SippProcess(process, messages)
+        out = process.stdout.read().decode("utf-8", "replace") if process.stdout else ""
+        raise SippError(f"SIPp phone {name} on {source}:{port} exited at once: {out[-500:]}")
 
     def start_agent(
         self,
@@ -436,6 +447,19 @@ class Sipp:
             port=port,
             timeout=ring_seconds + 20,
         )
+
+
+def wait_reachable(cli: Callable[[str], str], endpoint: str, timeout: float = 15.0) -> None:
+    """Wait until Asterisk's qualify found ``endpoint``'s registered phone available
+    (``cli`` runs an Asterisk CLI command, e.g. ``sandbox.cli``). Until then the phone's
+    device is not free and queues skip it; a phone started just after its registration
+    can miss the first qualify. ``TimeoutError`` with the contacts after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    pattern = rf"Contact:\s+{re.escape(endpoint)}/sip:\S+\s+\S+\s+Avail"
+    while not re.search(pattern, shown := cli("pjsip show contacts")):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{endpoint} not reachable after {timeout:g} s:\n{shown}")
+        time.sleep(0.2)
 
 
 def _read(path: Path) -> str:

@@ -86,10 +86,17 @@ async def record_writer(sandbox: Any, db: Path) -> AsyncIterator[tuple[str, Any,
 
 
 def free_port() -> int:
-    """A loopback port nothing listens on (yet)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port nothing listens on (yet), over TCP and UDP alike: SIP phones and
+    RTP use it over UDP (a TCP-free port once was a SIPp phone's taken UDP port)."""
+    while True:
+        with socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            tcp.bind(("127.0.0.1", 0))
+            port = int(tcp.getsockname()[1])
+            try:
+                udp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 async def ari_get(sandbox: Any, path: str, **params: str) -> Any:

@@ -32,7 +32,7 @@ from callflow.deploy import CliControl, deploy
 from callflow.loader import load_site
 from callflow.sandbox import Sandbox, SandboxError
 from callflow.testing import install_placeholder_prompts
-from callflow.testing.sip import Sipp, SippProcess, answered_call
+from callflow.testing.sip import Sipp, SippProcess, answered_call, wait_reachable
 
 from .conftest import sandbox_unavailable
 from .sites import free_port
@@ -71,13 +71,17 @@ class Deployed:
         )
         return self.phones[endpoint]
 
-    def reachable(self, endpoint: str, timeout: float = 15.0) -> None:
-        """Wait until Asterisk's qualify found the phone (until then it is not free)."""
+    def reachable(self, endpoint: str) -> None:
+        wait_reachable(self.sandbox.cli, endpoint)
+
+    def logged(self, endpoint: str, pattern: str, timeout: float = 10.0) -> str:
+        """The phone's message log once ``pattern`` is in it, or after ``timeout`` s."""
         deadline = time.monotonic() + timeout
-        pattern = rf"Contact:\s+{endpoint}/sip:\S+\s+\S+\s+Avail"
-        while not re.search(pattern, self.sandbox.cli("pjsip show contacts")):
-            assert time.monotonic() < deadline, self.sandbox.cli("pjsip show contacts")
+        messages = self.phones[endpoint].messages
+        while not re.search(pattern, messages) and time.monotonic() < deadline:
             time.sleep(0.2)
+            messages = self.phones[endpoint].messages
+        return messages
 
     def stop(self, endpoint: str) -> None:
         if endpoint in self.phones:
@@ -169,7 +173,8 @@ def test_menu_digits_reach_the_right_agent_phone(four_s: Deployed) -> None:
     for endpoint in BY_DIGIT.values():
         four_s.register(endpoint)
         four_s.agent(endpoint)
-    time.sleep(0.5)
+    for endpoint in BY_DIGIT.values():
+        four_s.reachable(endpoint)
     rang: dict[str, list[str]] = {}
     for digit in BY_DIGIT:
         before = four_s.invites()
@@ -178,8 +183,9 @@ def test_menu_digits_reach_the_right_agent_phone(four_s: Deployed) -> None:
         rang[digit] = [e for e in after if after[e] > before[e]]
     assert rang == {digit: [endpoint] for digit, endpoint in BY_DIGIT.items()}
     for endpoint in BY_DIGIT.values():
-        messages = four_s.phones[endpoint].messages
-        # the phone answered and the call ended from the caller's side
+        # the phone answered and the call ended from the caller's side (SIPp writes its
+        # message log with a lag: the BYE may be in it only a moment later)
+        messages = four_s.logged(endpoint, rf"(?m)^BYE sip:{endpoint}@")
         assert re.search(r"(?m)^SIP/2\.0 200 OK", messages)
         assert re.search(rf"(?m)^BYE sip:{endpoint}@", messages)
     log = (four_s.sandbox.workdir / "log" / "queue_log").read_text()
@@ -190,7 +196,8 @@ def test_a_busy_agent_phone_is_skipped(four_s: Deployed) -> None:
     four_s.register("2002")
     four_s.agent("2002")
     busy = four_s.agent("2001", busy=True)  # wang stays registered, answers 486
-    time.sleep(0.5)
+    four_s.reachable("2001")
+    four_s.reachable("2002")
     before = four_s.invites()
     for _ in range(2):
         four_s.menu_call("1")
@@ -208,7 +215,7 @@ def test_an_unregistered_agent_phone_is_skipped(four_s: Deployed) -> None:
     four_s.agent("2001")  # it would answer, but Asterisk has no contact for it
     four_s.agent("2002")
     assert "2001/sip:" not in four_s.sandbox.cli("pjsip show contacts")
-    time.sleep(0.5)
+    four_s.reachable("2002")
     before = four_s.invites()
     for _ in range(2):
         four_s.menu_call("1")

@@ -29,7 +29,7 @@ from callflow.deploy import CliControl, deploy
 from callflow.sandbox import Sandbox, SandboxError
 from callflow.store import CallRecord
 from callflow.testing import install_placeholder_prompts
-from callflow.testing.sip import PCAP_DIR, Sipp, answered_call
+from callflow.testing.sip import PCAP_DIR, Sipp, answered_call, wait_reachable
 
 from .conftest import sandbox_unavailable
 from .sites import free_port, record_writer
@@ -115,7 +115,9 @@ async def test_both_sip_parties_are_recorded_each_in_its_own_file(pbx: Pbx, reco
     assert registered.ok, registered.output
     agent = pbx.sipp.start_agent("2001", port=pbx.phone_port, media_port=free_port(), speak=True)
     try:
-        time.sleep(0.5)
+        # not a fixed sleep: a qualify sent before the phone ran left it unreachable and
+        # the queue never rang it (a clean-clone CI run)
+        wait_reachable(pbx.sandbox.cli, "2001")
         scenario = answered_call(
             wait_ms=AGENT_FIRST_MS, audio=True, talk_ms=8000, caller=CALLER, display=DISPLAY
         )
