@@ -37,13 +37,11 @@ from collections.abc import Iterable
 
 from callflow.compiler import phones, recording
 from callflow.compiler.devstate import (
-    AWAY,
     LOCKED_STATE,
     any_equal,
     busy_check,
     release,
     ring_lock,
-    state_device,
 )
 from callflow.compiler.escape import base64_literal, comment, conf_arg
 from callflow.compiler.ir import (
@@ -615,25 +613,25 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
                     "Set", f"{CALLERID_NAME}={base64_literal(node.cid_prefix)}{var(CALLERID_NAME)}"
                 )
             )
-        # only phones that are free: a busy desk phone gets no second call
+        # only phones that are free (device state) and that no other call is about to
+        # ring (the person's ring lock): a busy desk phone gets no second call
         steps.append(Step("Set", f"{CF_FREE}="))
-        for person in sorted(self.site.people(node.target), key=lambda p: p.id):
-            state = f"${{DEVICE_STATE({state_device(person.device)})}}"
-            away = f'${{REGEX("^({"|".join(AWAY)})$" {state})}}'
-            free = f"${{IF($[{away}]?:&{person.device})}}"
-            steps.append(
-                Step(
-                    "Set",
-                    f"{CF_FREE}={var(CF_FREE)}{free}",
-                    comment=comment(person.name),
-                )
-            )
+        people = sorted(self.site.people(node.target), key=lambda p: p.id)
+        for person in people:
+            skip = f"next-{person.id}"
+            steps += [
+                *busy_check(person.device, skip, person.name),
+                *ring_lock(staff_lock(self.site.name, person.id), skip),
+                Step("Set", f"{CF_FREE}={var(CF_FREE)}&{person.device}"),
+                Step("NoOp", label=skip),
+            ]
         before, record = recording.dial_steps(self.site, node.id)
         steps += [
             *before,
             Step("Set", "DIALSTATUS=BUSY"),
             Step("GotoIf", f'$["{var(CF_FREE)}" = ""]?gone'),
             Step("Dial", f"${{{CF_FREE}:1}},{node.ring}" + (f",{record}" if record else "")),
+            *(release(staff_lock(self.site.name, p.id)) for p in people),
             Step("GotoIf", '$["${DIALSTATUS}" = "ANSWER"]?answered'),
             self.goto(node.no_answer, label="gone"),
             Step("Hangup", label="answered"),

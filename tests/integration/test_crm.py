@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 import callflow
-from callflow import Hangup, Lookup, LookupSettings, PriorityRule, Queue, Site, Staff
+from callflow import Dial, Hangup, Lookup, LookupSettings, PriorityRule, Queue, Site, Staff
 from callflow.compiler import queue_name
 from callflow.compiler.devstate import LOCKED_STATE
 from callflow.contract import staff_lock
@@ -339,17 +339,7 @@ async def test_a_manager_another_call_holds_is_not_rung_and_is_rung_once_it_is_f
     device is free; once that channel ends, Asterisk frees the lock and wang is rung."""
     name = "crmmlock"
     assert load(sandbox, crm_site(name, crm["url"], manager="agent")) == []
-    context = "cf-test-holdlock"
-    for step in (f"s,1,Set(CF_HELD=${{TRYLOCK({staff_lock(name, 'wang')})}})", "s,2,Wait(30)"):
-        await driver.command(f"dialplan add extension {step} into {context} replace")
-    holder = await driver.start_call(context, "s", hold=30, timeout=40)
-    deadline = time.monotonic() + 5
-    while True:  # the originate is asynchronous: the channel may not exist yet
-        with contextlib.suppress(CallError):
-            if await driver.getvar(holder.site_uniqueid, "CF_HELD") == "1":
-                break
-        assert time.monotonic() < deadline, "the test channel did not take the lock"
-        await asyncio.sleep(0.1)
+    holder = await hold_ring_lock(driver, name, "wang")
     queue = queue_name(name, "sales")
     first = await driver.start_call(f"cf-{name}-entry", "100", caller_id=VIP, hold=10, timeout=30)
     (waiting,) = await driver.wait_for_callers(queue, 1, timeout=6)
@@ -359,13 +349,59 @@ async def test_a_manager_another_call_holds_is_not_rung_and_is_rung_once_it_is_f
     assert free == "NOT_INUSE"  # the state alone would have rung wang
     await first.hangup()
     assert (await first.wait_end()).event["path"] == "manager-then-queue"
-    await holder.hangup()
-    with pytest.raises(CallError, match="no CallflowEnd"):  # gone (not a site's call)
-        await holder.wait_end()
+    await release_ring_lock(holder)
     second = await driver.start_call(
         f"cf-{name}-entry", "100", caller_id=VIP, hold=10, agent_talk=1, timeout=30
     )
     assert (await second.wait_end()).event["path"] == "manager"
+
+
+async def test_a_desk_phone_another_call_holds_is_left_out_of_the_ring(sandbox, driver):
+    """A Dial (human first, a desk) rings only phones whose person's ring lock it took:
+    with ann's lock held elsewhere the call goes to no_answer at once (DIALSTATUS BUSY),
+    ann's free phone unrung; once the holder is gone ann answers."""
+    name = "crmdlock"
+    site = Site(
+        name=name,
+        entries={"101": "desk"},
+        staff=[Staff("ann", name="Ann", device="Local/ann@cf-test-agent/n")],
+        nodes=[Dial(id="desk", target="ann", ring=5, no_answer="bye"), Hangup(id="bye")],
+    )
+    assert load(sandbox, site) == []
+    holder = await hold_ring_lock(driver, name, "ann")
+    started = time.monotonic()
+    first = await driver.start_call(f"cf-{name}-entry", "101", hold=10, timeout=30)
+    result = await first.wait_end()
+    assert result.trace == ["desk", "bye"]
+    # ann's phone answers at once when rung (cf-test-agent): it was not rung at all
+    assert time.monotonic() - started < 5
+    await release_ring_lock(holder)
+    second = await driver.start_call(f"cf-{name}-entry", "101", hold=10, agent_talk=1)
+    assert (await second.wait_end()).dest == "dial:ann"
+
+
+async def hold_ring_lock(driver, site: str, person: str):
+    """A test channel that holds ``person``'s ring lock (as a call between its check and
+    its ring would) until :func:`release_ring_lock`."""
+    context = "cf-test-holdlock"
+    lock = staff_lock(site, person)
+    for step in (f"s,1,Set(CF_HELD=${{TRYLOCK({lock})}})", "s,2,Wait(30)"):
+        await driver.command(f"dialplan add extension {step} into {context} replace")
+    holder = await driver.start_call(context, "s", hold=30, timeout=40)
+    deadline = time.monotonic() + 5
+    while True:  # the originate is asynchronous: the channel may not exist yet
+        with contextlib.suppress(CallError):
+            if await driver.getvar(holder.site_uniqueid, "CF_HELD") == "1":
+                return holder
+        assert time.monotonic() < deadline, "the test channel did not take the lock"
+        await asyncio.sleep(0.1)
+
+
+async def release_ring_lock(holder) -> None:
+    """Hang the holder up: Asterisk frees its lock when the channel is destroyed."""
+    await holder.hangup()
+    with pytest.raises(CallError, match="no CallflowEnd"):  # gone (not a site's call)
+        await holder.wait_end()
 
 
 @pytest.mark.parametrize("known_by", ["site", "store"])
