@@ -71,8 +71,8 @@ class Stats:
 
     dials: int = 0
     live_answers: int = 0
-    abandoned: int = 0
-    live: int = 0
+    abandoned: float = 0  # with the AMD false-positive estimate when the campaign corrects
+    live: float = 0
     rate: float | None = None
     at: float = -1e9
 
@@ -125,11 +125,12 @@ class AgentDialing:
             with d.sessions() as session:
                 dials, live_answers = store.answer_counts(session, d.site.name, d.campaign.id)
                 ab = abandon_stats(session, d.site.name, d.campaign, now)
+            abandoned, live = ab.paced  # the corrected counts when the campaign corrects
             return Stats(
                 dials,
                 live_answers,
-                ab.abandoned,
-                ab.live,
+                abandoned,
+                live,
                 ab.corrected_rate,  # = rate without the machine correction
                 time.monotonic(),
             )

@@ -71,8 +71,10 @@ class Snapshot:
     waiting: int  # answered customers waiting for an agent right now
     dials: int  # finished dials the answer probability is measured over
     live_answers: int  # of those, answered by a person (AMD human/notsure or no AMD)
-    abandoned: int  # abandon-window counts: abandoned live-answered calls ...
-    live: int  # ... of live-answered calls in the window
+    #: abandon-window counts: abandoned live-answered calls of live-answered calls (with
+    #: the machine correction, its estimated false positives added to both: floats)
+    abandoned: float
+    live: float
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ class Pacer:
         self.max_gain = max_gain
         self.max_level = max_level
         self.gain = 1.0
-        self._seen_live: int | None = None
+        self._seen_live: float | None = None
         self._last: Decision | None = None
         self._last_snapshot: Snapshot | None = None
 
@@ -308,8 +310,8 @@ class Pacer:
             "samples": None if s is None else s.dials,
             "answer_rate": None if s is None or not s.dials else round(s.live_answers / s.dials, 4),
             "abandon_rate": None if s is None or not s.live else round(s.abandoned / s.live, 4),
-            "abandoned": None if s is None else s.abandoned,
-            "live": None if s is None else s.live,
+            "abandoned": None if s is None else round(s.abandoned, 2),
+            "live": None if s is None else round(s.live, 2),
             "dials": None if d is None else d.dials,
             "level": None if d is None else d.level,
             "decided_as": None if d is None else d.mode,

@@ -89,6 +89,13 @@ class AbandonStats:
         """Whether the (corrected) rate is above the campaign's target."""
         return self.corrected_rate > self.target
 
+    @property
+    def paced(self) -> tuple[float, float]:
+        """(abandoned, live) as the pacer counts them: with the machine correction the
+        estimated false positives are added to both, so their ratio is
+        :attr:`corrected_rate` and the pacer keeps the corrected rate under target."""
+        return self.abandoned + self.false_positives, self.live + self.false_positives
+
 
 def window_start(window: AbandonWindow, now: dt.datetime) -> dt.datetime | None:
     """Where ``window`` begins at ``now`` (None: the whole campaign)."""

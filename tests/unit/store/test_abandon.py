@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from callflow.dialer.predictive import Pacer, Snapshot
 from callflow.model.campaigns import AbandonControl, CallingWindow, Campaign
 from callflow.model.schedule import Hours
 from callflow.model.site import Site
@@ -126,6 +127,7 @@ def test_the_rate_over_each_window(engine: Engine, window, abandoned, live, mach
     assert stats.window_start == start
     assert stats.rate == pytest.approx(abandoned / live)
     assert stats.corrected_rate == stats.rate and stats.false_positives == 0
+    assert stats.paced == (abandoned, live)
     assert stats.target == 0.03
 
 
@@ -144,6 +146,28 @@ def test_the_uk_machine_correction_adds_the_estimated_false_positives(engine: En
     # a measured 20 %: (3 + 2) / (41 + 2)
     assert measured.corrected_rate == pytest.approx(5 / 43)
     assert default.over_target and measured.over_target
+    # the pacer is fed the corrected counts: the false positives are on both sides
+    assert default.paced == pytest.approx((3.5, 41.5))
+    assert measured.paced == pytest.approx((5.0, 43.0))
+
+
+def test_the_pacer_holds_on_the_corrected_rate_where_the_plain_one_is_under_target(
+    engine: Engine,
+):
+    """With the correction on, a campaign whose plain abandon rate is under its target
+    but whose corrected rate is over it is held to progressive dialling."""
+    Session = make_sessionmaker(engine)
+    with Session.begin() as session:
+        fixture_calls(session)
+    with Session() as session:
+        uk = campaign(window="24h", machine_correction=True, target=0.08)
+        stats = abandon_stats(session, "star", uk, NOW, false_positive_rate=0.2)
+    assert stats.rate < 0.08 < stats.corrected_rate  # 7.3 % plain, 11.6 % corrected
+    abandoned, live = stats.paced
+    pacer = Pacer("predictive", 0.08)
+    d = pacer.decide(Snapshot(3, 1, 0, 1000, 350, abandoned, live))
+    assert d.dials == 2  # progressive: 3 free agents, 1 call in flight
+    assert "held to progressive: abandon 11.63% over 8.00%" in d.reason
 
 
 def test_no_calls_is_a_zero_rate_not_an_error(engine: Engine):
