@@ -64,7 +64,7 @@ def mailbox_context(site: str) -> str:
 
 def staff_lock(site: str, staff_id: str) -> str:
     """The func_lock name held while one call rings a person (manager first, their
-    extension)::
+    extension, a Dial node)::
 
     staff_lock("acme", "lily")   # 'cf-acme-staff-lily'
     """

@@ -7,12 +7,12 @@ queue, the front desk of ``human_first`` and the staff phones' extensions::
     busy_check("PJSIP/1001", "away", "Lily")   # Set(CF_DEVSTATE=...), GotoIf(...?away)
 
 A device's state changes only once its new call exists, so two calls that read it in the
-same instant both find the phone free. Where one person is rung by a single ``Dial``
-(account manager, extension), :func:`ring_lock` closes that gap: a named lock per person
-(func_lock's ``TRYLOCK``), held from the check to the end of the ``Dial``::
+same instant both find the phone free. Every ring of a person (account manager, extension,
+a ``Dial`` node's phones) therefore takes :func:`take_phone`: the state check, then a named
+lock per person (func_lock's ``TRYLOCK``, :func:`callflow.contract.staff_lock`), held to
+the end of the ``Dial``::
 
-    (*busy_check(dev, "away", "Lily"), *ring_lock("cf-acme-staff-lily", "locked"),
-     Dial(...), release("cf-acme-staff-lily"), ...)
+    (*take_phone("acme", lily, "away", "locked"), Dial(...), release("acme", "lily"), ...)
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from collections.abc import Iterable
 
 from callflow.compiler.escape import comment
 from callflow.compiler.ir import Step
-from callflow.contract import CF_DEVSTATE, CF_LOCKED
+from callflow.contract import CF_DEVSTATE, CF_LOCKED, staff_lock
+from callflow.model.staff import Staff
 
 #: device states in which a phone is not rung (a busy phone gets no second call)
 AWAY = ("INUSE", "BUSY", "UNAVAILABLE", "INVALID", "RINGING", "RINGINUSE", "ONHOLD")
@@ -54,15 +55,18 @@ def busy_check(device: str, jump: str, note: str) -> tuple[Step, Step]:
 LOCKED_STATE = "RINGING"
 
 
-def ring_lock(name: str, jump: str) -> tuple[Step, Step]:
-    """Take the lock ``name`` or go to label ``jump``: another call is between its own
-    check and its ring (set ``CF_DEVSTATE`` to :data:`LOCKED_STATE` there)."""
+def take_phone(site: str, person: Staff, away: str, locked: str | None = None) -> tuple[Step, ...]:
+    """:func:`busy_check` of ``person``'s device (to label ``away``), then their ring
+    lock: go to label ``locked`` (default ``away``) when another call holds it, being
+    between its own check and its ring (set ``CF_DEVSTATE`` to :data:`LOCKED_STATE`
+    there if the caller reads it). Free the lock with :func:`release` after the Dial."""
     return (
-        Step("Set", f"{CF_LOCKED}=${{TRYLOCK({name})}}"),
-        Step("GotoIf", f'$["${{{CF_LOCKED}}}" != "1"]?{jump}'),
+        *busy_check(person.device, away, person.name),
+        Step("Set", f"{CF_LOCKED}=${{TRYLOCK({staff_lock(site, person.id)})}}"),
+        Step("GotoIf", f'$["${{{CF_LOCKED}}}" != "1"]?{locked or away}'),
     )
 
 
-def release(name: str) -> Step:
-    """Free the lock ``name`` (Asterisk frees it too when the channel ends)."""
-    return Step("Set", f"{CF_LOCKED}=${{UNLOCK({name})}}")
+def release(site: str, person_id: str) -> Step:
+    """Free the person's ring lock (Asterisk frees it too when the channel ends)."""
+    return Step("Set", f"{CF_LOCKED}=${{UNLOCK({staff_lock(site, person_id)})}}")

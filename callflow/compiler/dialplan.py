@@ -36,13 +36,7 @@ import math
 from collections.abc import Iterable
 
 from callflow.compiler import phones, recording
-from callflow.compiler.devstate import (
-    LOCKED_STATE,
-    any_equal,
-    busy_check,
-    release,
-    ring_lock,
-)
+from callflow.compiler.devstate import LOCKED_STATE, any_equal, release, take_phone
 from callflow.compiler.escape import base64_literal, comment, conf_arg
 from callflow.compiler.ir import (
     CompiledSite,
@@ -125,7 +119,6 @@ from callflow.contract import (
     mailbox_context,
     moh_class,
     queue_name,
-    staff_lock,
 )
 from callflow.model.agents import campaign_agents
 from callflow.model.campaigns import (
@@ -620,8 +613,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
         for person in people:
             skip = f"next-{person.id}"
             steps += [
-                *busy_check(person.device, skip, person.name),
-                *ring_lock(staff_lock(self.site.name, person.id), skip),
+                *take_phone(self.site.name, person, skip),
                 Step("Set", f"{CF_FREE}={var(CF_FREE)}&{person.device}"),
                 Step("NoOp", label=skip),
             ]
@@ -631,7 +623,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             Step("Set", "DIALSTATUS=BUSY"),
             Step("GotoIf", f'$["{var(CF_FREE)}" = ""]?gone'),
             Step("Dial", f"${{{CF_FREE}:1}},{node.ring}" + (f",{record}" if record else "")),
-            *(release(staff_lock(self.site.name, p.id)) for p in people),
+            *(release(self.site.name, p.id) for p in people),
             Step("GotoIf", '$["${DIALSTATUS}" = "ANSWER"]?answered'),
             self.goto(node.no_answer, label="gone"),
             Step("Hangup", label="answered"),
@@ -693,7 +685,7 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
     ) -> list[Step]:
         """Ring one staff member named by the variable ``source`` (filtered into ``key``)
         through the staff context, only when that person exists and their phone is free
-        (:func:`~callflow.compiler.devstate.busy_check`): ``CF_PATH=path``, ``Dial`` for
+        (:func:`~callflow.compiler.devstate.take_phone`): ``CF_PATH=path``, ``Dial`` for
         ``seconds`` with ``options``; jumps to ``skip`` when there is nobody to ring and
         to ``answered`` when they answered. ``before`` runs just before the dial."""
         staff = self.ctx(STAFF_NODE)
@@ -890,12 +882,10 @@ class DialplanCompiler(NodeVisitor[list[Context]]):
             return None
         exts = []
         for person in sorted(self.site.staff_map.values(), key=lambda p: p.id):
-            lock = staff_lock(self.site.name, person.id)
             steps = (
-                *busy_check(person.device, "away", person.name),
-                *ring_lock(lock, "locked"),
+                *take_phone(self.site.name, person, "away", "locked"),
                 Step("Dial", f"{person.device},${{ARG1}},${{ARG2}}"),
-                release(lock),
+                release(self.site.name, person.id),
                 Step("Return"),
                 Step("Set", f"{CF_DEVSTATE}={LOCKED_STATE}", label="locked"),
                 Step("Set", f"DIALSTATUS={var(CF_DEVSTATE)}", label="away"),

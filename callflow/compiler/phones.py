@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from callflow.compiler.devstate import busy_check, release, ring_lock, state_device
+from callflow.compiler.devstate import release, state_device, take_phone
 from callflow.compiler.escape import comment
 from callflow.compiler.ir import Context, Extension, SecretRef, Section, Step
 from callflow.contract import (
@@ -28,7 +28,6 @@ from callflow.contract import (
     mailbox_context,
     moh_class,
     phones_context,
-    staff_lock,
     transport_name,
     trunk_endpoint,
 )
@@ -259,12 +258,10 @@ def staff_phones_context(site: Site) -> Context | None:
     for person in people:
         assert person.extension is not None
         device = person.device
-        lock = staff_lock(site.name, person.id)
         steps = [
-            *busy_check(device, "busy", person.name),
-            *ring_lock(lock, "busy"),
+            *take_phone(site.name, person, "busy"),
             Step("Dial", f"{device},{EXTENSION_RING}"),
-            release(lock),
+            release(site.name, person.id),
         ]
         if person.mailbox:
             steps += [
